@@ -1,0 +1,118 @@
+"""Argument parsing and dispatch for every `revstream` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Sequence
+
+from ..config import ConfigError, load_config
+from ..metering import parse_time_us, rfc3339, usage_json
+from ..store import NotFound, StoreError, create_key, find_customer_id, list_keys, list_usage, make_engine, revoke_key, upgrade
+from ._output import fail, print_json, print_table
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="revstream", description="Run and audit the business around open-weight models.")
+    parser.add_argument("--config", help="TOML config file (default: the embedded default under $REVSTREAM_HOME)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the OpenAI-compatible gateway")
+    serve.add_argument("--config", dest="serve_config", help=argparse.SUPPRESS)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+
+    keys = commands.add_parser("keys", help="customer API keys").add_subparsers(dest="action", required=True)
+    create = keys.add_parser("create", help="create a key (printed once)")
+    create.add_argument("--customer", required=True)
+    create.add_argument("--json", action="store_true")
+    listing = keys.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--customer")
+    listing.add_argument("--json", action="store_true")
+    revoke = keys.add_parser("revoke", help="revoke a key by id")
+    revoke.add_argument("key_id")
+    revoke.add_argument("--json", action="store_true")
+
+    db = commands.add_parser("db", help="the store").add_subparsers(dest="action", required=True)
+    db_upgrade = db.add_parser("upgrade", help="apply pending migrations")
+    db_upgrade.add_argument("--json", action="store_true")
+
+    usage = commands.add_parser("usage", help="usage records")
+    usage.add_argument("--customer")
+    usage.add_argument("--since", help="ISO 8601 date or time (UTC if no zone)")
+    usage.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(getattr(args, "serve_config", None) or args.config)
+        return _dispatch(args, config)
+    except ConfigError as error:
+        return fail(f"configuration: {error}", 2)
+    except NotFound as error:
+        return fail(str(error), 1)
+    except StoreError as error:
+        return fail(f"store: {error}", 1)
+    except ValueError as error:
+        return fail(str(error), 2)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args, config) -> int:
+    if args.command == "serve":
+        from ._serve import serve  # uvicorn and the model stack load only for serve
+
+        return serve(config, args.host, args.port, args.workers)
+    engine = make_engine(config.store.database_url)
+    try:
+        revision = upgrade(engine)
+        if args.command == "db":
+            print_json({"revision": revision}) if args.json else print(f"store at revision {revision}")
+            return 0
+        if args.command == "keys":
+            return _keys(args, engine)
+        return _usage(args, engine)
+    finally:
+        engine.dispose()
+
+
+def _key_row(row) -> dict:
+    return {"key_id": row.key_id, "customer": row.customer, "hint": row.key_hint,
+            "created": rfc3339(row.created_us), "revoked": rfc3339(row.revoked_us)}
+
+
+def _keys(args, engine) -> int:
+    now_us = time.time_ns() // 1000
+    if args.action == "create":
+        key, row = create_key(engine, args.customer, now_us)
+        if args.json:
+            print_json({"key": key, **_key_row(row)})
+        else:
+            print(f"{key}\n\nkey id {row.key_id} for customer {row.customer}. This key is shown once; store it now.")
+        return 0
+    if args.action == "list":
+        rows = [_key_row(row) for row in list_keys(engine, args.customer)]
+        print_json(rows) if args.json else print_table(rows, ("key_id", "customer", "hint", "created", "revoked"))
+        return 0
+    row = revoke_key(engine, args.key_id, now_us)
+    print_json(_key_row(row)) if args.json else print(f"revoked {row.key_id} ({row.customer})")
+    return 0
+
+
+def _usage(args, engine) -> int:
+    customer_id = find_customer_id(engine, args.customer) if args.customer else None
+    records = [usage_json(r) for r in list_usage(engine, customer_id, parse_time_us(args.since) if args.since else None)]
+    if args.json:
+        print_json(records)
+    else:
+        print_table(records, ("request_id", "time", "model", "status", "tokens_prompt", "tokens_completion"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""`revstream serve`: migrate the store, bootstrap a first run, start uvicorn."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import time
+
+import uvicorn
+
+from ..config import Config
+from ..gateway import create_app
+from ..gateway._auth import ADMIN_TOKEN_META_KEY
+from ..keys import hash_secret, new_admin_token
+from ..store import close_interrupted, create_key, make_engine, put_meta_if_absent, upgrade
+
+DEMO_CUSTOMER = "demo"
+
+
+def bootstrap(config: Config) -> dict | None:
+    """Migrate; on the very first start create the admin token and a demo key and
+    return them (they are shown once and never stored in clear)."""
+    engine = make_engine(config.store.database_url)
+    try:
+        upgrade(engine)
+        admin_token = new_admin_token()
+        if not put_meta_if_absent(engine, ADMIN_TOKEN_META_KEY, hash_secret(admin_token)):
+            return None
+        demo_key, row = create_key(engine, DEMO_CUSTOMER, time.time_ns() // 1000)
+        return {"admin_token": admin_token, "demo_key": demo_key, "demo_key_id": row.key_id}
+    finally:
+        engine.dispose()
+
+
+def print_first_run(first: dict, host: str, port: int) -> None:
+    base = f"http://{host}:{port}"
+    print(
+        f"""
+revstream: first start. These secrets are shown ONCE; only their hashes are stored.
+
+  admin token : {first['admin_token']}
+  demo API key: {first['demo_key']}   (customer "demo", key id {first['demo_key_id']})
+
+Try it:
+  curl {base}/v1/chat/completions \\
+    -H "Authorization: Bearer {first['demo_key']}" -H "Content-Type: application/json" \\
+    -d '{{"model": "smollm2-135m-instruct", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
+
+More keys:  .venv/bin/revstream keys create --customer NAME
+""",
+        flush=True,
+    )
+
+
+def serve(config: Config, host: str | None, port: int | None, workers: int | None) -> int:
+    server = dataclasses.replace(
+        config.server,
+        host=host or config.server.host,
+        port=port if port is not None else config.server.port,
+        workers=workers or config.server.workers,
+    )
+    config = dataclasses.replace(config, server=server)
+    first = bootstrap(config)
+    if first is not None:
+        print_first_run(first, server.host, server.port)
+    options = dict(host=server.host, port=server.port, loop="uvloop", http="httptools",
+                   access_log=False, log_level="info", timeout_graceful_shutdown=30)
+    if server.workers <= 1:
+        uvicorn.run(create_app(config), **options)
+        return 0
+    metrics_dir = config.home / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    if config.source is not None:
+        os.environ["REVSTREAM_CONFIG"] = str(config.source)
+    os.environ["REVSTREAM_HOME"] = str(config.home)
+    os.environ.setdefault("REVSTREAM_DATABASE_URL", config.store.database_url)
+    uvicorn.run("revstream.gateway:app_from_environment", factory=True, workers=server.workers, **options)
+    return 0
+
+
+def recover(config: Config, lease_s: float) -> int:
+    engine = make_engine(config.store.database_url)
+    try:
+        return close_interrupted(engine, time.time_ns() // 1000, int(lease_s * 1e6))
+    finally:
+        engine.dispose()

@@ -1,0 +1,27 @@
+"""Configuration: one immutable `Config` value, loaded from TOML or built from defaults.
+
+Errors: `ConfigError` for anything a person must fix in the file, with the key named.
+"""
+
+from ._load import load_config, default_config
+from ._model import (
+    Config,
+    ConfigError,
+    ModelConfig,
+    ServerConfig,
+    StoreConfig,
+    LimitsConfig,
+    EMBEDDED_MODEL_NAME,
+)
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "EMBEDDED_MODEL_NAME",
+    "LimitsConfig",
+    "ModelConfig",
+    "ServerConfig",
+    "StoreConfig",
+    "default_config",
+    "load_config",
+]

@@ -1,0 +1,144 @@
+"""Load a `Config` from a TOML file and the environment.
+
+The environment is read here and only here: `REVSTREAM_HOME` (data directory) and
+`REVSTREAM_DATABASE_URL` (overrides the store URL, convenient for tests and containers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+from ._model import (
+    BACKEND_KINDS,
+    EMBEDDED_MODEL_NAME,
+    Config,
+    ConfigError,
+    LimitsConfig,
+    ModelConfig,
+    ServerConfig,
+    StoreConfig,
+)
+
+EMBEDDED_PATH = "embedded"
+
+
+def _home(environ: Mapping[str, str], value: Any = None) -> Path:
+    raw = value or environ.get("REVSTREAM_HOME") or ".revstream"
+    return Path(raw).expanduser().resolve()
+
+
+def _default_database_url(home: Path) -> str:
+    return f"sqlite:///{home / 'revstream.db'}"
+
+
+def embedded_model() -> ModelConfig:
+    return ModelConfig(
+        name=EMBEDDED_MODEL_NAME,
+        backend="llamacpp",
+        path=Path(EMBEDDED_PATH),
+        aliases=("smollm2",),
+        owned_by="HuggingFaceTB",
+    )
+
+
+def default_config(environ: Mapping[str, str] | None = None) -> Config:
+    """The embedded default: SQLite under the data directory, the embedded model."""
+    return load_config(None, environ)
+
+
+def load_config(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Config:
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    if path is not None:
+        source = Path(path)
+        try:
+            raw = tomllib.loads(source.read_text())
+        except FileNotFoundError as error:
+            raise ConfigError(f"config file not found: {source}") from error
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{source}: invalid TOML: {error}") from error
+    home = _home(environ, raw.get("home"))
+    store_raw = dict(raw.get("store", {}))
+    store_raw.setdefault("database_url", _default_database_url(home))
+    if environ.get("REVSTREAM_DATABASE_URL"):
+        store_raw["database_url"] = environ["REVSTREAM_DATABASE_URL"]
+    models_raw = raw.get("models") or []
+    if not isinstance(models_raw, list):
+        raise ConfigError("models: expected an array of tables ([[models]])")
+    models = tuple(_model(entry, position) for position, entry in enumerate(models_raw))
+    if not models:
+        models = (embedded_model(),)
+    _check_unique_names(models)
+    return Config(
+        home=home,
+        server=_section(ServerConfig, raw.get("server", {}), "server"),
+        store=_section(StoreConfig, store_raw, "store"),
+        limits=_section(LimitsConfig, raw.get("limits", {}), "limits"),
+        models=models,
+        source=Path(path).resolve() if path is not None else None,
+    )
+
+
+def _section(cls: type, values: Mapping[str, Any], name: str) -> Any:
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{name}: expected a table")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"{name}.{key}: unknown key (known: {', '.join(sorted(known))})")
+    converted = {key: _convert(f"{name}.{key}", known[key].type, value) for key, value in values.items()}
+    try:
+        return cls(**converted)
+    except TypeError as error:
+        raise ConfigError(f"{name}: {error}") from error
+
+
+def _convert(key: str, annotation: Any, value: Any) -> Any:
+    text = str(annotation)
+    if "Path" in text:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a path string")
+        return Path(value).expanduser()
+    if "tuple" in text:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected an array of strings")
+        return tuple(value)
+    expected = {"int": int, "float": (int, float), "str": str}
+    for type_name, types in expected.items():
+        if text.startswith(type_name):
+            if isinstance(value, bool) or not isinstance(value, types):
+                raise ConfigError(f"{key}: expected {type_name}, got {value!r}")
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+                raise ConfigError(f"{key}: must not be negative")
+            return float(value) if type_name == "float" else value
+    return value
+
+
+def _model(entry: Any, position: int) -> ModelConfig:
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"models[{position}]: expected a table")
+    where = f"models[{position}]"
+    for required in ("name", "backend"):
+        if required not in entry:
+            raise ConfigError(f"{where}.{required}: required")
+    model = _section(ModelConfig, entry, where)
+    if model.backend not in BACKEND_KINDS:
+        raise ConfigError(f"{where}.backend: {model.backend!r} is not one of {', '.join(BACKEND_KINDS)}")
+    if model.backend == "llamacpp" and model.path is None:
+        raise ConfigError(f"{where}.path: a llamacpp model needs a GGUF path (or \"{EMBEDDED_PATH}\")")
+    if model.backend == "openai" and not model.base_url:
+        raise ConfigError(f"{where}.base_url: an openai backend needs the upstream base URL")
+    return model
+
+
+def _check_unique_names(models: tuple[ModelConfig, ...]) -> None:
+    seen: dict[str, str] = {}
+    for model in models:
+        for name in model.names:
+            if name in seen:
+                raise ConfigError(f"model name {name!r} is used twice ({seen[name]} and {model.name})")
+            seen[name] = model.name

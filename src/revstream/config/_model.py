@@ -1,0 +1,88 @@
+"""Immutable configuration values. Nothing here reads files or the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+EMBEDDED_MODEL_NAME = "smollm2-135m-instruct"
+BACKEND_KINDS = ("llamacpp", "openai")
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    # Seconds a verified API key stays cached in a worker; revocation reaches
+    # every worker within this bound.
+    auth_cache_ttl_s: float = 2.0
+    # Largest accepted request body.
+    request_body_bytes_max: int = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    database_url: str
+    # Usage records are written in batches bounded in size and delay.
+    batch_records_max: int = 512
+    batch_delay_ms: int = 2
+    # Records waiting for the writer before callers are made to wait (back-pressure).
+    queue_records_max: int = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """Per-request bounds enforced before any backend is called."""
+
+    max_tokens_max: int = 32768
+    messages_max: int = 1024
+    stop_sequences_max: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """One servable model: its public name, aliases and the backend that runs it."""
+
+    name: str
+    backend: str
+    aliases: tuple[str, ...] = ()
+    owned_by: str = "revstream"
+    # llamacpp
+    path: Path | None = None
+    n_ctx: int = 2048
+    n_threads: int | None = None
+    n_batch: int = 512
+    # openai-compatible upstream
+    base_url: str | None = None
+    api_key_env: str | None = None
+    upstream_model: str | None = None
+    context_window: int | None = None
+    timeout_connect_s: float = 5.0
+    timeout_read_s: float = 120.0
+    pool_connections_max: int = 100
+    tokenizer: Path | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    home: Path
+    server: ServerConfig
+    store: StoreConfig
+    models: tuple[ModelConfig, ...]
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    source: Path | None = None
+
+    def model_named(self, name: str) -> ModelConfig | None:
+        for model in self.models:
+            if name in model.names:
+                return model
+        return None

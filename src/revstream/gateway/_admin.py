@@ -1,0 +1,99 @@
+"""Admin endpoints (admin token only), /health and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..metering import usage_json
+from ..store import NotFound, StoreError, create_key, find_customer_id, get_meta, list_keys, list_usage, revoke_key
+from ._auth import require_admin
+from ._errors import ApiError, invalid
+from ._routes_v1 import json_response, read_json, since_us, state_of
+
+ADMIN_BODY_BYTES_MAX = 64 * 1024
+
+
+def key_json(row) -> dict:
+    return {
+        "key_id": row.key_id,
+        "customer": row.customer,
+        "customer_id": row.customer_id,
+        "hint": row.key_hint,
+        "created_us": row.created_us,
+        "revoked": row.revoked_us is not None,
+    }
+
+
+async def admin_keys(request: Request) -> Response:
+    state = state_of(request)
+    await require_admin(state.engine, request.headers)
+    if request.method == "GET":
+        rows = await asyncio.to_thread(list_keys, state.engine, request.query_params.get("customer"))
+        return json_response({"object": "list", "data": [key_json(row) for row in rows]})
+    body = await read_json(request, ADMIN_BODY_BYTES_MAX)
+    customer = body.get("customer") if isinstance(body, dict) else None
+    if not isinstance(customer, str) or not customer.strip():
+        raise invalid("'customer' (a name) is required", "customer")
+    key, row = await asyncio.to_thread(create_key, state.engine, customer.strip(), time.time_ns() // 1000)
+    return json_response({"key": key, **key_json(row)}, 201)
+
+
+async def admin_revoke_key(request: Request) -> Response:
+    state = state_of(request)
+    await require_admin(state.engine, request.headers)
+    key_id = request.path_params["key_id"]
+    try:
+        row = await asyncio.to_thread(revoke_key, state.engine, key_id, time.time_ns() // 1000)
+    except NotFound as error:
+        raise ApiError(404, str(error), code="key_not_found", param="key_id") from error
+    state.keys.forget(key_id)
+    return json_response(key_json(row))
+
+
+async def admin_usage(request: Request) -> Response:
+    state = state_of(request)
+    await require_admin(state.engine, request.headers)
+    customer = request.query_params.get("customer")
+    since = request.query_params.get("since")
+    customer_id = None
+    if customer:
+        try:
+            customer_id = await asyncio.to_thread(find_customer_id, state.engine, customer)
+        except NotFound as error:
+            raise ApiError(404, str(error), code="customer_not_found", param="customer") from error
+    records = await asyncio.to_thread(list_usage, state.engine, customer_id, since_us(since) if since else None)
+    return json_response({"object": "list", "data": [usage_json(r) for r in records]})
+
+
+async def health(request: Request) -> Response:
+    state = state_of(request)
+    try:
+        await asyncio.to_thread(get_meta, state.engine, "schema")
+        store = {"ready": True, "detail": "ok"}
+    except (StoreError, Exception) as error:  # any driver error means "not ready"
+        store = {"ready": False, "detail": f"{type(error).__name__}"}
+    backends = {}
+    for name, served in state.models.items():
+        ready, detail = await served.backend.ready()
+        backends[name] = {"ready": ready, "backend": served.backend.kind, "detail": detail}
+    writer = {"ready": state.writer.last_error is None, "detail": state.writer.last_error or "ok"}
+    ok = store["ready"] and all(b["ready"] for b in backends.values())
+    body = {
+        "status": "ok" if ok else "degraded",
+        "process": {"ready": True, "pid": os.getpid(), "worker_id": state.worker_id,
+                    "uptime_s": round(time.monotonic() - state.started_monotonic, 3)},
+        "store": store,
+        "usage_writer": writer,
+        "backends": backends,
+    }
+    return json_response(body, 200 if ok else 503)
+
+
+async def metrics(request: Request) -> Response:
+    body, content_type = state_of(request).metrics.render()
+    return Response(body, media_type=content_type)

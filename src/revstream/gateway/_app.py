@@ -1,0 +1,174 @@
+"""The ASGI application: routes, the request-id and error middleware, and the lifespan
+that builds the AppState (store, usage writer, backends) and tears it down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import time
+
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from ..backends import BackendError, make_backend
+from ..config import Config, load_config
+from ..keys import new_id
+from ..store import (
+    StoreError,
+    UsageWriter,
+    UsageWriterClosed,
+    close_interrupted,
+    heartbeat,
+    make_engine,
+    register_worker,
+    unregister_worker,
+)
+from ._admin import admin_keys, admin_revoke_key, admin_usage, health, metrics
+from ._auth import KeyCache
+from ._errors import ApiError, from_backend, internal
+from ._metrics import Metrics
+from ._routes_v1 import chat_completions, completions, list_models, my_usage
+from ._state import AppState, ServedModel
+
+log = logging.getLogger("revstream.gateway")
+HEARTBEAT_INTERVAL_S = 5.0
+WORKER_LEASE_S = 30.0
+METRIC_PATHS = {"/v1/chat/completions": "chat", "/v1/completions": "completion", "/v1/models": "models"}
+
+
+class RequestContext:
+    """Pure ASGI middleware: gives every request an id (echoed as x-request-id),
+    maps errors to the OpenAI error body once, and observes request metrics."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = "req_" + secrets.token_hex(12)
+        scope["revstream.request_id"] = request_id
+        header = (b"x-request-id", request_id.encode())
+        started = time.monotonic()
+        status_box = [500]
+        response_started = False
+
+        async def send_with_id(message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status_box[0] = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as error:  # the one place unexpected errors become responses
+            if response_started:
+                raise
+            api_error = _as_api_error(error, request_id)
+            status_box[0] = api_error.status
+            await api_error.response(request_id)(scope, receive, send)
+        finally:
+            endpoint = METRIC_PATHS.get(scope["path"])
+            state = getattr(scope["app"].state, "revstream", None) if "app" in scope else None
+            if endpoint and state is not None:
+                model = scope.get("revstream.model", "-")
+                if state.model(model) is None:
+                    model = "-"
+                state.metrics.observe(model, endpoint, status_box[0], time.monotonic() - started)
+
+
+def _as_api_error(error: Exception, request_id: str) -> ApiError:
+    if isinstance(error, ApiError):
+        return error
+    if isinstance(error, BackendError):
+        return from_backend(error)
+    if isinstance(error, UsageWriterClosed):
+        return ApiError(503, str(error), "server_error", "shutting_down", headers={"x-should-retry": "true"})
+    if isinstance(error, StoreError):
+        return ApiError(503, f"the store is unavailable: {error}", "server_error", "store_unavailable")
+    log.exception("unhandled error in request %s", request_id)
+    return internal(request_id)
+
+
+async def _heartbeat(state: AppState) -> None:
+    while True:
+        await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+        try:
+            now = time.time_ns() // 1000
+            await asyncio.to_thread(heartbeat, state.engine, state.worker_id, now)
+            await asyncio.to_thread(close_interrupted, state.engine, now, int(WORKER_LEASE_S * 1e6))
+        except Exception as error:  # a store hiccup must not kill the worker
+            log.warning("heartbeat failed: %s", error)
+
+
+async def _build_state(config: Config) -> AppState:
+    engine = make_engine(config.store.database_url)
+    worker_id = new_id("wrk")
+    now = time.time_ns() // 1000
+    await asyncio.to_thread(register_worker, engine, worker_id, now)
+    await asyncio.to_thread(close_interrupted, engine, now, int(WORKER_LEASE_S * 1e6))
+    writer = UsageWriter(
+        engine, config.store.batch_records_max, config.store.batch_delay_ms, config.store.queue_records_max
+    )
+    writer.start()
+    models: dict[str, ServedModel] = {}
+    for model_config in config.models:
+        backend = make_backend(model_config)
+        await backend.start()
+        for name in model_config.names:
+            models[name] = ServedModel(model_config, backend)
+    return AppState(
+        config=config, engine=engine, writer=writer, keys=KeyCache(engine, config.server.auth_cache_ttl_s),
+        metrics=Metrics(), worker_id=worker_id, models=models,
+    )
+
+
+async def _teardown(state: AppState) -> None:
+    if state.background:
+        await asyncio.wait(list(state.background), timeout=15)
+    await state.writer.close()
+    for backend in {id(s.backend): s.backend for s in state.models.values()}.values():
+        await backend.close()
+    with contextlib.suppress(Exception):
+        await asyncio.to_thread(unregister_worker, state.engine, state.worker_id)
+    state.engine.dispose()
+
+
+def create_app(config: Config) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        state = await _build_state(config)
+        app.state.revstream = state
+        beat = asyncio.create_task(_heartbeat(state))
+        try:
+            yield
+        finally:
+            beat.cancel()
+            await _teardown(state)
+
+    routes = [
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/completions", completions, methods=["POST"]),
+        Route("/v1/usage", my_usage, methods=["GET"]),
+        Route("/admin/keys", admin_keys, methods=["GET", "POST"]),
+        Route("/admin/keys/{key_id}", admin_revoke_key, methods=["DELETE"]),
+        Route("/admin/usage", admin_usage, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(RequestContext)
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """The uvicorn factory for `serve --workers N`: each worker process builds its
+    app from the config file named in REVSTREAM_CONFIG (or the embedded default)."""
+    return create_app(load_config(os.environ.get("REVSTREAM_CONFIG") or None))

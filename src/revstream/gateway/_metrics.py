@@ -1,0 +1,59 @@
+"""Prometheus metrics: requests, tokens and latency by model and status.
+
+With several workers, `serve` sets PROMETHEUS_MULTIPROC_DIR and each worker writes
+its samples there; /metrics then aggregates across workers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess
+
+LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "revstream_requests", "Requests by model, endpoint and HTTP status",
+            ["model", "endpoint", "status"], registry=self.registry,
+        )
+        self.tokens = Counter(
+            "revstream_tokens", "Tokens by model and kind (prompt, completion)",
+            ["model", "kind"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "revstream_request_duration_seconds", "Request duration by model and HTTP status",
+            ["model", "status"], buckets=LATENCY_BUCKETS_S, registry=self.registry,
+        )
+        self.ttft = Histogram(
+            "revstream_time_to_first_token_seconds", "Time to the first generated text by model",
+            ["model"], buckets=LATENCY_BUCKETS_S, registry=self.registry,
+        )
+
+    def observe(self, model: str, endpoint: str, status: int, duration_s: float) -> None:
+        code = str(status)
+        self.requests.labels(model, endpoint, code).inc()
+        self.latency.labels(model, code).observe(duration_s)
+
+    def observe_tokens(self, model: str, tokens_prompt: int, tokens_completion: int, ttft_ms: int | None) -> None:
+        self.tokens.labels(model, "prompt").inc(tokens_prompt)
+        self.tokens.labels(model, "completion").inc(tokens_completion)
+        if ttft_ms is not None:
+            self.ttft.labels(model).observe(ttft_ms / 1000)
+
+    def render(self) -> tuple[bytes, str]:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

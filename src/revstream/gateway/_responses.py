@@ -1,0 +1,89 @@
+"""OpenAI response bodies and stream chunks, built from backend events."""
+
+from __future__ import annotations
+
+import orjson
+
+from ..backends import Finish
+
+SYSTEM_FINGERPRINT = "revstream"
+
+
+def usage_body(tokens_prompt: int, tokens_completion: int) -> dict:
+    return {
+        "prompt_tokens": tokens_prompt,
+        "completion_tokens": tokens_completion,
+        "total_tokens": tokens_prompt + tokens_completion,
+    }
+
+
+class ResponseBuilder:
+    """Shapes text and a Finish into the body (or chunks) of one endpoint."""
+
+    __slots__ = ("endpoint", "response_id", "created", "model", "include_usage")
+
+    def __init__(self, endpoint: str, response_id: str, created: int, model: str, include_usage: bool) -> None:
+        self.endpoint = endpoint
+        self.response_id = response_id
+        self.created = created
+        self.model = model
+        self.include_usage = include_usage
+
+    def _envelope(self, chunk: bool) -> dict:
+        kind = "chat.completion" if self.endpoint == "chat" else "text_completion"
+        return {
+            "id": self.response_id,
+            "object": kind + (".chunk" if chunk and self.endpoint == "chat" else ""),
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": SYSTEM_FINGERPRINT,
+        }
+
+    def complete(self, text: str, finish: Finish) -> bytes:
+        body = self._envelope(chunk=False)
+        if self.endpoint == "chat":
+            choice = {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": finish.reason,
+            }
+        else:
+            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish.reason}
+        body["choices"] = [choice]
+        body["usage"] = usage_body(finish.tokens_prompt, finish.tokens_completion)
+        return orjson.dumps(body)
+
+    def _chunk(self, choice: dict | None, usage: dict | None = None) -> bytes:
+        body = self._envelope(chunk=True)
+        body["choices"] = [choice] if choice is not None else []
+        if self.include_usage:
+            body["usage"] = usage
+        return b"data: " + orjson.dumps(body) + b"\n\n"
+
+    def first_chunk(self) -> bytes:
+        if self.endpoint != "chat":
+            return b""
+        return self._chunk({"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None})
+
+    def text_chunk(self, text: str) -> bytes:
+        if self.endpoint == "chat":
+            choice = {"index": 0, "delta": {"content": text}, "logprobs": None, "finish_reason": None}
+        else:
+            choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": None}
+        return self._chunk(choice)
+
+    def finish_chunks(self, finish: Finish) -> bytes:
+        if self.endpoint == "chat":
+            choice = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish.reason}
+        else:
+            choice = {"index": 0, "text": "", "logprobs": None, "finish_reason": finish.reason}
+        out = self._chunk(choice)
+        if self.include_usage:
+            out += self._chunk(None, usage_body(finish.tokens_prompt, finish.tokens_completion))
+        return out + b"data: [DONE]\n\n"
+
+
+def error_chunk(body: dict) -> bytes:
+    """An error that happens after the stream began: sent as a final event, as OpenAI does."""
+    return b"data: " + orjson.dumps(body) + b"\n\ndata: [DONE]\n\n"

@@ -1,0 +1,86 @@
+"""The OpenAI-compatible /v1 endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..metering import parse_time_us, usage_json
+from ..store import list_usage
+from ._errors import ApiError, invalid
+from ._pipeline import admit, respond
+from ._schema import parse_chat, parse_completion
+from ._state import AppState
+
+CREATED_EPOCH_S = 1_700_000_000
+
+
+def state_of(request: Request) -> AppState:
+    return request.app.state.revstream
+
+
+def json_response(value, status: int = 200) -> Response:
+    return Response(orjson.dumps(value), status, media_type="application/json")
+
+
+async def read_json(request: Request, limit: int):
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise ApiError(413, f"the request body exceeds {limit} bytes", code="request_too_large")
+    body = await request.body()
+    if len(body) > limit:
+        raise ApiError(413, f"the request body exceeds {limit} bytes", code="request_too_large")
+    if not body:
+        raise invalid("the request body is empty; send a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise invalid(f"the request body is not valid JSON: {error}") from error
+
+
+async def list_models(request: Request) -> Response:
+    state = state_of(request)
+    await state.keys.authenticate(request.headers)
+    data = [
+        {"id": name, "object": "model", "created": CREATED_EPOCH_S, "owned_by": served.config.owned_by}
+        for name, served in state.models.items()
+    ]
+    return json_response({"object": "list", "data": data})
+
+
+async def _generate(request: Request, endpoint: str, parse) -> Response:
+    state = state_of(request)
+    principal = await state.keys.authenticate(request.headers)
+    parsed = parse(await read_json(request, state.config.server.request_body_bytes_max), state.config.limits)
+    request.scope["revstream.model"] = parsed.generation.model
+    call = await admit(state, parsed, principal, request.scope["revstream.request_id"], endpoint)
+    request.scope["revstream.model"] = call.served.config.name
+    return await respond(call, parsed, request)
+
+
+async def chat_completions(request: Request) -> Response:
+    return await _generate(request, "chat", parse_chat)
+
+
+async def completions(request: Request) -> Response:
+    return await _generate(request, "completion", parse_completion)
+
+
+async def my_usage(request: Request) -> Response:
+    """A customer's own usage records: never anyone else's."""
+    state = state_of(request)
+    principal = await state.keys.authenticate(request.headers)
+    since = request.query_params.get("since")
+    since_us = since_us(since) if since else None
+    records = await asyncio.to_thread(list_usage, state.engine, principal.customer_id, since_us)
+    return json_response({"object": "list", "data": [usage_json(r) for r in records]})
+
+
+def since_us(text: str) -> int:
+    try:
+        return parse_time_us(text)
+    except ValueError as error:
+        raise invalid(f"'since': {error}", "since") from error

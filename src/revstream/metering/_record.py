@@ -1,0 +1,73 @@
+"""The usage record: the unit of truth (DESIGN.md). Pure values, no I/O.
+
+A record is written `pending` before the backend is called and finalized once
+with one of the final statuses. Records left pending by a crashed worker are
+closed as `interrupted` with what is known (the prompt tokens).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STATUS_PENDING = "pending"
+STATUS_OK = "ok"
+STATUS_ABORTED = "aborted"
+STATUS_ERROR = "error"
+STATUS_INTERRUPTED = "interrupted"
+FINAL_STATUSES = (STATUS_OK, STATUS_ABORTED, STATUS_ERROR, STATUS_INTERRUPTED)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingUsage:
+    request_id: str
+    idempotency_key: str | None
+    time_us: int
+    customer_id: str
+    key_id: str
+    model: str
+    backend: str
+    endpoint: str
+    tokens_prompt: int
+    worker_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FinalUsage:
+    request_id: str
+    status: str
+    tokens_prompt: int
+    tokens_completion: int
+    usage_source: str
+    finalized_us: int
+    ttft_ms: int | None = None
+    duration_ms: int | None = None
+    error_code: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in FINAL_STATUSES:
+            raise ValueError(f"not a final usage status: {self.status!r}")
+        if self.tokens_prompt < 0 or self.tokens_completion < 0:
+            raise ValueError("token counts cannot be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """A usage record as read back from the store."""
+
+    request_id: str
+    idempotency_key: str | None
+    time_us: int
+    finalized_us: int | None
+    customer_id: str
+    key_id: str
+    model: str
+    backend: str
+    endpoint: str
+    status: str
+    tokens_prompt: int
+    tokens_completion: int
+    usage_source: str
+    ttft_ms: int | None
+    duration_ms: int | None
+    error_code: str | None
+    worker_id: str

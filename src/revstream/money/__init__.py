@@ -1,0 +1,55 @@
+"""Exact money: integer nanos with an ISO 4217 currency, parsing, rounding, formatting.
+
+Pure values and functions, no I/O. See ``_errors`` for the error hierarchy
+(``MoneyError`` at its root).
+"""
+
+from revstream.money._currency import (
+    MINOR_UNIT_DIGITS,
+    NANOS_PER_UNIT,
+    minor_unit_digits,
+    nanos_per_minor,
+    validate_currency,
+)
+from revstream.money._errors import (
+    AmountParseError,
+    AmountTypeError,
+    CurrencyError,
+    CurrencyMismatchError,
+    MoneyError,
+    PrecisionError,
+)
+from revstream.money._money import (
+    Money,
+    amount_text_chars_max,
+    format_amount,
+    format_nanos_exact,
+    parse_amount,
+    parse_nanos,
+    round_half_even,
+    round_up,
+    split_minor,
+)
+
+__all__ = [
+    "MINOR_UNIT_DIGITS",
+    "NANOS_PER_UNIT",
+    "AmountParseError",
+    "AmountTypeError",
+    "CurrencyError",
+    "CurrencyMismatchError",
+    "Money",
+    "MoneyError",
+    "PrecisionError",
+    "amount_text_chars_max",
+    "format_amount",
+    "format_nanos_exact",
+    "minor_unit_digits",
+    "nanos_per_minor",
+    "parse_amount",
+    "parse_nanos",
+    "round_half_even",
+    "round_up",
+    "split_minor",
+    "validate_currency",
+]

@@ -1,0 +1,75 @@
+"""Engines and migrations. SQLite runs in WAL mode; PostgreSQL through psycopg 3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+
+from ._errors import StoreError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+POOL_CONNECTIONS_MAX = 16
+
+
+def make_engine(database_url: str) -> Engine:
+    """An engine for `database_url`, creating the SQLite file's directory if needed."""
+    try:
+        url = make_url(database_url)
+    except Exception as error:  # sqlalchemy raises ArgumentError with a terse text
+        raise StoreError(f"invalid database_url {database_url!r}: {error}") from error
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    if url.get_backend_name() == "postgresql":
+        return create_engine(url, pool_size=POOL_CONNECTIONS_MAX, max_overflow=0, pool_pre_ping=True)
+    raise StoreError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql+psycopg")
+
+
+def _sqlite_engine(url) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy emit BEGIN itself so transactions are real (pysqlite quirk).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:
+        # A transaction that reads and then writes asks for `write_lock=True`:
+        # BEGIN IMMEDIATE takes the write lock up front, so two worker processes
+        # never deadlock upgrading read locks.
+        immediate = connection.get_execution_options().get("write_lock", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _alembic_config(connection) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine) -> str:
+    """Apply every pending migration; returns the revision now in force."""
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "head")
+    with engine.connect() as connection:
+        return str(connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar())
+
+
+def is_current(engine: Engine) -> bool:
+    return "alembic_version" in inspect(engine).get_table_names()

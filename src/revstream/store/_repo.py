@@ -1,0 +1,228 @@
+"""Repositories: the store's queries, as plain functions over an Engine or Connection.
+Business rules live above this layer; these functions only read and write rows."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..keys import hash_secret, key_hint, new_api_key, new_id
+from ..metering._record import STATUS_INTERRUPTED, STATUS_PENDING, FinalUsage, PendingUsage, UsageRecord
+from ._errors import Conflict, NotFound
+from ._schema import api_keys, customers, meta, usage_records, workers
+
+USAGE_PAGE_RECORDS_MAX = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    key_id: str
+    customer_id: str
+    customer: str
+    key_hint: str
+    created_us: int
+    revoked_us: int | None
+
+
+# --- meta -------------------------------------------------------------------
+
+def get_meta(engine: Engine, key: str) -> str | None:
+    with engine.connect() as connection:
+        return connection.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+
+def put_meta_if_absent(engine: Engine, key: str, value: str) -> bool:
+    """Store `value` unless the key exists; True if this call stored it."""
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(meta).values(key=key, value=value))
+        return True
+    except IntegrityError:
+        return False
+
+
+# --- customers and keys ---------------------------------------------------------
+
+def ensure_customer(connection: Connection, name: str, now_us: int) -> str:
+    existing = connection.execute(select(customers.c.customer_id).where(customers.c.name == name)).scalar()
+    if existing:
+        return existing
+    customer_id = new_id("cus")
+    connection.execute(insert(customers).values(customer_id=customer_id, name=name, created_us=now_us))
+    return customer_id
+
+
+def create_key(engine: Engine, customer: str, now_us: int) -> tuple[str, KeyRow]:
+    """A new key for `customer` (created if new). The key itself is returned once."""
+    key = new_api_key()
+    key_id = new_id("key")
+    with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+        customer_id = ensure_customer(connection, customer, now_us)
+        connection.execute(
+            insert(api_keys).values(
+                key_id=key_id, customer_id=customer_id, key_sha256=hash_secret(key),
+                key_hint=key_hint(key), created_us=now_us, revoked_us=None,
+            )
+        )
+    return key, KeyRow(key_id, customer_id, customer, key_hint(key), now_us, None)
+
+
+def _key_query():
+    return select(
+        api_keys.c.key_id, api_keys.c.customer_id, customers.c.name, api_keys.c.key_hint,
+        api_keys.c.created_us, api_keys.c.revoked_us,
+    ).join(customers, customers.c.customer_id == api_keys.c.customer_id)
+
+
+def list_keys(engine: Engine, customer: str | None = None) -> list[KeyRow]:
+    query = _key_query().order_by(api_keys.c.created_us, api_keys.c.key_id)
+    if customer is not None:
+        query = query.where(customers.c.name == customer)
+    with engine.connect() as connection:
+        return [KeyRow(*row) for row in connection.execute(query)]
+
+
+def find_key(engine: Engine, key_sha256: str) -> KeyRow | None:
+    with engine.connect() as connection:
+        row = connection.execute(_key_query().where(api_keys.c.key_sha256 == key_sha256)).first()
+    return KeyRow(*row) if row else None
+
+
+def revoke_key(engine: Engine, key_id: str, now_us: int) -> KeyRow:
+    with engine.begin() as connection:
+        connection.execute(
+            update(api_keys).where(and_(api_keys.c.key_id == key_id, api_keys.c.revoked_us.is_(None)))
+            .values(revoked_us=now_us)
+        )
+        row = connection.execute(_key_query().where(api_keys.c.key_id == key_id)).first()
+    if row is None:
+        raise NotFound(f"no API key with id {key_id}")
+    return KeyRow(*row)
+
+
+def find_customer_id(engine: Engine, name: str) -> str:
+    with engine.connect() as connection:
+        customer_id = connection.execute(select(customers.c.customer_id).where(customers.c.name == name)).scalar()
+    if customer_id is None:
+        raise NotFound(f"no customer named {name!r}")
+    return customer_id
+
+
+# --- usage records ---------------------------------------------------------------
+
+def insert_pending(connection: Connection, records: Sequence[PendingUsage]) -> None:
+    if not records:
+        return
+    rows = [
+        {
+            "request_id": r.request_id, "idempotency_key": r.idempotency_key, "time_us": r.time_us,
+            "finalized_us": None, "customer_id": r.customer_id, "key_id": r.key_id, "model": r.model,
+            "backend": r.backend, "endpoint": r.endpoint, "status": STATUS_PENDING,
+            "tokens_prompt": r.tokens_prompt, "tokens_completion": 0, "usage_source": "backend",
+            "ttft_ms": None, "duration_ms": None, "error_code": None, "worker_id": r.worker_id,
+        }
+        for r in records
+    ]
+    try:
+        connection.execute(insert(usage_records), rows)
+    except IntegrityError as error:
+        raise Conflict(f"a usage record with one of these request ids exists: {error.orig}") from error
+
+
+_FINALIZE = (
+    update(usage_records)
+    .where(and_(usage_records.c.request_id == bindparam("b_request_id"), usage_records.c.status == STATUS_PENDING))
+    .values(
+        status=bindparam("b_status"), tokens_prompt=bindparam("b_tokens_prompt"),
+        tokens_completion=bindparam("b_tokens_completion"), usage_source=bindparam("b_usage_source"),
+        finalized_us=bindparam("b_finalized_us"), ttft_ms=bindparam("b_ttft_ms"),
+        duration_ms=bindparam("b_duration_ms"), error_code=bindparam("b_error_code"),
+    )
+)
+
+
+def finalize(connection: Connection, finals: Sequence[FinalUsage]) -> None:
+    """Close pending records. A record already final is left as it is: finalizing
+    twice (a retry after a lost acknowledgement) cannot bill twice."""
+    if not finals:
+        return
+    connection.execute(
+        _FINALIZE,
+        [
+            {
+                "b_request_id": f.request_id, "b_status": f.status, "b_tokens_prompt": f.tokens_prompt,
+                "b_tokens_completion": f.tokens_completion, "b_usage_source": f.usage_source,
+                "b_finalized_us": f.finalized_us, "b_ttft_ms": f.ttft_ms, "b_duration_ms": f.duration_ms,
+                "b_error_code": f.error_code,
+            }
+            for f in finals
+        ],
+    )
+
+
+def discard_pending(connection: Connection, request_ids: Iterable[str]) -> None:
+    """Remove pending records of requests that never reached a backend."""
+    ids = list(request_ids)
+    if ids:
+        connection.execute(
+            delete(usage_records).where(
+                and_(usage_records.c.request_id.in_(ids), usage_records.c.status == STATUS_PENDING)
+            )
+        )
+
+
+def list_usage(
+    engine: Engine, customer_id: str | None = None, since_us: int | None = None,
+    limit: int = USAGE_PAGE_RECORDS_MAX,
+) -> list[UsageRecord]:
+    query = select(*[usage_records.c[f] for f in UsageRecord.__slots__]).order_by(
+        usage_records.c.time_us, usage_records.c.request_id
+    ).limit(min(limit, USAGE_PAGE_RECORDS_MAX))
+    if customer_id is not None:
+        query = query.where(usage_records.c.customer_id == customer_id)
+    if since_us is not None:
+        query = query.where(usage_records.c.time_us >= since_us)
+    with engine.connect() as connection:
+        return [UsageRecord(*row) for row in connection.execute(query)]
+
+
+# --- worker leases and crash recovery -------------------------------------------
+
+def register_worker(engine: Engine, worker_id: str, now_us: int) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            insert(workers).values(
+                worker_id=worker_id, pid=os.getpid(), hostname=socket.gethostname(),
+                started_us=now_us, heartbeat_us=now_us,
+            )
+        )
+
+
+def heartbeat(engine: Engine, worker_id: str, now_us: int) -> None:
+    with engine.begin() as connection:
+        connection.execute(update(workers).where(workers.c.worker_id == worker_id).values(heartbeat_us=now_us))
+
+
+def unregister_worker(engine: Engine, worker_id: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(delete(workers).where(workers.c.worker_id == worker_id))
+
+
+def close_interrupted(engine: Engine, now_us: int, lease_us: int) -> int:
+    """Close as `interrupted` every pending record whose worker is gone (no
+    heartbeat within `lease_us`), keeping the prompt tokens it knew. Returns the count."""
+    with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+        stale = now_us - lease_us
+        live = select(workers.c.worker_id).where(workers.c.heartbeat_us >= stale)
+        result = connection.execute(
+            update(usage_records)
+            .where(and_(usage_records.c.status == STATUS_PENDING, usage_records.c.worker_id.not_in(live)))
+            .values(status=STATUS_INTERRUPTED, finalized_us=now_us, error_code="worker_lost")
+        )
+        connection.execute(delete(workers).where(workers.c.heartbeat_us < stale))
+        return result.rowcount or 0

@@ -1,0 +1,14 @@
+"""Pins the public face of revstream.settlement."""
+
+import revstream.settlement as settlement
+
+
+def test_public_api_is_pinned() -> None:
+    assert sorted(settlement.__all__) == sorted([
+        "BPS_PER_UNIT", "KNOWN_STREAMS", "TIERED_RATE", "Adjustment", "AdjustmentLine", "Agreement",
+        "AgreementError", "BracketLine", "PeriodError", "SettlementError", "Statement", "StatementError",
+        "StatementLine", "TierParseError", "UsageLine", "UsageLineError", "allocate_largest_remainder",
+        "compute_statement", "parse_period", "parse_tiers", "validate_statement",
+    ])
+    for name in settlement.__all__:
+        assert hasattr(settlement, name), name
