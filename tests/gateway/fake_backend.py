@@ -1,0 +1,72 @@
+"""A fake backend for pipeline unit tests: behaviour chosen by the model name."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import AsyncIterator
+
+from revstream.backends import (
+    Backend,
+    BackendUnavailable,
+    Event,
+    Finish,
+    GenerationRequest,
+    PreparedRequest,
+    TextDelta,
+    UsageMeter,
+)
+
+WORDS = ("alpha", " beta", " gamma", " delta", " epsilon")
+
+
+class FakeBackend(Backend):
+    """`fake-echo`: five words; `fake-fail-early`: upstream down before any text;
+    `fake-fail-mid`: fails after two words; `fake-slow`: one word per 50 ms, forever
+    until max_tokens; `fake-gate`: waits for `FakeBackend.gate` before answering."""
+
+    kind = "fake"
+    context_window = 100
+    gate = threading.Event()
+    started = 0
+    cancelled = 0
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    async def start(self) -> None:
+        FakeBackend.gate.clear()
+
+    async def close(self) -> None:
+        pass
+
+    async def ready(self):
+        return True, "fake"
+
+    async def prepare(self, request: GenerationRequest) -> PreparedRequest:
+        tokens = sum(len(m.content.split()) for m in request.messages) + len(request.prompt.split())
+        return PreparedRequest(request, tokens, request.max_tokens or self.context_window - tokens)
+
+    async def execute(self, prepared: PreparedRequest, meter: UsageMeter) -> AsyncIterator[Event]:
+        FakeBackend.started += 1
+        meter.tokens_prompt = prepared.tokens_prompt
+        name = self.model.name
+        try:
+            if name == "fake-fail-early":
+                raise BackendUnavailable("upstream for fake-fail-early is unreachable: refused")
+            if name == "fake-gate":
+                await asyncio.to_thread(FakeBackend.gate.wait, 30)
+            count = prepared.max_tokens if name == "fake-slow" else min(len(WORDS), prepared.max_tokens)
+            for index in range(count):
+                if name == "fake-fail-mid" and index == 2:
+                    raise BackendUnavailable("upstream for fake-fail-mid dropped the connection")
+                if name == "fake-slow":
+                    await asyncio.sleep(0.05)
+                meter.tokens_completion += 1
+                yield TextDelta(WORDS[index % len(WORDS)])
+            yield Finish("length" if count == prepared.max_tokens else "stop", meter.tokens_prompt, meter.tokens_completion, "backend")
+        except (asyncio.CancelledError, GeneratorExit):
+            FakeBackend.cancelled += 1
+            raise
+        finally:
+            meter.settled.set()

@@ -1,0 +1,146 @@
+"""The request pipeline with a fake backend, on a real uvicorn server in this process,
+against SQLite and the real PostgreSQL."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+import uvicorn
+
+from revstream.backends import BACKEND_CLASSES
+from revstream.config import Config, ModelConfig, ServerConfig, StoreConfig
+from revstream.gateway import create_app
+from revstream.store import create_key, list_usage, make_engine, upgrade
+
+from conftest import free_port
+from fake_backend import FakeBackend
+
+FAKE_MODELS = ("fake-echo", "fake-fail-early", "fake-fail-mid", "fake-slow", "fake-gate")
+
+
+class InProcessServer:
+    def __init__(self, database_url: str, home: Path) -> None:
+        models = tuple(ModelConfig(name=name, backend="fake") for name in FAKE_MODELS)
+        self.config = Config(
+            home=home, server=ServerConfig(auth_cache_ttl_s=0), store=StoreConfig(database_url=database_url),
+            models=models,
+        )
+        self.engine = make_engine(database_url)
+        upgrade(self.engine)
+        self.port = free_port()
+        self.app = create_app(self.config)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, port=self.port, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert self.server.started, "in-process server did not start"
+        self.key = create_key(self.engine, "pipeline", time.time_ns() // 1000)[0]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+        self.engine.dispose()
+
+    @property
+    def v1(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def client(self) -> openai.OpenAI:
+        return openai.OpenAI(base_url=self.v1, api_key=self.key, max_retries=0, timeout=30)
+
+    def records(self, final: bool = True, timeout_s: float = 20):
+        deadline = time.monotonic() + timeout_s
+        while True:
+            records = list_usage(self.engine)
+            if not final or all(r.status != "pending" for r in records) or time.monotonic() > deadline:
+                return records
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def server(database_url, tmp_path, monkeypatch):
+    monkeypatch.setitem(BACKEND_CLASSES, "fake", FakeBackend)
+    with InProcessServer(database_url, tmp_path) as running:
+        yield running
+
+
+def test_one_final_record_per_request_under_concurrency(server):
+    client = server.client()
+    request_count = 60
+
+    def call(index: int):
+        stream = index % 2 == 0
+        if stream:
+            return list(client.chat.completions.create(model="fake-echo", messages=[{"role": "user", "content": "a b"}], stream=True))
+        return client.chat.completions.create(model="fake-echo", messages=[{"role": "user", "content": "a b"}])
+
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        list(pool.map(call, range(request_count)))
+    records = server.records()
+    assert len(records) == request_count
+    assert len({r.request_id for r in records}) == request_count
+    assert all(r.status == "ok" and r.tokens_prompt == 2 and r.tokens_completion == 5 for r in records)
+
+
+def test_backend_down_before_generation_is_502_with_an_error_record(server):
+    client = server.client()
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="fake-fail-early", messages=[{"role": "user", "content": "x"}])
+    assert caught.value.status_code == 502
+    assert caught.value.body["code"] == "upstream_unavailable"
+    assert caught.value.response.headers["x-should-retry"] == "true"
+    [record] = server.records()
+    assert record.status == "error" and record.tokens_completion == 0
+
+
+def test_backend_failing_mid_stream_sends_an_error_event_and_records_what_was_generated(server):
+    response = httpx.post(
+        server.v1 + "/chat/completions", headers={"Authorization": f"Bearer {server.key}"},
+        json={"model": "fake-fail-mid", "messages": [{"role": "user", "content": "x"}], "stream": True},
+    )
+    assert response.status_code == 200
+    events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    assert '"error"' in events[-2] and "dropped the connection" in events[-2]
+    [record] = server.records()
+    assert record.status == "error" and record.tokens_completion == 2
+
+
+def test_the_usage_record_is_pending_while_the_backend_works(server):
+    client = server.client()
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(client.chat.completions.create, model="fake-gate", messages=[{"role": "user", "content": "x"}])
+        deadline = time.monotonic() + 20
+        while not server.records(final=False) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        [pending] = server.records(final=False)
+        assert pending.status == "pending" and pending.tokens_prompt == 1
+        FakeBackend.gate.set()
+        assert future.result(20).usage.completion_tokens == 5
+    [final] = server.records()
+    assert final.status == "ok"
+
+
+def test_a_client_leaving_a_non_streamed_request_cancels_the_backend(server):
+    cancelled_before = FakeBackend.cancelled
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            server.v1 + "/chat/completions", headers={"Authorization": f"Bearer {server.key}"},
+            json={"model": "fake-slow", "messages": [{"role": "user", "content": "x"}], "max_tokens": 90},
+            timeout=0.5,
+        )
+    [record] = server.records()
+    assert record.status == "aborted"
+    assert record.tokens_completion < 90
+    assert FakeBackend.cancelled == cancelled_before + 1

@@ -1,0 +1,38 @@
+"""Each package's public face is a short, pinned list (as httpx pins its own)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC = {
+    "revstream.config": {
+        "Config", "ConfigError", "EMBEDDED_MODEL_NAME", "LimitsConfig", "ModelConfig", "ServerConfig",
+        "StoreConfig", "default_config", "load_config",
+    },
+    "revstream.keys": {
+        "ADMIN_TOKEN_PREFIX", "KEY_PREFIX", "hash_secret", "key_hint", "new_admin_token", "new_api_key",
+        "new_id", "secrets_equal",
+    },
+    "revstream.metering": {
+        "FINAL_STATUSES", "STATUS_ABORTED", "STATUS_ERROR", "STATUS_INTERRUPTED", "STATUS_OK", "STATUS_PENDING",
+        "FinalUsage", "PendingUsage", "UsageRecord", "parse_time_us", "rfc3339", "usage_json",
+    },
+    "revstream.gateway": {"ApiError", "AppState", "app_from_environment", "create_app"},
+    "revstream.cli": {"main"},
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_public_names_are_pinned(module_name):
+    module = importlib.import_module(module_name)
+    assert set(module.__all__) == PUBLIC[module_name]
+    for name in module.__all__:
+        assert hasattr(module, name), f"{module_name}.{name} is exported but missing"
+
+
+@pytest.mark.parametrize("module_name", ["revstream.backends", "revstream.store"])
+def test_exports_resolve(module_name):
+    module = importlib.import_module(module_name)
+    assert module.__all__ and all(hasattr(module, name) for name in module.__all__)
