@@ -13,6 +13,7 @@ import time
 from typing import Any, AsyncIterator
 
 import aiohttp
+import aiohttp.http_exceptions
 import orjson
 
 from ..config import ModelConfig
@@ -31,7 +32,8 @@ from ._base import (
 from ._meter import UsageMeter
 from ._tokenizer import TokenCounter
 
-SSE_LINE_BYTES_MAX = 1024 * 1024
+# aiohttp refuses longer lines itself (LineTooLong); keep our bound at or below its own.
+SSE_LINE_BYTES_MAX = 512 * 1024
 ERROR_BODY_BYTES_MAX = 64 * 1024
 
 
@@ -125,9 +127,11 @@ class OpenAIBackend(Backend):
                         yield event
         except asyncio.TimeoutError as error:
             raise BackendTimeout(f"upstream for {self._model.name} did not answer in time") from error
-        except aiohttp.ClientConnectionError as error:
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
             raise BackendUnavailable(f"upstream for {self._model.name} is unreachable: {error}") from error
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError) as error:
+        except aiohttp.http_exceptions.HttpProcessingError as error:
+            raise BackendUnavailable(f"upstream for {self._model.name} sent an invalid response: {error}") from error
+        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as error:
             raise BackendUnavailable(f"upstream for {self._model.name} sent a malformed response: {error}") from error
         finally:
             meter.settled.set()

@@ -24,8 +24,11 @@ class StopScanner:
         if not self._stops:
             return text, False
         buffer = self._held + text
-        cut = min((index for index in (buffer.find(stop) for stop in self._stops) if index >= 0), default=-1)
-        if cut >= 0:
+        # The stop that ends first is the one a token-by-token scan meets first, so the
+        # result does not depend on how the text was chunked.
+        found = [(index + len(stop), index) for stop in self._stops if (index := buffer.find(stop)) >= 0]
+        if found:
+            cut = min(found)[1]
             self._held = ""
             self.stopped = True
             return buffer[:cut], True

@@ -7,6 +7,7 @@ The environment is read here and only here: `REVSTREAM_HOME` (data directory) an
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from pathlib import Path
@@ -24,6 +25,7 @@ from ._model import (
 )
 
 EMBEDDED_PATH = "embedded"
+TOP_LEVEL_KEYS = frozenset({"home", "server", "store", "limits", "models"})
 
 
 def _home(environ: Mapping[str, str], value: Any = None) -> Path:
@@ -56,11 +58,20 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] | None = Non
     if path is not None:
         source = Path(path)
         try:
-            raw = tomllib.loads(source.read_text())
+            raw = tomllib.loads(source.read_text(encoding="utf-8"))
         except FileNotFoundError as error:
             raise ConfigError(f"config file not found: {source}") from error
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"config file {source} cannot be read: {error}") from error
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{source}: invalid TOML: {error}") from error
+    unknown = sorted(set(raw) - TOP_LEVEL_KEYS)
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown top-level key (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
+    if "home" in raw and not isinstance(raw["home"], str):
+        raise ConfigError("home: expected a path string")
+    if not isinstance(raw.get("store", {}), Mapping):
+        raise ConfigError("store: expected a table")
     home = _home(environ, raw.get("home"))
     store_raw = dict(raw.get("store", {}))
     store_raw.setdefault("database_url", _default_database_url(home))
@@ -112,8 +123,10 @@ def _convert(key: str, annotation: Any, value: Any) -> Any:
         if text.startswith(type_name):
             if isinstance(value, bool) or not isinstance(value, types):
                 raise ConfigError(f"{key}: expected {type_name}, got {value!r}")
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            if isinstance(value, (int, float)) and value < 0:
                 raise ConfigError(f"{key}: must not be negative")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{key}: must be a finite number")
             return float(value) if type_name == "float" else value
     return value
 

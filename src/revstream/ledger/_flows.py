@@ -62,16 +62,34 @@ def credit_top_up(
     )
 
 
-def reserve(entry_id: str, occurred_at: datetime, *, customer: str, amount: Money) -> JournalEntry:
-    """Hold credit for a request: Dr customer_credit, Cr customer_reserved."""
+FUNDING_KINDS = frozenset({AccountKind.CUSTOMER_CREDIT, AccountKind.CUSTOMER_RECEIVABLE})
+
+
+def _funding(kind: str) -> str:
+    if kind not in FUNDING_KINDS:
+        raise InvalidPostingError(f"funding must be one of {sorted(FUNDING_KINDS)}, got {kind!r}")
+    return kind
+
+
+def reserve(
+    entry_id: str, occurred_at: datetime, *, customer: str, amount: Money,
+    funding: str = AccountKind.CUSTOMER_CREDIT,
+) -> JournalEntry:
+    """Hold the maximum cost of a request: Dr the funding account, Cr customer_reserved.
+
+    Prepaid customers fund from customer_credit; postpaid ones from customer_receivable
+    (the hold counts against their credit limit until it is settled)."""
     return _transfer(
-        entry_id, occurred_at, f"reserve credit of {customer}",
-        Account(customer, AccountKind.CUSTOMER_CREDIT), Account(customer, AccountKind.CUSTOMER_RESERVED),
+        entry_id, occurred_at, f"reserve for {customer}",
+        Account(customer, _funding(funding)), Account(customer, AccountKind.CUSTOMER_RESERVED),
         _positive(amount, "reservation"),
     )
 
 
-def release(entry_id: str, occurred_at: datetime, *, customer: str, amount: Money) -> JournalEntry:
+def release(
+    entry_id: str, occurred_at: datetime, *, customer: str, amount: Money,
+    funding: str = AccountKind.CUSTOMER_CREDIT,
+) -> JournalEntry:
     """Return held credit (part or all of a reservation): Dr customer_reserved, Cr customer_credit.
 
     To undo a whole reservation entry, ``reverse(reserve_entry, ...)`` says the same and
@@ -79,7 +97,7 @@ def release(entry_id: str, occurred_at: datetime, *, customer: str, amount: Mone
     """
     return _transfer(
         entry_id, occurred_at, f"release reserved credit of {customer}",
-        Account(customer, AccountKind.CUSTOMER_RESERVED), Account(customer, AccountKind.CUSTOMER_CREDIT),
+        Account(customer, AccountKind.CUSTOMER_RESERVED), Account(customer, _funding(funding)),
         _positive(amount, "release"),
     )
 
@@ -103,12 +121,13 @@ def settle_usage(
 
 def settle_reservation(
     entry_id: str, occurred_at: datetime, *, customer: str, host: str, reserved: Money, charge: Money,
+    funding: str = AccountKind.CUSTOMER_CREDIT,
 ) -> JournalEntry:
     """Close a reservation in one entry: Dr customer_reserved by the whole hold, Cr host_revenue
-    by the charge, and return the rest to customer_credit.
+    by the charge, and return the rest to the funding account.
 
     If the charge exceeds the hold (a backend that overran its limit), the difference is
-    taken from customer_credit (a debit there), so nothing served goes unbilled.
+    taken from the funding account (a debit there), so nothing served goes unbilled.
     """
     _positive(reserved, "reserved")
     if not isinstance(charge, Money) or charge.nanos < 0 or charge.currency != reserved.currency:
@@ -117,7 +136,7 @@ def settle_reservation(
     legs = (
         Posting(Account(customer, AccountKind.CUSTOMER_RESERVED), reserved.nanos, currency),
         (Account(host, AccountKind.HOST_REVENUE), -charge.nanos),
-        (Account(customer, AccountKind.CUSTOMER_CREDIT), charge.nanos - reserved.nanos),
+        (Account(customer, _funding(funding)), charge.nanos - reserved.nanos),
     )
     postings = (legs[0],) + tuple(Posting(account, nanos, currency) for account, nanos in legs[1:] if nanos)
     return JournalEntry(entry_id, occurred_at, f"settle reservation of {customer}", postings)

@@ -7,7 +7,7 @@ the same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint
 
 metadata = MetaData()
 
@@ -24,6 +24,12 @@ customers = Table(
     Column("customer_id", String(40), primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_us", BigInteger, nullable=False),
+    # Billing: "prepaid" spends credit bought in advance; "postpaid" runs up a
+    # receivable up to credit_limit_nanos. The currency is fixed by the first
+    # credit or limit given.
+    Column("billing_mode", String(16), nullable=False, server_default="prepaid"),
+    Column("currency", String(3), nullable=True),
+    Column("credit_limit_nanos", BigInteger, nullable=True),
 )
 
 api_keys = Table(
@@ -35,6 +41,8 @@ api_keys = Table(
     Column("key_hint", String(16), nullable=False),
     Column("created_us", BigInteger, nullable=False),
     Column("revoked_us", BigInteger, nullable=True),
+    Column("requests_per_minute", Integer, nullable=True),
+    Column("tokens_per_minute", Integer, nullable=True),
 )
 
 usage_records = Table(
@@ -57,6 +65,10 @@ usage_records = Table(
     Column("duration_ms", Integer, nullable=True),
     Column("error_code", String(64), nullable=True),
     Column("worker_id", String(40), nullable=False),
+    Column("max_tokens", Integer, nullable=True),
+    Column("charge_nanos", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("reserved_nanos", BigInteger, nullable=True),
     Index("ix_usage_records_customer_time", "customer_id", "time_us"),
     Index("ix_usage_records_status", "status"),
 )
@@ -69,4 +81,99 @@ workers = Table(
     Column("hostname", String(255), nullable=False),
     Column("started_us", BigInteger, nullable=False),
     Column("heartbeat_us", BigInteger, nullable=False),
+)
+
+prices = Table(
+    "prices",
+    metadata,
+    Column("model", String(200), primary_key=True),
+    Column("effective_from_us", BigInteger, primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("input_nanos_per_mtok", BigInteger, nullable=False),
+    Column("output_nanos_per_mtok", BigInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+# The ledger: immutable entries and their postings (debit-positive nanos).
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("entry_id", String(64), primary_key=True),
+    Column("time_us", BigInteger, nullable=False),
+    Column("description", String(200), nullable=False),
+    Column("request_id", String(64), nullable=True),
+    Column("reverses_entry_id", String(64), nullable=True),
+)
+
+ledger_postings = Table(
+    "ledger_postings",
+    metadata,
+    Column("posting_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("entry_id", String(64), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("nanos", BigInteger, nullable=False),
+    Index("ix_ledger_postings_entry", "entry_id"),
+    Index("ix_ledger_postings_account", "owner", "kind", "currency"),
+)
+
+# Balances derived from postings, maintained in the same transaction as the postings
+# (so a reservation reads one row, not a sum); `revstream ledger check` re-derives them.
+account_balances = Table(
+    "account_balances",
+    metadata,
+    Column("owner", String(64), primary_key=True),
+    Column("kind", String(32), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("nanos", BigInteger, nullable=False),
+)
+
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("budget_id", String(40), primary_key=True),
+    Column("customer_id", String(40), nullable=False),
+    Column("key_id", String(40), nullable=False, server_default=""),
+    Column("period", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("limit_nanos", BigInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    UniqueConstraint("customer_id", "key_id", "period", name="uq_budgets_scope_period"),
+)
+
+budget_windows = Table(
+    "budget_windows",
+    metadata,
+    Column("budget_id", String(40), primary_key=True),
+    Column("window_start_us", BigInteger, primary_key=True),
+    Column("spent_nanos", BigInteger, nullable=False),
+    Column("reserved_nanos", BigInteger, nullable=False),
+)
+
+# Open reservations: one per admitted priced request until it is finalized.
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("customer_id", String(40), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_nanos", BigInteger, nullable=False),
+    Column("funding_kind", String(32), nullable=False),
+    Column("budget_windows", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("customer_id", String(40), primary_key=True),
+    Column("idempotency_key", String(255), primary_key=True),
+    Column("request_id", String(64), nullable=False),
+    Column("request_sha256", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("content_type", String(100), nullable=True),
+    Column("body", LargeBinary, nullable=True),
+    Column("created_us", BigInteger, nullable=False),
 )
