@@ -8,8 +8,10 @@ import pytest
 
 from revstream.metering import FinalUsage, PendingUsage
 from revstream.store import (
+    ADMITTED,
+    AdmitRequest,
     UsageWriter,
-    close_interrupted,
+    recover_interrupted,
     heartbeat,
     list_usage,
     make_engine,
@@ -51,8 +53,8 @@ def test_every_record_is_written_once_in_bounded_batches(engine):
         count = 400
 
         async def one(index: int):
-            await writer.admit()
-            await writer.insert_pending(pending(index))
+            outcome = await writer.admit(AdmitRequest(pending(index), 16))
+            assert outcome.kind == ADMITTED
             writer.finalize(final(index))
 
         await asyncio.gather(*(one(i) for i in range(count)))
@@ -72,15 +74,15 @@ def test_finalizing_twice_never_changes_a_final_record(engine):
     async def scenario():
         writer = UsageWriter(engine)
         writer.start()
-        await writer.admit()
-        await writer.insert_pending(pending(1))
+        await writer.admit(AdmitRequest(pending(1), 16))
         writer.finalize(final(1, completion=7))
-        await writer.admit()
+        await writer.admit(AdmitRequest(pending(2), 16))
         writer.finalize(final(1, completion=999))
+        writer.finalize(final(2))
         await writer.close()
 
     run(scenario())
-    [record] = list_usage(engine)
+    record = {r.request_id: r for r in list_usage(engine)}["req_000001"]
     assert record.tokens_completion == 7
 
 
@@ -88,17 +90,17 @@ def test_a_duplicate_request_id_fails_alone_and_the_batch_survives(engine):
     async def scenario():
         writer = UsageWriter(engine, batch_delay_ms=50)
         writer.start()
-        await writer.admit()
-        await writer.insert_pending(pending(1))
+        await writer.admit(AdmitRequest(pending(1), 16))
         results = await asyncio.gather(
-            writer.insert_pending(pending(1)), writer.insert_pending(pending(2)), return_exceptions=True
+            writer.admit(AdmitRequest(pending(1), 16)), writer.admit(AdmitRequest(pending(2), 16)),
+            return_exceptions=True,
         )
         await writer.close()
         return results
 
     duplicate, fresh = run(scenario())
     assert isinstance(duplicate, Exception)
-    assert fresh is None
+    assert fresh.kind == ADMITTED
     assert {r.request_id for r in list_usage(engine)} == {"req_000001", "req_000002"}
 
 
@@ -106,8 +108,7 @@ def test_discard_removes_a_pending_record_that_never_reached_a_backend(engine):
     async def scenario():
         writer = UsageWriter(engine)
         writer.start()
-        await writer.admit()
-        await writer.insert_pending(pending(1))
+        await writer.admit(AdmitRequest(pending(1), 16))
         writer.discard("req_000001")
         await writer.close()
 
@@ -120,15 +121,14 @@ def test_pending_records_of_a_dead_worker_are_closed_as_interrupted(engine):
         writer = UsageWriter(engine)
         writer.start()
         for index, worker in ((1, "wrk_dead"), (2, "wrk_live")):
-            await writer.admit()
-            await writer.insert_pending(pending(index, worker))
+            await writer.admit(AdmitRequest(pending(index, worker), 16))
         await writer.close()
 
     register_worker(engine, "wrk_dead", now_us=0)
     register_worker(engine, "wrk_live", now_us=0)
     run(scenario())
     heartbeat(engine, "wrk_live", now_us=100_000_000)
-    closed = close_interrupted(engine, now_us=100_000_000, lease_us=30_000_000)
+    closed = recover_interrupted(engine, now_us=100_000_000, lease_us=30_000_000)
     assert closed == 1
     by_id = {r.request_id: r for r in list_usage(engine)}
     assert by_id["req_000001"].status == "interrupted"

@@ -56,7 +56,9 @@ class PreparedRequest:
 
     request: GenerationRequest
     tokens_prompt: int | None
-    max_tokens: int
+    # The completion bound the gateway knows: the caller's max_tokens, or what is left
+    # of the context window; None when neither is known (an upstream without a window).
+    max_tokens: int | None
     # Backend-private state (the llama.cpp token ids, say); opaque to the gateway.
     payload: object = None
 
@@ -171,10 +173,10 @@ def context_exceeded(window: int, tokens_prompt: int, max_tokens: int | None, pa
     return error
 
 
-def resolve_max_tokens(window: int | None, tokens_prompt: int | None, max_tokens: int | None, param: str) -> int:
+def resolve_max_tokens(window: int | None, tokens_prompt: int | None, max_tokens: int | None, param: str) -> int | None:
     """The completion budget: the caller's max_tokens, bounded by the context window."""
     if window is None or tokens_prompt is None:
-        return max_tokens if max_tokens is not None else 0
+        return max_tokens
     if tokens_prompt >= window or (max_tokens is not None and tokens_prompt + max_tokens > window):
         raise context_exceeded(window, tokens_prompt, max_tokens, param)
     return max_tokens if max_tokens is not None else window - tokens_prompt

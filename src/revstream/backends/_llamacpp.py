@@ -188,7 +188,7 @@ class LlamaCppBackend(Backend):
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         scanner = StopScanner(request.stop)
         reason = "length"
-        if prepared.max_tokens > 0:
+        if prepared.max_tokens:
             tokens = llama.generate(
                 prepared.payload, top_k=0, top_p=request.top_p, min_p=0.0, temp=request.temperature, repeat_penalty=1.0
             )

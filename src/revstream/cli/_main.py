@@ -9,7 +9,23 @@ from typing import Sequence
 
 from ..config import ConfigError, load_config
 from ..metering import parse_time_us, rfc3339, usage_json
-from ..store import NotFound, StoreError, create_key, find_customer_id, list_keys, list_usage, make_engine, revoke_key, upgrade
+from ..billing import BillingError
+from ..money import MoneyError
+from ..pricing import PricingError
+from ..store import (
+    Conflict,
+    NotFound,
+    StoreError,
+    create_key,
+    find_customer_id,
+    list_keys,
+    list_usage,
+    make_engine,
+    revoke_key,
+    set_key_limits,
+    upgrade,
+)
+from . import _money as money
 from ._output import fail, print_json, print_table
 
 
@@ -27,7 +43,14 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("keys", help="customer API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="create a key (printed once)")
     create.add_argument("--customer", required=True)
+    create.add_argument("--rpm", type=int, help="requests per minute (default: unlimited)")
+    create.add_argument("--tpm", type=int, help="tokens per minute (default: unlimited)")
     create.add_argument("--json", action="store_true")
+    limits = keys.add_parser("limits", help="set or lift a key's rate limits")
+    limits.add_argument("key_id")
+    limits.add_argument("--rpm", type=int, help="requests per minute (omit to lift)")
+    limits.add_argument("--tpm", type=int, help="tokens per minute (omit to lift)")
+    limits.add_argument("--json", action="store_true")
     listing = keys.add_parser("list", help="list keys (never the keys themselves)")
     listing.add_argument("--customer")
     listing.add_argument("--json", action="store_true")
@@ -38,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="the store").add_subparsers(dest="action", required=True)
     db_upgrade = db.add_parser("upgrade", help="apply pending migrations")
     db_upgrade.add_argument("--json", action="store_true")
+
+    money.add_parsers(commands)
 
     usage = commands.add_parser("usage", help="usage records")
     usage.add_argument("--customer")
@@ -53,8 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args, config)
     except ConfigError as error:
         return fail(f"configuration: {error}", 2)
-    except NotFound as error:
+    except (NotFound, Conflict) as error:
         return fail(str(error), 1)
+    except (MoneyError, PricingError, BillingError) as error:
+        return fail(str(error), 2)
     except StoreError as error:
         return fail(f"store: {error}", 1)
     except ValueError as error:
@@ -76,24 +103,37 @@ def _dispatch(args, config) -> int:
             return 0
         if args.command == "keys":
             return _keys(args, engine)
-        return _usage(args, engine)
+        if args.command == "usage":
+            return _usage(args, engine)
+        return money.run(args, engine)
     finally:
         engine.dispose()
 
 
 def _key_row(row) -> dict:
     return {"key_id": row.key_id, "customer": row.customer, "hint": row.key_hint,
-            "created": rfc3339(row.created_us), "revoked": rfc3339(row.revoked_us)}
+            "created": rfc3339(row.created_us), "revoked": rfc3339(row.revoked_us),
+            "rpm": row.requests_per_minute, "tpm": row.tokens_per_minute}
+
+
+def _positive(value: int | None, flag: str) -> int | None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{flag} must be a positive number")
+    return value
 
 
 def _keys(args, engine) -> int:
     now_us = time.time_ns() // 1000
     if args.action == "create":
-        key, row = create_key(engine, args.customer, now_us)
+        key, row = create_key(engine, args.customer, now_us, _positive(args.rpm, "--rpm"), _positive(args.tpm, "--tpm"))
         if args.json:
             print_json({"key": key, **_key_row(row)})
         else:
             print(f"{key}\n\nkey id {row.key_id} for customer {row.customer}. This key is shown once; store it now.")
+        return 0
+    if args.action == "limits":
+        row = set_key_limits(engine, args.key_id, _positive(args.rpm, "--rpm"), _positive(args.tpm, "--tpm"))
+        print_json(_key_row(row)) if args.json else print(f"{row.key_id}: rpm {row.requests_per_minute or 'unlimited'}, tpm {row.tokens_per_minute or 'unlimited'}")
         return 0
     if args.action == "list":
         rows = [_key_row(row) for row in list_keys(engine, args.customer)]

@@ -13,7 +13,7 @@ from ..config import Config
 from ..gateway import create_app
 from ..gateway._auth import ADMIN_TOKEN_META_KEY
 from ..keys import hash_secret, new_admin_token
-from ..store import close_interrupted, create_key, make_engine, put_meta_if_absent, upgrade
+from ..store import create_key, make_engine, put_meta_if_absent, upgrade
 
 DEMO_CUSTOMER = "demo"
 
@@ -79,11 +79,3 @@ def serve(config: Config, host: str | None, port: int | None, workers: int | Non
     os.environ.setdefault("REVSTREAM_DATABASE_URL", config.store.database_url)
     uvicorn.run("revstream.gateway:app_from_environment", factory=True, workers=server.workers, **options)
     return 0
-
-
-def recover(config: Config, lease_s: float) -> int:
-    engine = make_engine(config.store.database_url)
-    try:
-        return close_interrupted(engine, time.time_ns() // 1000, int(lease_s * 1e6))
-    finally:
-        engine.dispose()

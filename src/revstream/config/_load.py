@@ -77,6 +77,8 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] | None = Non
     store_raw.setdefault("database_url", _default_database_url(home))
     if environ.get("REVSTREAM_DATABASE_URL"):
         store_raw["database_url"] = environ["REVSTREAM_DATABASE_URL"]
+    if environ.get("REVSTREAM_REDIS_URL"):
+        store_raw["redis_url"] = environ["REVSTREAM_REDIS_URL"]
     models_raw = raw.get("models") or []
     if not isinstance(models_raw, list):
         raise ConfigError("models: expected an array of tables ([[models]])")

@@ -33,6 +33,8 @@ class StoreConfig:
     batch_delay_ms: int = 2
     # Records waiting for the writer before callers are made to wait (back-pressure).
     queue_records_max: int = 8192
+    # Shared rate-limit counters for every worker and replica; in-process when unset.
+    redis_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

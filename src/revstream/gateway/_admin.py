@@ -9,8 +9,8 @@ import time
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..metering import usage_json
-from ..store import NotFound, StoreError, create_key, find_customer_id, get_meta, list_keys, list_usage, revoke_key
+from ..metering import balance_json, usage_json
+from ..store import NotFound, StoreError, create_key, customer_balance, find_customer_id, get_meta, list_keys, list_usage, revoke_key
 from ._auth import require_admin
 from ._errors import ApiError, invalid
 from ._routes_v1 import json_response, read_json, since_us, state_of
@@ -68,6 +68,19 @@ async def admin_usage(request: Request) -> Response:
             raise ApiError(404, str(error), code="customer_not_found", param="customer") from error
     records = await asyncio.to_thread(list_usage, state.engine, customer_id, since_us(since) if since else None)
     return json_response({"object": "list", "data": [usage_json(r) for r in records]})
+
+
+async def admin_balance(request: Request) -> Response:
+    state = state_of(request)
+    await require_admin(state.engine, request.headers)
+    customer = request.query_params.get("customer")
+    if not customer:
+        raise invalid("'customer' is required", "customer")
+    try:
+        balance = await asyncio.to_thread(customer_balance, state.engine, customer)
+    except NotFound as error:
+        raise ApiError(404, str(error), code="customer_not_found", param="customer") from error
+    return json_response(balance_json(balance))
 
 
 async def health(request: Request) -> Response:

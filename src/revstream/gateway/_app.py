@@ -16,21 +16,22 @@ from starlette.routing import Route
 from ..backends import BackendError, make_backend
 from ..config import Config, load_config
 from ..keys import new_id
+from ..ratelimit import RateLimitUnavailable, make_rate_limiter
 from ..store import (
     StoreError,
     UsageWriter,
     UsageWriterClosed,
-    close_interrupted,
+    recover_interrupted,
     heartbeat,
     make_engine,
     register_worker,
     unregister_worker,
 )
-from ._admin import admin_keys, admin_revoke_key, admin_usage, health, metrics
+from ._admin import admin_balance, admin_keys, admin_revoke_key, admin_usage, health, metrics
 from ._auth import KeyCache
 from ._errors import ApiError, from_backend, internal
 from ._metrics import Metrics
-from ._routes_v1 import chat_completions, completions, list_models, my_usage
+from ._routes_v1 import chat_completions, completions, list_models, my_balance, my_usage
 from ._state import AppState, ServedModel
 
 log = logging.getLogger("revstream.gateway")
@@ -88,6 +89,9 @@ def _as_api_error(error: Exception, request_id: str) -> ApiError:
         return error
     if isinstance(error, BackendError):
         return from_backend(error)
+    if isinstance(error, RateLimitUnavailable):
+        return ApiError(503, f"rate limits cannot be checked: {error}", "server_error", "rate_limiter_unavailable",
+                        headers={"x-should-retry": "true"})
     if isinstance(error, UsageWriterClosed):
         return ApiError(503, str(error), "server_error", "shutting_down", headers={"x-should-retry": "true"})
     if isinstance(error, StoreError):
@@ -102,7 +106,7 @@ async def _heartbeat(state: AppState) -> None:
         try:
             now = time.time_ns() // 1000
             await asyncio.to_thread(heartbeat, state.engine, state.worker_id, now)
-            await asyncio.to_thread(close_interrupted, state.engine, now, int(WORKER_LEASE_S * 1e6))
+            await asyncio.to_thread(recover_interrupted, state.engine, now, int(WORKER_LEASE_S * 1e6))
         except Exception as error:  # a store hiccup must not kill the worker
             log.warning("heartbeat failed: %s", error)
 
@@ -112,7 +116,7 @@ async def _build_state(config: Config) -> AppState:
     worker_id = new_id("wrk")
     now = time.time_ns() // 1000
     await asyncio.to_thread(register_worker, engine, worker_id, now)
-    await asyncio.to_thread(close_interrupted, engine, now, int(WORKER_LEASE_S * 1e6))
+    await asyncio.to_thread(recover_interrupted, engine, now, int(WORKER_LEASE_S * 1e6))
     writer = UsageWriter(
         engine, config.store.batch_records_max, config.store.batch_delay_ms, config.store.queue_records_max
     )
@@ -125,7 +129,7 @@ async def _build_state(config: Config) -> AppState:
             models[name] = ServedModel(model_config, backend)
     return AppState(
         config=config, engine=engine, writer=writer, keys=KeyCache(engine, config.server.auth_cache_ttl_s),
-        metrics=Metrics(), worker_id=worker_id, models=models,
+        metrics=Metrics(), worker_id=worker_id, models=models, limiter=make_rate_limiter(config.store.redis_url),
     )
 
 
@@ -133,6 +137,7 @@ async def _teardown(state: AppState) -> None:
     if state.background:
         await asyncio.wait(list(state.background), timeout=15)
     await state.writer.close()
+    await state.limiter.aclose()
     for backend in {id(s.backend): s.backend for s in state.models.values()}.values():
         await backend.close()
     with contextlib.suppress(Exception):
@@ -157,9 +162,11 @@ def create_app(config: Config) -> Starlette:
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/usage", my_usage, methods=["GET"]),
+        Route("/v1/balance", my_balance, methods=["GET"]),
         Route("/admin/keys", admin_keys, methods=["GET", "POST"]),
         Route("/admin/keys/{key_id}", admin_revoke_key, methods=["DELETE"]),
         Route("/admin/usage", admin_usage, methods=["GET"]),
+        Route("/admin/balance", admin_balance, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from ..keys import hash_secret, secrets_equal
+from ..ratelimit import KeyLimits
 from ..store import find_key, get_meta
 from ._errors import ApiError, unauthorized
 
@@ -27,6 +28,7 @@ class Principal:
     key_id: str
     customer_id: str
     customer: str
+    limits: KeyLimits = KeyLimits()
 
 
 def bearer(headers) -> str | None:
@@ -66,7 +68,8 @@ class KeyCache:
             row = await asyncio.to_thread(find_key, self._engine, digest)
             principal = None
             if row is not None and row.revoked_us is None:
-                principal = Principal(row.key_id, row.customer_id, row.customer)
+                limits = KeyLimits(row.requests_per_minute, row.tokens_per_minute)
+                principal = Principal(row.key_id, row.customer_id, row.customer, limits)
             self._remember(digest, principal, now)
         if principal is None:
             raise unauthorized("Incorrect API key provided: the key is unknown or revoked.")

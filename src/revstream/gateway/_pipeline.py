@@ -14,15 +14,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..backends import BackendError, Finish, PreparedRequest, TextDelta, UsageMeter
+from ..ratelimit import RateLimitError, rate_limit_headers, refusal_message
 from ..metering import STATUS_ABORTED, STATUS_ERROR, STATUS_OK, FinalUsage, PendingUsage
+from ..store import ADMITTED, DENIED, MISMATCH, RUNNING, AdmitOutcome, AdmitRequest, StoredResponse
 from ._auth import Principal
-from ._errors import from_backend, model_not_found
+from ._errors import ApiError, from_backend, model_not_found
 from ._responses import ResponseBuilder
 from ._schema import ParsedRequest
 from ._state import AppState, ServedModel
@@ -34,6 +36,12 @@ SETTLE_WAIT_S = 10.0
 
 def now_us() -> int:
     return time.time_ns() // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    key: str
+    request_sha256: str
 
 
 @dataclass(slots=True)
@@ -48,16 +56,24 @@ class Call:
     endpoint: str
     meter: UsageMeter
     started: float
+    keeps_response: bool = False
+    # Rate-limit headers for the response, and the tokens charged to the key's
+    # tokens-per-minute bucket at admission (the unused part is given back).
+    headers: dict[str, str] = field(default_factory=dict)
+    tokens_limited: int = 0
     finalized: bool = False
 
-    def finalize(self, status: str, finish: Finish | None = None, error_code: str | None = None) -> None:
+    def finalize(
+        self, status: str, finish: Finish | None = None, error_code: str | None = None,
+        response: StoredResponse | None = None,
+    ) -> None:
         """Write the usage record's final state, once. Counts come from `finish` when
         generation completed, else from the meter once the backend has stopped."""
         if self.finalized:
             return
         self.finalized = True
         if finish is not None:
-            self._write(status, finish.tokens_prompt, finish.tokens_completion, finish.usage_source, error_code)
+            self._write(status, finish.tokens_prompt, finish.tokens_completion, finish.usage_source, error_code, response)
         else:
             self.state.spawn(self._finalize_when_settled(status, error_code))
 
@@ -70,22 +86,48 @@ class Call:
         if counter is not None and self.meter.usage_source == "backend" and status != STATUS_OK:
             counter(self.prepared, self.meter, "".join(self.meter.text_parts))
         meter = self.meter
-        self._write(status, meter.tokens_prompt, meter.tokens_completion, meter.usage_source, error_code)
+        self._write(status, meter.tokens_prompt, meter.tokens_completion, meter.usage_source, error_code, None)
 
-    def _write(self, status: str, tokens_prompt: int, tokens_completion: int, source: str, error_code: str | None) -> None:
+    def _write(
+        self, status: str, tokens_prompt: int, tokens_completion: int, source: str, error_code: str | None,
+        response: StoredResponse | None,
+    ) -> None:
         duration_ms = int((time.monotonic() - self.started) * 1000)
-        self.state.writer.finalize(
-            FinalUsage(
-                request_id=self.request_id, status=status, tokens_prompt=tokens_prompt,
-                tokens_completion=tokens_completion, usage_source=source, finalized_us=now_us(),
-                ttft_ms=self.meter.ttft_ms, duration_ms=duration_ms, error_code=error_code,
-            )
+        final = FinalUsage(
+            request_id=self.request_id, status=status, tokens_prompt=tokens_prompt,
+            tokens_completion=tokens_completion, usage_source=source, finalized_us=now_us(),
+            ttft_ms=self.meter.ttft_ms, duration_ms=duration_ms, error_code=error_code,
         )
+        self.state.writer.finalize(final, response if self.keeps_response else None)
         self.state.metrics.observe_tokens(self.served.config.name, tokens_prompt, tokens_completion, self.meter.ttft_ms)
+        unused = self.tokens_limited - tokens_prompt - tokens_completion
+        if unused > 0 and self.principal.limits.tokens_per_minute:
+            self.state.spawn(self._give_back(unused))
+
+    async def _give_back(self, tokens: int) -> None:
+        try:
+            await self.state.limiter.give_back(self.principal.key_id, self.principal.limits, tokens)
+        except RateLimitError as error:  # the bucket refills by itself; nothing is lost but headroom
+            log.warning("could not return %d unused tokens to the rate limit of %s: %s", tokens, self.principal.key_id, error)
 
 
-async def admit(state: AppState, parsed: ParsedRequest, principal: Principal, request_id: str, endpoint: str) -> Call:
-    """Resolve and prepare the request, then write its pending usage record."""
+def _refusal(outcome: AdmitOutcome) -> ApiError | Response:
+    if outcome.kind == DENIED:
+        return ApiError(429, outcome.message, "insufficient_quota", "insufficient_quota", headers={"x-should-retry": "false"})
+    if outcome.kind == RUNNING:
+        return ApiError(409, outcome.message, "invalid_request_error", "idempotency_key_in_use")
+    if outcome.kind == MISMATCH:
+        return ApiError(400, outcome.message, "invalid_request_error", "idempotency_key_reused", "Idempotency-Key")
+    stored = outcome.response
+    return Response(stored.body, stored.status_code, media_type=stored.content_type, headers={"idempotent-replayed": "true"})
+
+
+async def admit(
+    state: AppState, parsed: ParsedRequest, principal: Principal, request_id: str, endpoint: str,
+    idempotency: Idempotency | None = None,
+) -> Call | Response:
+    """Resolve and prepare the request, then reserve its maximum cost and write its
+    pending usage record. Returns the stored response of an idempotent replay."""
     generation = parsed.generation
     served = state.model(generation.model)
     if served is None:
@@ -94,18 +136,30 @@ async def admit(state: AppState, parsed: ParsedRequest, principal: Principal, re
         prepared = await served.backend.prepare(generation)
     except BackendError as error:
         raise from_backend(error) from error
-    await state.writer.admit()
     pending = PendingUsage(
-        request_id=request_id, idempotency_key=None, time_us=now_us(), customer_id=principal.customer_id,
-        key_id=principal.key_id, model=served.config.name, backend=served.backend.kind, endpoint=endpoint,
-        tokens_prompt=prepared.tokens_prompt or 0, worker_id=state.worker_id,
+        request_id=request_id, idempotency_key=idempotency.key if idempotency else None, time_us=now_us(),
+        customer_id=principal.customer_id, key_id=principal.key_id, model=served.config.name,
+        backend=served.backend.kind, endpoint=endpoint, tokens_prompt=prepared.tokens_prompt or 0,
+        worker_id=state.worker_id,
     )
-    try:
-        await asyncio.shield(state.writer.insert_pending(pending))
-    except BaseException:
-        state.writer.discard(request_id)
-        raise
-    return Call(state, served, prepared, principal, request_id, endpoint, UsageMeter(), time.monotonic())
+    max_completion = prepared.max_tokens or state.config.limits.max_tokens_max
+    tokens_limited = (prepared.tokens_prompt or 0) + max_completion
+    decision = await state.limiter.admit(principal.key_id, principal.limits, tokens_limited)
+    headers = rate_limit_headers(decision)
+    if not decision.allowed:
+        raise ApiError(429, refusal_message(decision), decision.refused[0][0], "rate_limit_exceeded", headers=headers)
+    outcome = await state.writer.admit(
+        AdmitRequest(pending, max_completion, idempotency.request_sha256 if idempotency else None)
+    )
+    if outcome.kind != ADMITTED:
+        refusal = _refusal(outcome)
+        if isinstance(refusal, ApiError):
+            raise refusal
+        return refusal
+    return Call(
+        state, served, prepared, principal, request_id, endpoint, UsageMeter(), time.monotonic(),
+        keeps_response=idempotency is not None, headers=headers, tokens_limited=tokens_limited,
+    )
 
 
 async def respond(call: Call, parsed: ParsedRequest, request: Request) -> Response:
@@ -155,8 +209,9 @@ async def _complete(call: Call, builder: ResponseBuilder, request: Request) -> R
     except BaseException:
         call.finalize(STATUS_ERROR, error_code="internal_error")
         raise
-    call.finalize(STATUS_OK, finish)
-    return Response(builder.complete(text, finish), media_type="application/json")
+    body = builder.complete(text, finish)
+    call.finalize(STATUS_OK, finish, response=StoredResponse(200, "application/json", body))
+    return Response(body, media_type="application/json", headers=call.headers)
 
 
 async def _stream(call: Call, builder: ResponseBuilder) -> Response:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..metering import parse_time_us, usage_json
-from ..store import list_usage
+from ..store import customer_balance, list_usage
+from ..metering import balance_json
 from ._errors import ApiError, invalid
-from ._pipeline import admit, respond
+from ._pipeline import Idempotency, admit, respond
 from ._schema import parse_chat, parse_completion
 from ._state import AppState
 
 CREATED_EPOCH_S = 1_700_000_000
+IDEMPOTENCY_KEY_CHARS_MAX = 255
 
 
 def state_of(request: Request) -> AppState:
@@ -26,19 +29,27 @@ def json_response(value, status: int = 200) -> Response:
     return Response(orjson.dumps(value), status, media_type="application/json")
 
 
-async def read_json(request: Request, limit: int):
+async def read_body(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
         raise ApiError(413, f"the request body exceeds {limit} bytes", code="request_too_large")
     body = await request.body()
     if len(body) > limit:
         raise ApiError(413, f"the request body exceeds {limit} bytes", code="request_too_large")
+    return body
+
+
+def parse_json(body: bytes):
     if not body:
         raise invalid("the request body is empty; send a JSON object")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise invalid(f"the request body is not valid JSON: {error}") from error
+
+
+async def read_json(request: Request, limit: int):
+    return parse_json(await read_body(request, limit))
 
 
 async def list_models(request: Request) -> Response:
@@ -51,14 +62,28 @@ async def list_models(request: Request) -> Response:
     return json_response({"object": "list", "data": data})
 
 
+def idempotency_of(request: Request, body: bytes) -> Idempotency | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= IDEMPOTENCY_KEY_CHARS_MAX or not key.isprintable():
+        raise invalid(f"Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_CHARS_MAX} printable characters", "Idempotency-Key")
+    return Idempotency(key, hashlib.sha256(request.url.path.encode() + b"\n" + body).hexdigest())
+
+
 async def _generate(request: Request, endpoint: str, parse) -> Response:
     state = state_of(request)
     principal = await state.keys.authenticate(request.headers)
-    parsed = parse(await read_json(request, state.config.server.request_body_bytes_max), state.config.limits)
+    body = await read_body(request, state.config.server.request_body_bytes_max)
+    parsed = parse(parse_json(body), state.config.limits)
     request.scope["revstream.model"] = parsed.generation.model
-    call = await admit(state, parsed, principal, request.scope["revstream.request_id"], endpoint)
-    request.scope["revstream.model"] = call.served.config.name
-    return await respond(call, parsed, request)
+    admitted = await admit(
+        state, parsed, principal, request.scope["revstream.request_id"], endpoint, idempotency_of(request, body)
+    )
+    if isinstance(admitted, Response):
+        return admitted
+    request.scope["revstream.model"] = admitted.served.config.name
+    return await respond(admitted, parsed, request)
 
 
 async def chat_completions(request: Request) -> Response:
@@ -84,3 +109,11 @@ def since_us(text: str) -> int:
         return parse_time_us(text)
     except ValueError as error:
         raise invalid(f"'since': {error}", "since") from error
+
+
+async def my_balance(request: Request) -> Response:
+    """A customer's own balance: available and reserved money."""
+    state = state_of(request)
+    principal = await state.keys.authenticate(request.headers)
+    balance = await asyncio.to_thread(customer_balance, state.engine, principal.customer)
+    return json_response(balance_json(balance))

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from ..backends import Backend
 from ..config import Config, ModelConfig
+from ..ratelimit import RateLimiter
 from ..store import UsageWriter
 from ._auth import KeyCache
 from ._metrics import Metrics
@@ -30,6 +31,7 @@ class AppState:
     metrics: Metrics
     worker_id: str
     models: dict[str, ServedModel]
+    limiter: RateLimiter
     started_monotonic: float = field(default_factory=time.monotonic)
     background: set[asyncio.Task] = field(default_factory=set)
 

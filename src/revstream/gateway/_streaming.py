@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, AsyncIterator
 
 from ..backends import BackendError, Event, Finish
 from ..metering import STATUS_ABORTED, STATUS_ERROR, STATUS_OK
+from ..store import StoredResponse
 from ._errors import from_backend, internal
 from ._responses import ResponseBuilder, error_chunk
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from ._pipeline import Call
 
 log = logging.getLogger("revstream.gateway")
+EVENT_STREAM = "text/event-stream; charset=utf-8"
 
 
 async def wait_for_disconnect(receive) -> None:
@@ -35,12 +37,15 @@ class EventStreamResponse:
         self.builder = builder
         self.first = first
         self.events = events
+        # Kept only for an idempotent request, whose retry replays the same stream.
+        self.sent: list[bytes] | None = [] if call.keeps_response else None
 
     async def __call__(self, scope, receive, send) -> None:
         headers = [
-            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"content-type", EVENT_STREAM.encode()),
             (b"cache-control", b"no-cache"),
             (b"x-accel-buffering", b"no"),
+            *((name.encode(), value.encode()) for name, value in self.call.headers.items()),
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         producer = asyncio.ensure_future(self._produce(send))
@@ -63,8 +68,12 @@ class EventStreamResponse:
             event = self.first
             while True:
                 if isinstance(event, Finish):
-                    call.finalize(STATUS_OK, event)
-                    await self._send(send, builder.finish_chunks(event), more=False)
+                    tail = builder.finish_chunks(event)
+                    stored = None
+                    if self.sent is not None:
+                        stored = StoredResponse(200, EVENT_STREAM, b"".join(self.sent) + tail)
+                    call.finalize(STATUS_OK, event, response=stored)
+                    await self._send(send, tail, more=False)
                     return
                 await self._send(send, builder.text_chunk(event.text))
                 event = await self.events.__anext__()
@@ -82,7 +91,8 @@ class EventStreamResponse:
         finally:
             await self.events.aclose()
 
-    @staticmethod
-    async def _send(send, body: bytes, more: bool = True) -> None:
+    async def _send(self, send, body: bytes, more: bool = True) -> None:
+        if self.sent is not None and more:
+            self.sent.append(body)
         if body or not more:
             await send({"type": "http.response.body", "body": body, "more_body": more})

@@ -11,7 +11,7 @@ from ._record import (
     PendingUsage,
     UsageRecord,
 )
-from ._view import parse_time_us, rfc3339, usage_json
+from ._view import balance_json, parse_time_us, rfc3339, usage_json
 
 __all__ = [
     "FINAL_STATUSES",
@@ -23,6 +23,7 @@ __all__ = [
     "FinalUsage",
     "PendingUsage",
     "UsageRecord",
+    "balance_json",
     "parse_time_us",
     "rfc3339",
     "usage_json",

@@ -71,3 +71,7 @@ class UsageRecord:
     duration_ms: int | None
     error_code: str | None
     worker_id: str
+    max_tokens: int | None = None
+    charge_nanos: int | None = None
+    currency: str | None = None
+    reserved_nanos: int | None = None

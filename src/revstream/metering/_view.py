@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from ..money import format_nanos_exact
 from ._record import UsageRecord
 
 
@@ -31,7 +32,10 @@ def usage_json(record: UsageRecord) -> dict:
         "ttft_ms": record.ttft_ms,
         "duration_ms": record.duration_ms,
         "error_code": record.error_code,
-        "charge_nanos": None,
+        "charge_nanos": record.charge_nanos,
+        "currency": record.currency,
+        "reserved_nanos": record.reserved_nanos,
+        "max_tokens": record.max_tokens,
     }
 
 
@@ -45,3 +49,14 @@ def parse_time_us(text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return int(moment.timestamp() * 1_000_000)
+
+
+def balance_json(balance) -> dict:
+    """The public JSON shape of a customer's balance (CLI --json, admin and /v1)."""
+    currency = balance.currency
+    return {
+        "customer": balance.customer, "customer_id": balance.customer_id, "billing_mode": balance.billing_mode,
+        "currency": currency, "available_nanos": balance.available_nanos, "reserved_nanos": balance.reserved_nanos,
+        "spent_nanos": balance.spent_nanos, "credit_limit_nanos": balance.credit_limit_nanos,
+        "available": format_nanos_exact(balance.available_nanos, currency) if currency else "0",
+    }

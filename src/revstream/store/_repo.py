@@ -12,11 +12,12 @@ from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, sele
 from sqlalchemy.exc import IntegrityError
 
 from ..keys import hash_secret, key_hint, new_api_key, new_id
-from ..metering._record import STATUS_INTERRUPTED, STATUS_PENDING, FinalUsage, PendingUsage, UsageRecord
+from ..metering import STATUS_INTERRUPTED, STATUS_PENDING, FinalUsage, PendingUsage, UsageRecord
 from ._errors import Conflict, NotFound
 from ._schema import api_keys, customers, meta, usage_records, workers
 
 USAGE_PAGE_RECORDS_MAX = 10_000
+RECOVERY_BATCH_RECORDS_MAX = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,8 @@ class KeyRow:
     key_hint: str
     created_us: int
     revoked_us: int | None
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
 
 
 # --- meta -------------------------------------------------------------------
@@ -57,7 +60,10 @@ def ensure_customer(connection: Connection, name: str, now_us: int) -> str:
     return customer_id
 
 
-def create_key(engine: Engine, customer: str, now_us: int) -> tuple[str, KeyRow]:
+def create_key(
+    engine: Engine, customer: str, now_us: int,
+    requests_per_minute: int | None = None, tokens_per_minute: int | None = None,
+) -> tuple[str, KeyRow]:
     """A new key for `customer` (created if new). The key itself is returned once."""
     key = new_api_key()
     key_id = new_id("key")
@@ -67,15 +73,29 @@ def create_key(engine: Engine, customer: str, now_us: int) -> tuple[str, KeyRow]
             insert(api_keys).values(
                 key_id=key_id, customer_id=customer_id, key_sha256=hash_secret(key),
                 key_hint=key_hint(key), created_us=now_us, revoked_us=None,
+                requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
             )
         )
-    return key, KeyRow(key_id, customer_id, customer, key_hint(key), now_us, None)
+    return key, KeyRow(key_id, customer_id, customer, key_hint(key), now_us, None, requests_per_minute, tokens_per_minute)
+
+
+def set_key_limits(engine: Engine, key_id: str, requests_per_minute: int | None, tokens_per_minute: int | None) -> KeyRow:
+    """Set (or with None, lift) a key's rate limits."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(api_keys).where(api_keys.c.key_id == key_id)
+            .values(requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute)
+        )
+        row = connection.execute(_key_query().where(api_keys.c.key_id == key_id)).first()
+    if row is None:
+        raise NotFound(f"no API key with id {key_id}")
+    return KeyRow(*row)
 
 
 def _key_query():
     return select(
         api_keys.c.key_id, api_keys.c.customer_id, customers.c.name, api_keys.c.key_hint,
-        api_keys.c.created_us, api_keys.c.revoked_us,
+        api_keys.c.created_us, api_keys.c.revoked_us, api_keys.c.requests_per_minute, api_keys.c.tokens_per_minute,
     ).join(customers, customers.c.customer_id == api_keys.c.customer_id)
 
 
@@ -115,9 +135,14 @@ def find_customer_id(engine: Engine, name: str) -> str:
 
 # --- usage records ---------------------------------------------------------------
 
-def insert_pending(connection: Connection, records: Sequence[PendingUsage]) -> None:
+def insert_pending(
+    connection: Connection, records: Sequence[PendingUsage],
+    money: dict[str, tuple[int | None, int | None, str | None]] | None = None,
+) -> None:
+    """Insert pending records; `money` gives (max_tokens, reserved_nanos, currency) by request id."""
     if not records:
         return
+    money = money or {}
     rows = [
         {
             "request_id": r.request_id, "idempotency_key": r.idempotency_key, "time_us": r.time_us,
@@ -125,6 +150,7 @@ def insert_pending(connection: Connection, records: Sequence[PendingUsage]) -> N
             "backend": r.backend, "endpoint": r.endpoint, "status": STATUS_PENDING,
             "tokens_prompt": r.tokens_prompt, "tokens_completion": 0, "usage_source": "backend",
             "ttft_ms": None, "duration_ms": None, "error_code": None, "worker_id": r.worker_id,
+            "charge_nanos": None, **dict(zip(("max_tokens", "reserved_nanos", "currency"), money.get(r.request_id, (None, None, None)))),
         }
         for r in records
     ]
@@ -142,15 +168,19 @@ _FINALIZE = (
         tokens_completion=bindparam("b_tokens_completion"), usage_source=bindparam("b_usage_source"),
         finalized_us=bindparam("b_finalized_us"), ttft_ms=bindparam("b_ttft_ms"),
         duration_ms=bindparam("b_duration_ms"), error_code=bindparam("b_error_code"),
+        charge_nanos=bindparam("b_charge_nanos"),
     )
 )
 
 
-def finalize(connection: Connection, finals: Sequence[FinalUsage]) -> None:
-    """Close pending records. A record already final is left as it is: finalizing
-    twice (a retry after a lost acknowledgement) cannot bill twice."""
+def finalize(
+    connection: Connection, finals: Sequence[FinalUsage], charges: dict[str, tuple[int, str]] | None = None
+) -> None:
+    """Close pending records, with their charge where one was booked. A record already
+    final is left as it is: finalizing twice cannot bill twice."""
     if not finals:
         return
+    charges = charges or {}
     connection.execute(
         _FINALIZE,
         [
@@ -158,7 +188,7 @@ def finalize(connection: Connection, finals: Sequence[FinalUsage]) -> None:
                 "b_request_id": f.request_id, "b_status": f.status, "b_tokens_prompt": f.tokens_prompt,
                 "b_tokens_completion": f.tokens_completion, "b_usage_source": f.usage_source,
                 "b_finalized_us": f.finalized_us, "b_ttft_ms": f.ttft_ms, "b_duration_ms": f.duration_ms,
-                "b_error_code": f.error_code,
+                "b_error_code": f.error_code, "b_charge_nanos": charges.get(f.request_id, (None, None))[0],
             }
             for f in finals
         ],
@@ -213,16 +243,24 @@ def unregister_worker(engine: Engine, worker_id: str) -> None:
         connection.execute(delete(workers).where(workers.c.worker_id == worker_id))
 
 
-def close_interrupted(engine: Engine, now_us: int, lease_us: int) -> int:
-    """Close as `interrupted` every pending record whose worker is gone (no
-    heartbeat within `lease_us`), keeping the prompt tokens it knew. Returns the count."""
-    with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
-        stale = now_us - lease_us
-        live = select(workers.c.worker_id).where(workers.c.heartbeat_us >= stale)
-        result = connection.execute(
-            update(usage_records)
-            .where(and_(usage_records.c.status == STATUS_PENDING, usage_records.c.worker_id.not_in(live)))
-            .values(status=STATUS_INTERRUPTED, finalized_us=now_us, error_code="worker_lost")
+def stale_pending(connection: Connection, now_us: int, lease_us: int) -> list[FinalUsage]:
+    """Pending records whose worker is gone (no heartbeat within `lease_us`), as the
+    `interrupted` final records that close them with what is known: the prompt tokens."""
+    live = select(workers.c.worker_id).where(workers.c.heartbeat_us >= now_us - lease_us)
+    rows = connection.execute(
+        select(usage_records.c.request_id, usage_records.c.tokens_prompt)
+        .where(usage_records.c.status == STATUS_PENDING, usage_records.c.worker_id.not_in(live))
+        .order_by(usage_records.c.request_id)
+        .limit(RECOVERY_BATCH_RECORDS_MAX)
+    ).all()
+    return [
+        FinalUsage(
+            request_id=row.request_id, status=STATUS_INTERRUPTED, tokens_prompt=row.tokens_prompt,
+            tokens_completion=0, usage_source="backend", finalized_us=now_us, error_code="worker_lost",
         )
-        connection.execute(delete(workers).where(workers.c.heartbeat_us < stale))
-        return result.rowcount or 0
+        for row in rows
+    ]
+
+
+def forget_dead_workers(connection: Connection, now_us: int, lease_us: int) -> None:
+    connection.execute(delete(workers).where(workers.c.heartbeat_us < now_us - lease_us))

@@ -1,63 +1,75 @@
-"""The usage writer: every usage record goes through here, in batches.
+"""The usage writer: every usage record and its money go through here, in batches.
 
 One thread owns the writes. Callers hand it operations; it takes everything queued
-(up to `batch_records_max`) and writes it in one transaction, so under load many
+(up to `batch_records_max`) and applies it in one transaction, so under load many
 requests share one commit (group commit) and at rest a record waits for nobody.
 
-- `insert_pending` is awaited: the record is durable before the backend is called.
-- `finalize` is not awaited: it is queued and written within `batch_delay_ms` or
-  when a batch fills. Its queue place was taken by `admit()` before the request
-  started, so a finalize never waits and is never dropped.
-- `admit()` is the back-pressure point: at most `queue_records_max` requests are
-  in flight between admission and their finalize being written.
+- `admit` is awaited: the idempotency claim, the reservation and the pending record
+  are durable (or refused) before the backend is called.
+- `finalize` is not awaited: it is queued and written within `batch_delay_ms` or when a
+  batch fills. Its queue place was taken by `admit`, so a finalize never waits and is
+  never dropped; a failed write is retried until it succeeds or the process ends (then
+  the record is closed as `interrupted` at the next start).
+- at most `queue_records_max` requests are in flight between admission and their
+  finalize being written (back-pressure).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import threading
+import time
 from dataclasses import dataclass
-from typing import Callable
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
-from ..metering import FinalUsage, PendingUsage
-from ._repo import discard_pending, finalize, insert_pending
+from ..metering import FinalUsage
+from ..pricing import PriceSchedule
+from ._metering import (
+    ADMITTED,
+    AdmitOutcome,
+    AdmitRequest,
+    StoredResponse,
+    admit_batch,
+    discard_batch,
+    finalize_batch,
+)
+from ._prices import load_prices, prices_version
 
-FinalizeHook = Callable[[Connection, list[FinalUsage]], None]
+log = logging.getLogger("revstream.store")
+RETRY_DELAY_S = 1.0
 
 
 class UsageWriterClosed(Exception):
-    """The writer was closed; no more records are accepted."""
+    """The writer was closed; no more requests are admitted."""
 
 
 @dataclass(slots=True)
 class _Op:
-    kind: str  # "pending" | "final" | "discard"
+    kind: str  # "admit" | "final" | "discard"
     value: object
-    future: asyncio.Future | None
-    loop: asyncio.AbstractEventLoop | None
+    response: StoredResponse | None = None
+    future: asyncio.Future | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    attempts: int = 0
 
 
 class UsageWriter:
     def __init__(
-        self,
-        engine: Engine,
-        batch_records_max: int = 512,
-        batch_delay_ms: int = 2,
-        queue_records_max: int = 8192,
-        on_finalize: FinalizeHook | None = None,
+        self, engine: Engine, batch_records_max: int = 512, batch_delay_ms: int = 2, queue_records_max: int = 8192,
     ) -> None:
         self._engine = engine
         self._batch_records_max = batch_records_max
         self._batch_delay_s = batch_delay_ms / 1000
         self._slots = asyncio.Semaphore(queue_records_max)
-        self._on_finalize = on_finalize
         self._ops: collections.deque[_Op] = collections.deque()
         self._wake = threading.Condition()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="usage-writer", daemon=True)
+        self._schedule = PriceSchedule(())
+        self._schedule_version: tuple[int, int] | None = None
         self.batches_written = 0
         self.records_written = 0
         self.last_error: str | None = None
@@ -65,24 +77,34 @@ class UsageWriter:
     def start(self) -> None:
         self._thread.start()
 
-    async def admit(self) -> None:
-        """Take a place for one request; `finalize` or `discard` gives it back."""
+    async def admit(self, request: AdmitRequest) -> AdmitOutcome:
+        """Reserve and record a request before its backend call. Only an `admitted`
+        outcome holds a queue place, to be given back by `finalize` or `discard`."""
         if self._closing:
             raise UsageWriterClosed("the gateway is shutting down")
         await self._slots.acquire()
-
-    async def insert_pending(self, record: PendingUsage) -> None:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._put(_Op("pending", record, future, loop))
-        await future
+        self._put(_Op("admit", request, future=future, loop=loop))
+        try:
+            outcome = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # The caller left; the admission may still land: undo it in order.
+            self.discard(request.pending.request_id)
+            raise
+        except BaseException:
+            self._slots.release()
+            raise
+        if outcome.kind != ADMITTED:
+            self._slots.release()
+        return outcome
 
-    def finalize(self, record: FinalUsage) -> None:
-        self._put(_Op("final", record, None, None))
+    def finalize(self, record: FinalUsage, response: StoredResponse | None = None) -> None:
+        self._put(_Op("final", record, response))
         self._slots.release()
 
     def discard(self, request_id: str) -> None:
-        self._put(_Op("discard", request_id, None, None))
+        self._put(_Op("discard", request_id))
         self._slots.release()
 
     def _put(self, op: _Op) -> None:
@@ -92,10 +114,7 @@ class UsageWriter:
 
     async def close(self) -> None:
         """Write everything queued, then stop the thread."""
-        with self._wake:
-            self._closing = True
-            self._wake.notify()
-        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        await asyncio.get_running_loop().run_in_executor(None, self.close_sync)
 
     def close_sync(self) -> None:
         with self._wake:
@@ -103,7 +122,7 @@ class UsageWriter:
             self._wake.notify()
         self._thread.join()
 
-    # --- the writer thread ------------------------------------------------------
+    # --- the writer thread ------------------------------------------------------------
 
     def _take_batch(self) -> list[_Op] | None:
         with self._wake:
@@ -112,9 +131,8 @@ class UsageWriter:
             if not self._ops:
                 return None
             # Nobody waits on finalizes: give them a moment to gather into a batch.
-            if not any(op.future for op in self._ops) and len(self._ops) < self._batch_records_max:
-                if not self._closing:
-                    self._wake.wait(self._batch_delay_s)
+            if not self._closing and len(self._ops) < self._batch_records_max and not any(op.future for op in self._ops):
+                self._wake.wait(self._batch_delay_s)
             count = min(len(self._ops), self._batch_records_max)
             return [self._ops.popleft() for _ in range(count)]
 
@@ -126,44 +144,62 @@ class UsageWriter:
             self._write_with_retry(batch)
 
     def _write_with_retry(self, batch: list[_Op]) -> None:
-        """Write a batch; a failing batch is retried record by record so that one bad
-        record fails alone and the others are still written."""
+        """Write a batch; a failing batch is retried op by op so that one bad op fails
+        alone. A final or discard that still fails is queued again after a pause."""
         try:
-            self._write(batch)
-            self._resolve(batch, None)
+            outcomes = self._write(batch)
         except Exception as error:  # database errors of any driver
             self.last_error = f"{type(error).__name__}: {error}"
-            if len(batch) == 1:
-                self._resolve(batch, error)
+            if len(batch) > 1:
+                for op in batch:
+                    self._write_with_retry([op])
                 return
-            for op in batch:
-                self._write_with_retry([op])
+            self._failed(batch[0], error)
+            return
+        self.last_error = None
+        for op, outcome in zip(batch, outcomes):
+            if op.future is not None:
+                op.loop.call_soon_threadsafe(_settle, op.future, outcome, None)
 
-    def _write(self, batch: list[_Op]) -> None:
-        pending = [op.value for op in batch if op.kind == "pending"]
+    def _failed(self, op: _Op, error: Exception) -> None:
+        if op.future is not None:
+            op.loop.call_soon_threadsafe(_settle, op.future, None, error)
+            return
+        op.attempts += 1
+        log.error("writing a usage %s failed (attempt %d), retrying: %s", op.kind, op.attempts, error)
+        if self._closing and op.attempts > 3:
+            log.error("giving up on %s at shutdown; the next start closes it as interrupted", op.value)
+            return
+        time.sleep(RETRY_DELAY_S)
+        self._put(op)
+
+    def _prices(self, connection) -> PriceSchedule:
+        version = prices_version(connection)
+        if version != self._schedule_version:
+            self._schedule = load_prices(connection)
+            self._schedule_version = version
+        return self._schedule
+
+    def _write(self, batch: list[_Op]) -> list[AdmitOutcome | None]:
+        admits = [op.value for op in batch if op.kind == "admit"]
         finals = [op.value for op in batch if op.kind == "final"]
+        responses = {op.value.request_id: op.response for op in batch if op.kind == "final" and op.response}
         discards = [op.value for op in batch if op.kind == "discard"]
-        with self._engine.begin() as connection:
-            insert_pending(connection, pending)
-            finalize(connection, finals)
-            if finals and self._on_finalize is not None:
-                self._on_finalize(connection, finals)
-            discard_pending(connection, discards)
+        now_us = time.time_ns() // 1000
+        with self._engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+            schedule = self._prices(connection)
+            outcomes = iter(admit_batch(connection, admits, schedule, now_us))
+            finalize_batch(connection, finals, schedule, responses)
+            discard_batch(connection, discards, now_us)
         self.batches_written += 1
         self.records_written += len(batch)
-
-    @staticmethod
-    def _resolve(batch: list[_Op], error: Exception | None) -> None:
-        for op in batch:
-            if op.future is None or op.loop is None:
-                continue
-            op.loop.call_soon_threadsafe(_settle, op.future, error)
+        return [next(outcomes) if op.kind == "admit" else None for op in batch]
 
 
-def _settle(future: asyncio.Future, error: Exception | None) -> None:
+def _settle(future: asyncio.Future, outcome, error: Exception | None) -> None:
     if future.done():
         return
     if error is None:
-        future.set_result(None)
+        future.set_result(outcome)
     else:
         future.set_exception(error)

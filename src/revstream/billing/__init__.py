@@ -1,0 +1,27 @@
+"""Billing rules: funding (prepaid credit, postpaid limits), budgets and reservations. Pure."""
+
+from ._rules import (
+    BILLING_MODES,
+    BILLING_POSTPAID,
+    BILLING_PREPAID,
+    BUDGET_PERIODS,
+    BillingError,
+    BudgetWindow,
+    Denial,
+    Funding,
+    check_reservation,
+    window_start_us,
+)
+
+__all__ = [
+    "BILLING_MODES",
+    "BILLING_POSTPAID",
+    "BILLING_PREPAID",
+    "BUDGET_PERIODS",
+    "BillingError",
+    "BudgetWindow",
+    "Denial",
+    "Funding",
+    "check_reservation",
+    "window_start_us",
+]

@@ -1,0 +1,36 @@
+"""The ``RateLimiter`` interface and the factory that picks its implementation."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from revstream.ratelimit._bucket import KeyLimits, RateDecision
+from revstream.ratelimit._local import LocalRateLimiter
+from revstream.ratelimit._redis import DEFAULT_KEY_PREFIX, RedisRateLimiter
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """Per-key request and token buckets.
+
+    ``admit`` charges 1 request and ``tokens`` tokens (prompt tokens + max_tokens) atomically:
+    both or neither. ``give_back`` returns the tokens reserved but not used, after the response.
+    ``key_id`` is the API key's id, never its secret.
+    """
+
+    async def admit(self, key_id: str, limits: KeyLimits, tokens: int) -> RateDecision: ...
+
+    async def give_back(self, key_id: str, limits: KeyLimits, tokens: int) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def make_rate_limiter(redis_url: str | None, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> RateLimiter:
+    """Redis-backed (shared by the whole fleet) when ``redis_url`` is set, else in-process.
+
+    With a ``redis_url`` there is no fallback: if Redis cannot be reached, ``admit`` raises
+    ``RateLimitUnavailable`` rather than counting per process.
+    """
+    if redis_url:
+        return RedisRateLimiter(redis_url, key_prefix=key_prefix)
+    return LocalRateLimiter()

@@ -1,0 +1,164 @@
+"""Customer money settings: prepaid credit, postpaid limits, budgets, balances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, Engine, func, select, update
+
+from ..billing import BILLING_POSTPAID, BILLING_PREPAID, BUDGET_PERIODS, BillingError, Funding, window_start_us
+from ..keys import new_id
+from ..ledger import AccountKind, credit_top_up
+from ..money import Money
+from ._errors import Conflict, NotFound
+from ._ledger import account_balance, post_entries
+from ._repo import ensure_customer
+from ._schema import api_keys, budget_windows, budgets, customers, usage_records
+from ._sql import insert_ignore
+
+
+def _moment(now_us: int) -> datetime:
+    return datetime.fromtimestamp(now_us / 1_000_000, tz=timezone.utc)
+
+
+def _customer_row(connection: Connection, name: str, lock: bool = False):
+    query = select(customers).where(customers.c.name == name)
+    if lock:
+        query = query.with_for_update()
+    row = connection.execute(query).first()
+    if row is None:
+        raise NotFound(f"no customer named {name!r}")
+    return row
+
+
+def _fix_currency(connection: Connection, row, currency: str) -> None:
+    if row.currency is None:
+        connection.execute(update(customers).where(customers.c.customer_id == row.customer_id).values(currency=currency))
+    elif row.currency != currency:
+        raise Conflict(f"customer {row.name!r} is billed in {row.currency}, not {currency}")
+
+
+def add_credit(engine: Engine, customer: str, amount_nanos: int, currency: str, now_us: int) -> str:
+    """Prepaid credit: one ledger entry, cash → customer_credit. Returns the entry id."""
+    if amount_nanos <= 0:
+        raise BillingError("a credit amount must be positive")
+    with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+        ensure_customer(connection, customer, now_us)
+        row = _customer_row(connection, customer, lock=True)
+        _fix_currency(connection, row, currency)
+        entry = credit_top_up(new_id("top"), _moment(now_us), customer=row.customer_id, amount=Money(amount_nanos, currency))
+        post_entries(connection, [entry])
+        return entry.entry_id
+
+
+def set_credit_limit(engine: Engine, customer: str, limit_nanos: int, currency: str, now_us: int) -> None:
+    """Make a customer postpaid with a credit limit (0 stops new spending)."""
+    if limit_nanos < 0:
+        raise BillingError("a credit limit cannot be negative")
+    with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+        ensure_customer(connection, customer, now_us)
+        row = _customer_row(connection, customer, lock=True)
+        _fix_currency(connection, row, currency)
+        connection.execute(
+            update(customers).where(customers.c.customer_id == row.customer_id)
+            .values(billing_mode=BILLING_POSTPAID, credit_limit_nanos=limit_nanos)
+        )
+
+
+def set_prepaid(engine: Engine, customer: str) -> None:
+    with engine.begin() as connection:
+        row = _customer_row(connection, customer)
+        connection.execute(
+            update(customers).where(customers.c.customer_id == row.customer_id)
+            .values(billing_mode=BILLING_PREPAID, credit_limit_nanos=None)
+        )
+
+
+def read_funding(connection: Connection, customer_id: str, lock: bool = False) -> Funding | None:
+    row = connection.execute(select(customers).where(customers.c.customer_id == customer_id)).first()
+    if row is None:
+        return None
+    kind = AccountKind.CUSTOMER_RECEIVABLE if row.billing_mode == BILLING_POSTPAID else AccountKind.CUSTOMER_CREDIT
+    balance = account_balance(connection, customer_id, kind, row.currency, lock) if row.currency else 0
+    return Funding(customer_id, row.name, row.billing_mode, row.currency, balance, row.credit_limit_nanos)
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    customer: str
+    customer_id: str
+    billing_mode: str
+    currency: str | None
+    available_nanos: int
+    reserved_nanos: int
+    credit_limit_nanos: int | None
+    spent_nanos: int
+
+
+def customer_balance(engine: Engine, customer: str) -> Balance:
+    with engine.connect() as connection:
+        row = _customer_row(connection, customer)
+        funding = read_funding(connection, row.customer_id)
+        currency = row.currency
+        reserved = -account_balance(connection, row.customer_id, AccountKind.CUSTOMER_RESERVED, currency) if currency else 0
+        spent = connection.execute(
+            select(func.coalesce(func.sum(usage_records.c.charge_nanos), 0))
+            .where(usage_records.c.customer_id == row.customer_id, usage_records.c.currency == currency)
+        ).scalar() if currency else 0
+    return Balance(
+        row.name, row.customer_id, row.billing_mode, currency, max(funding.available_nanos, 0) if currency else 0,
+        reserved, row.credit_limit_nanos, int(spent or 0),
+    )
+
+
+def set_budget(engine: Engine, customer: str, key_id: str | None, period: str, limit_nanos: int, currency: str, now_us: int) -> str:
+    if period not in BUDGET_PERIODS:
+        raise BillingError(f"unknown budget period {period!r}: use one of {', '.join(BUDGET_PERIODS)}")
+    if limit_nanos < 0:
+        raise BillingError("a budget cannot be negative")
+    with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+        row = _customer_row(connection, customer)
+        if key_id:
+            owner = connection.execute(select(api_keys.c.customer_id).where(api_keys.c.key_id == key_id)).scalar()
+            if owner != row.customer_id:
+                raise NotFound(f"customer {customer!r} has no key {key_id}")
+        scope = (budgets.c.customer_id == row.customer_id, budgets.c.key_id == (key_id or ""), budgets.c.period == period)
+        existing = connection.execute(select(budgets.c.budget_id).where(*scope)).scalar()
+        if existing:
+            connection.execute(update(budgets).where(*scope).values(limit_nanos=limit_nanos, currency=currency))
+            return existing
+        budget_id = new_id("bud")
+        connection.execute(budgets.insert().values(
+            budget_id=budget_id, customer_id=row.customer_id, key_id=key_id or "", period=period,
+            currency=currency, limit_nanos=limit_nanos, created_us=now_us,
+        ))
+        return budget_id
+
+
+def list_budgets(engine: Engine, now_us: int) -> list[dict]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(budgets, customers.c.name).join(customers, customers.c.customer_id == budgets.c.customer_id)
+            .order_by(customers.c.name, budgets.c.key_id, budgets.c.period)
+        ).all()
+        out = []
+        for row in rows:
+            start = window_start_us(row.period, now_us)
+            window = connection.execute(
+                select(budget_windows).where(budget_windows.c.budget_id == row.budget_id, budget_windows.c.window_start_us == start)
+            ).first()
+            out.append({
+                "budget_id": row.budget_id, "customer": row.name, "key_id": row.key_id or None, "period": row.period,
+                "currency": row.currency, "limit_nanos": row.limit_nanos, "window_start_us": start,
+                "spent_nanos": window.spent_nanos if window else 0, "reserved_nanos": window.reserved_nanos if window else 0,
+            })
+        return out
+
+
+def ensure_windows(connection: Connection, keys: list[tuple[str, int]]) -> None:
+    insert_ignore(
+        connection, budget_windows,
+        [{"budget_id": b, "window_start_us": w, "spent_nanos": 0, "reserved_nanos": 0} for b, w in sorted(set(keys))],
+        ("budget_id", "window_start_us"),
+    )
