@@ -22,6 +22,7 @@ from ..store import (
     UsageWriter,
     UsageWriterClosed,
     recover_interrupted,
+    forget_crashed_local_workers,
     heartbeat,
     make_engine,
     register_worker,
@@ -115,6 +116,7 @@ async def _build_state(config: Config) -> AppState:
     engine = make_engine(config.store.database_url)
     worker_id = new_id("wrk")
     now = time.time_ns() // 1000
+    await asyncio.to_thread(forget_crashed_local_workers, engine)
     await asyncio.to_thread(register_worker, engine, worker_id, now)
     await asyncio.to_thread(recover_interrupted, engine, now, int(WORKER_LEASE_S * 1e6))
     writer = UsageWriter(

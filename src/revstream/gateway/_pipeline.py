@@ -63,42 +63,63 @@ class Call:
     tokens_limited: int = 0
     finalized: bool = False
 
-    def finalize(
+    async def close(
         self, status: str, finish: Finish | None = None, error_code: str | None = None,
         response: StoredResponse | None = None,
     ) -> None:
+        """Finalize where the caller can wait. An idempotent request waits for the
+        commit, so a retry sent the moment this response arrives finds the outcome
+        (the stored result, or a failure it may run again), never a request still running."""
+        if not self.keeps_response or self.finalized:
+            self.finalize(status, finish, error_code)
+            return
+        self.finalized = True
+        if finish is None:
+            await self._settled()
+            meter = self.meter
+            finish = Finish("stop", meter.tokens_prompt, meter.tokens_completion, meter.usage_source)
+        final = self._final(status, finish.tokens_prompt, finish.tokens_completion, finish.usage_source, error_code)
+        await self.state.writer.finalize_durably(final, response if status == STATUS_OK else None)
+        self._after_write(finish.tokens_prompt, finish.tokens_completion)
+
+    def finalize(self, status: str, finish: Finish | None = None, error_code: str | None = None) -> None:
         """Write the usage record's final state, once. Counts come from `finish` when
         generation completed, else from the meter once the backend has stopped."""
         if self.finalized:
             return
         self.finalized = True
         if finish is not None:
-            self._write(status, finish.tokens_prompt, finish.tokens_completion, finish.usage_source, error_code, response)
+            self._write(status, finish.tokens_prompt, finish.tokens_completion, finish.usage_source, error_code)
         else:
             self.state.spawn(self._finalize_when_settled(status, error_code))
 
-    async def _finalize_when_settled(self, status: str, error_code: str | None) -> None:
+    async def _settled(self) -> None:
+        """Wait for the backend to stop, then make sure the meter holds counted tokens."""
         try:
             await asyncio.wait_for(self.meter.settled.wait(), SETTLE_WAIT_S)
         except asyncio.TimeoutError:
             log.warning("backend for %s did not stop within %ss; recording what is known", self.request_id, SETTLE_WAIT_S)
         counter = getattr(self.served.backend, "count_locally", None)
-        if counter is not None and self.meter.usage_source == "backend" and status != STATUS_OK:
+        if counter is not None and self.meter.usage_source == "backend" and self.meter.text_parts:
             counter(self.prepared, self.meter, "".join(self.meter.text_parts))
-        meter = self.meter
-        self._write(status, meter.tokens_prompt, meter.tokens_completion, meter.usage_source, error_code, None)
 
-    def _write(
-        self, status: str, tokens_prompt: int, tokens_completion: int, source: str, error_code: str | None,
-        response: StoredResponse | None,
-    ) -> None:
-        duration_ms = int((time.monotonic() - self.started) * 1000)
-        final = FinalUsage(
+    async def _finalize_when_settled(self, status: str, error_code: str | None) -> None:
+        await self._settled()
+        meter = self.meter
+        self._write(status, meter.tokens_prompt, meter.tokens_completion, meter.usage_source, error_code)
+
+    def _write(self, status: str, tokens_prompt: int, tokens_completion: int, source: str, error_code: str | None) -> None:
+        self.state.writer.finalize(self._final(status, tokens_prompt, tokens_completion, source, error_code), None)
+        self._after_write(tokens_prompt, tokens_completion)
+
+    def _final(self, status: str, tokens_prompt: int, tokens_completion: int, source: str, error_code: str | None) -> FinalUsage:
+        return FinalUsage(
             request_id=self.request_id, status=status, tokens_prompt=tokens_prompt,
             tokens_completion=tokens_completion, usage_source=source, finalized_us=now_us(),
-            ttft_ms=self.meter.ttft_ms, duration_ms=duration_ms, error_code=error_code,
+            ttft_ms=self.meter.ttft_ms, duration_ms=int((time.monotonic() - self.started) * 1000), error_code=error_code,
         )
-        self.state.writer.finalize(final, response if self.keeps_response else None)
+
+    def _after_write(self, tokens_prompt: int, tokens_completion: int) -> None:
         self.state.metrics.observe_tokens(self.served.config.name, tokens_prompt, tokens_completion, self.meter.ttft_ms)
         unused = self.tokens_limited - tokens_prompt - tokens_completion
         if unused > 0 and self.principal.limits.tokens_per_minute:
@@ -204,13 +225,13 @@ async def _complete(call: Call, builder: ResponseBuilder, request: Request) -> R
     try:
         text, finish = collect.result()
     except BackendError as error:
-        call.finalize(STATUS_ERROR, error_code=error.code)
+        await call.close(STATUS_ERROR, error_code=error.code)
         raise from_backend(error) from error
-    except BaseException:
-        call.finalize(STATUS_ERROR, error_code="internal_error")
+    except Exception:
+        await call.close(STATUS_ERROR, error_code="internal_error")
         raise
     body = builder.complete(text, finish)
-    call.finalize(STATUS_OK, finish, response=StoredResponse(200, "application/json", body))
+    await call.close(STATUS_OK, finish, response=StoredResponse(200, "application/json", body))
     return Response(body, media_type="application/json", headers=call.headers)
 
 
@@ -219,7 +240,7 @@ async def _stream(call: Call, builder: ResponseBuilder) -> Response:
     try:
         first = await events.__anext__()
     except BackendError as error:
-        call.finalize(STATUS_ERROR, error_code=error.code)
+        await call.close(STATUS_ERROR, error_code=error.code)
         raise from_backend(error) from error
     except BaseException:
         await events.aclose()

@@ -69,19 +69,17 @@ class EventStreamResponse:
             while True:
                 if isinstance(event, Finish):
                     tail = builder.finish_chunks(event)
-                    stored = None
-                    if self.sent is not None:
-                        stored = StoredResponse(200, EVENT_STREAM, b"".join(self.sent) + tail)
-                    call.finalize(STATUS_OK, event, response=stored)
+                    stored = StoredResponse(200, EVENT_STREAM, b"".join(self.sent or ()) + tail)
+                    await call.close(STATUS_OK, event, response=stored)
                     await self._send(send, tail, more=False)
                     return
                 await self._send(send, builder.text_chunk(event.text))
                 event = await self.events.__anext__()
         except BackendError as error:
-            call.finalize(STATUS_ERROR, error_code=error.code)
+            await call.close(STATUS_ERROR, error_code=error.code)
             await self._send(send, error_chunk(from_backend(error).body()), more=False)
         except StopAsyncIteration:
-            call.finalize(STATUS_ERROR, error_code="backend_ended_early")
+            await call.close(STATUS_ERROR, error_code="backend_ended_early")
             await self._send(send, error_chunk(internal(call.request_id).body()), more=False)
         except OSError:  # the socket broke while we wrote: the client is gone
             call.finalize(STATUS_ABORTED, error_code="client_disconnected")

@@ -18,9 +18,13 @@ def insert_ignore(connection: Connection, table: Table, rows: Sequence[dict], ke
     """Insert rows whose key is not taken yet; returns how many were inserted."""
     if not rows:
         return 0
-    statement = _insert(connection, table).on_conflict_do_nothing(index_elements=list(keys))
-    result = connection.execute(statement, list(rows))
-    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else 0
+    # Count what RETURNING gives back: drivers report no reliable row count for
+    # ON CONFLICT DO NOTHING, and the count is how a caller learns it won a race.
+    statement = (
+        _insert(connection, table).values(list(rows)).on_conflict_do_nothing(index_elements=list(keys))
+        .returning(table.c[keys[0]])
+    )
+    return len(connection.execute(statement).all())
 
 
 def upsert_add(connection: Connection, table: Table, rows: Sequence[dict], keys: Sequence[str], add: Sequence[str]) -> None:

@@ -103,6 +103,15 @@ class UsageWriter:
         self._put(_Op("final", record, response))
         self._slots.release()
 
+    async def finalize_durably(self, record: FinalUsage, response: StoredResponse | None = None) -> None:
+        """Finalize and wait until it is committed: an idempotent request's retry must
+        find the stored result, not a request still running."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._put(_Op("final", record, response, future=future, loop=loop))
+        self._slots.release()
+        await future
+
     def discard(self, request_id: str) -> None:
         self._put(_Op("discard", request_id))
         self._slots.release()
@@ -164,7 +173,9 @@ class UsageWriter:
     def _failed(self, op: _Op, error: Exception) -> None:
         if op.future is not None:
             op.loop.call_soon_threadsafe(_settle, op.future, None, error)
-            return
+            if op.kind == "admit":
+                return
+            op.future = op.loop = None  # the waiter is told; the write itself is retried
         op.attempts += 1
         log.error("writing a usage %s failed (attempt %d), retrying: %s", op.kind, op.attempts, error)
         if self._closing and op.attempts > 3:
