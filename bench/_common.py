@@ -1,0 +1,393 @@
+"""Shared helpers for the gateway benchmarks: free ports, child processes that are
+always stopped (also on Ctrl-C and errors), starting `revstream serve`, creating an
+API key with the CLI, percentiles, and a minimal fake OpenAI-compatible upstream.
+
+The fake upstream is a raw asyncio protocol on uvloop: no framework, so that the
+"direct" baseline measures the client and the loopback, not a web stack. Run it as
+
+    python bench/_common.py fake-upstream --port PORT
+
+It answers POST /v1/chat/completions with a fixed chat.completion (usage included)
+and GET /v1/models with one model, keeping connections alive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+SERVER_START_S_MAX = 180.0
+STOP_WAIT_S = 15.0
+HTTP_HEAD_BYTES_MAX = 64 * 1024
+FAKE_MODEL = "fake"
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of `samples` (fraction in [0, 1])."""
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, int(round(fraction * len(ordered))) - 1))]
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+# --- other work on the machine ---------------------------------------------------
+# The benchmarks share the machine's cores with whatever else runs on it (on a
+# shared development box: other people's test suites). Each measured run records
+# how much CPU the rest of the machine used meanwhile, so a disturbed run shows.
+
+OTHER_CPU_SHARE_WARN = 0.10
+
+
+def _machine_busy_s() -> tuple[float, float]:
+    """(busy, steal) CPU seconds of the whole machine since boot, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / ticks, steal / ticks
+
+
+def group_cpu_s(pgid: int) -> float:
+    """User+system CPU seconds of every live process in process group `pgid`."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # after the name: state, ppid, pgrp, ...; utime, stime at 11, 12
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+class OtherLoad:
+    """CPU the rest of the machine used during a run: everything busy minus this
+    process, its finished children (wrk) and the live process groups it started."""
+
+    def __init__(self, own_pgids: list[int]) -> None:
+        self._own_pgids = own_pgids
+
+    def _own_s(self) -> float:
+        times = os.times()
+        return (times.user + times.system + times.children_user + times.children_system
+                + sum(group_cpu_s(pgid) for pgid in self._own_pgids))
+
+    def __enter__(self) -> "OtherLoad":
+        self._started = time.perf_counter()
+        self._busy, self._steal = _machine_busy_s()
+        self._own = self._own_s()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        busy, steal = _machine_busy_s()
+        wall_s = time.perf_counter() - self._started
+        capacity_s = wall_s * (os.cpu_count() or 1)
+        other_s = max(0.0, (busy - self._busy) - (self._own_s() - self._own))
+        self.figures = {"machine_other_cpu_share": other_s / capacity_s,
+                        "machine_steal_share": (steal - self._steal) / capacity_s}
+
+
+def wait_for_quiet(wait_s_max: float) -> float:
+    """Before starting anything: wait (at most `wait_s_max`) until the rest of the
+    machine uses under OTHER_CPU_SHARE_WARN of the CPU over one second. Returns
+    the last share seen."""
+    deadline = time.monotonic() + wait_s_max
+    while True:
+        with OtherLoad([]) as load:
+            time.sleep(1.0)
+        share = load.figures["machine_other_cpu_share"]
+        if share <= OTHER_CPU_SHARE_WARN or time.monotonic() >= deadline:
+            return share
+        progress(f"the machine is busy with other work ({share:.0%} of the CPU); waiting")
+
+
+def disturbed_runs(runs: list[dict]) -> int:
+    return sum(1 for run in runs if run.get("machine_other_cpu_share", 0.0) > OTHER_CPU_SHARE_WARN)
+
+
+# --- child processes -----------------------------------------------------------
+
+
+class Children:
+    """Child processes, each in its own session, stopped (TERM, then KILL) on exit.
+
+    SIGTERM to the benchmark is turned into KeyboardInterrupt so that `with` blocks
+    unwind and every child is stopped; Ctrl-C reaches only the benchmark, because
+    the children run in their own sessions."""
+
+    def __init__(self) -> None:
+        self._processes: list[tuple[str, subprocess.Popen]] = []
+
+    def __enter__(self) -> "Children":
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop_all()
+
+    def start(self, name: str, args: list[str], log_path: Path, env: dict | None = None) -> subprocess.Popen:
+        log = log_path.open("wb")
+        process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})}, start_new_session=True, cwd=REPO,
+        )
+        log.close()
+        self._processes.append((name, process))
+        return process
+
+    def stop(self, process: subprocess.Popen) -> None:
+        self._processes = [(n, p) for n, p in self._processes if p is not process]
+        _stop_group(process)
+
+    def stop_all(self) -> None:
+        while self._processes:
+            _, process = self._processes.pop()
+            _stop_group(process)
+
+
+def _raise_interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_group(process: subprocess.Popen) -> None:
+    """Stop a child and everything it started (uvicorn's worker processes)."""
+    for sig, wait_s in ((signal.SIGTERM, STOP_WAIT_S), (signal.SIGKILL, 5.0)):
+        if process.poll() is not None:
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(wait_s)
+    with contextlib.suppress(ProcessLookupError):  # stragglers of the group
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=prefix) as name:
+        yield Path(name)
+
+
+def wait_http_ok(url: str, process: subprocess.Popen, log_path: Path, timeout_s: float = SERVER_START_S_MAX) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {process.returncode}:\n{_tail(log_path)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout_s}s:\n{_tail(log_path)}")
+
+
+def _tail(path: Path, chars: int = 3000) -> str:
+    return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
+
+# --- revstream ------------------------------------------------------------------
+
+
+def revstream_command() -> list[str]:
+    return [sys.executable, "-m", "revstream"]
+
+
+def start_fake_upstream(children: Children, workdir: Path, server: str = "raw") -> tuple[str, subprocess.Popen]:
+    """Start the fake upstream (`raw` asyncio protocol or `uvicorn` ASGI app);
+    returns its base URL (ending in /v1)."""
+    port = free_port()
+    log_path = workdir / "fake-upstream.log"
+    args = [sys.executable, str(BENCH_DIR / "_common.py"), "fake-upstream", "--port", str(port), "--server", server]
+    process = children.start("fake-upstream", args, log_path)
+    base = f"http://127.0.0.1:{port}/v1"
+    wait_http_ok(base + "/models", process, log_path, 30)
+    return base, process
+
+
+def start_gateway(
+    children: Children, home: Path, config_text: str | None, workers: int = 1
+) -> tuple[str, subprocess.Popen, dict]:
+    """Start `revstream serve` on a free port with its own data dir; wait for /health.
+
+    Returns the base URL, the process and the environment the CLI needs to reach
+    the same store (for `keys create`)."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {"REVSTREAM_HOME": str(home)}
+    args = revstream_command()
+    if config_text is not None:
+        config_path = home / "revstream.toml"
+        config_path.write_text(config_text)
+        args += ["--config", str(config_path)]
+    port = free_port()
+    args += ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    log_path = home / "gateway.log"
+    process = children.start("gateway", args, log_path, env)
+    base = f"http://127.0.0.1:{port}"
+    wait_http_ok(base + "/health", process, log_path)
+    return base, process, env
+
+
+def create_key(home: Path, config_text: str | None, customer: str = "bench") -> str:
+    args = revstream_command()
+    if config_text is not None:
+        args += ["--config", str(home / "revstream.toml")]
+    args += ["keys", "create", "--customer", customer, "--json"]
+    result = subprocess.run(
+        args, capture_output=True, text=True, timeout=120, cwd=REPO, env={**os.environ, "REVSTREAM_HOME": str(home)}
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"keys create failed ({result.returncode}):\n{result.stderr}")
+    return json.loads(result.stdout)["key"]
+
+
+def fake_model_config(upstream_base: str) -> str:
+    return f'[[models]]\nname = "{FAKE_MODEL}"\nbackend = "openai"\nbase_url = "{upstream_base}"\n'
+
+
+# --- the fake upstream -----------------------------------------------------------
+
+_COMPLETION = json.dumps({
+    "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": FAKE_MODEL,
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello! How can I help you today?"},
+                 "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18},
+}, separators=(",", ":")).encode()
+_MODELS = json.dumps({
+    "object": "list", "data": [{"id": FAKE_MODEL, "object": "model", "created": 1_700_000_000, "owned_by": "bench"}],
+}, separators=(",", ":")).encode()
+
+
+def _response(status: bytes, body: bytes) -> bytes:
+    return (b"HTTP/1.1 " + status + b"\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+_RESPONSES = {
+    (b"POST", b"/v1/chat/completions"): _response(b"200 OK", _COMPLETION),
+    (b"GET", b"/v1/models"): _response(b"200 OK", _MODELS),
+}
+_NOT_FOUND = _response(b"404 Not Found", b'{"error":{"message":"not found","type":"invalid_request_error"}}')
+
+
+class _FakeUpstream(asyncio.Protocol):
+    """HTTP/1.1 keep-alive, one request at a time per connection (clients here do
+    not pipeline); the body is read by Content-Length and ignored."""
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                if len(self.buffer) > HTTP_HEAD_BYTES_MAX:
+                    self.transport.close()
+                return
+            head = self.buffer[:head_end]
+            length = 0
+            lowered = head.lower()
+            at = lowered.find(b"\r\ncontent-length:")
+            if at >= 0:
+                end = lowered.find(b"\r\n", at + 2)
+                length = int(lowered[at + 17:end if end >= 0 else None].strip())
+            total = head_end + 4 + length
+            if len(self.buffer) < total:
+                return
+            self.buffer = self.buffer[total:]
+            method, _, rest = head.partition(b" ")
+            path = rest.partition(b" ")[0]
+            self.transport.write(_RESPONSES.get((method, path), _NOT_FOUND))
+            if b"\r\nconnection: close" in lowered:
+                self.transport.close()
+                return
+
+
+async def _serve_fake(port: int) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(_FakeUpstream, "127.0.0.1", port, backlog=1024, reuse_address=True)
+    async with server:
+        await server.serve_forever()
+
+
+async def _asgi_app(scope, receive, send) -> None:
+    """The same answers as a trivial ASGI app, for `--server uvicorn`."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:  # drain the body
+        more = (await receive()).get("more_body", False)
+    raw = _RESPONSES.get((scope["method"].encode(), scope["path"].encode()), _NOT_FOUND)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _serve_fake_uvicorn(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(_asgi_app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
+                access_log=False, log_level="warning", lifespan="off")
+
+
+def install_uvloop() -> None:
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    fake = commands.add_parser("fake-upstream", help="run the fake OpenAI-compatible upstream")
+    fake.add_argument("--port", type=int, required=True)
+    fake.add_argument("--server", choices=("raw", "uvicorn"), default="raw")
+    args = parser.parse_args()
+    if args.server == "uvicorn":
+        _serve_fake_uvicorn(args.port)
+        return 0
+    install_uvloop()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_fake(args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

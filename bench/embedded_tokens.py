@@ -1,0 +1,241 @@
+"""Completion tokens/s of the embedded model through the gateway, against
+llama-cpp-python called directly on the same GGUF.
+
+Usage: python bench/embedded_tokens.py [--runs N] [--max-tokens T] [--json]
+
+The gateway is `revstream serve` on its embedded default (no --config: SQLite,
+SmolLM2 through llama-cpp-python), driven by the official `openai` client with
+streaming and `stream_options={"include_usage": True}`; completion tokens come
+from the final usage chunk. The baseline runs llama-cpp-python in this process
+with the same GGUF, n_ctx, n_batch and thread count as the gateway's backend,
+the same chat-formatted prompt and the same sampling (greedy: temp 0, top_k 0,
+top_p 1, min_p 0, fixed seed), decoding each token as it comes, as a minimal
+streaming application would.
+
+Runs alternate (gateway, direct, gateway, ...) and never overlap: the gateway is
+idle while the baseline generates. Each run's tokens/s is completion tokens over
+the wall time from sending the request to the last token; the figure reported is
+the median over the runs, after one warm-up run each.
+
+Target (the issue): the gateway reaches at least 95% of the direct tokens/s.
+The benchmark prints figures and the ratio; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import json
+import statistics
+import sys
+import time
+
+from _common import (
+    OTHER_CPU_SHARE_WARN,
+    Children,
+    OtherLoad,
+    create_key,
+    disturbed_runs,
+    progress,
+    ratio,
+    scratch_dir,
+    start_gateway,
+    wait_for_quiet,
+)
+
+TOKENS_PER_S_RATIO_TARGET = 0.95
+SEED = 1234
+PROMPT = (
+    "Write a detailed, step-by-step guide to baking a loaf of sourdough bread at home, "
+    "from feeding the starter to slicing the finished loaf."
+)
+MODEL_NAME = "smollm2-135m-instruct"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="measured runs per side (default 5)")
+    parser.add_argument("--max-tokens", type=int, default=256, help="max_tokens per run (default 256)")
+    parser.add_argument("--quiet-wait", type=float, default=120.0,
+                        help="seconds to wait at most for other work on the machine to calm down first (default 120)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object of the figures")
+    return parser.parse_args()
+
+
+# --- through the gateway -------------------------------------------------------------
+
+
+def gateway_run(client, max_tokens: int) -> dict:
+    started = time.perf_counter()
+    first_token_s = None
+    usage = None
+    stream = client.chat.completions.create(
+        model=MODEL_NAME, messages=[{"role": "user", "content": PROMPT}], max_tokens=max_tokens,
+        temperature=0, seed=SEED, stream=True, stream_options={"include_usage": True},
+    )
+    for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content and first_token_s is None:
+            first_token_s = time.perf_counter() - started
+        if chunk.usage is not None:
+            usage = chunk.usage
+    elapsed_s = time.perf_counter() - started
+    if usage is None:
+        raise RuntimeError("the gateway's stream ended without a usage chunk")
+    return _figures(usage.completion_tokens, elapsed_s, first_token_s)
+
+
+# --- llama-cpp-python directly ---------------------------------------------------------------
+
+
+class Direct:
+    """The same model, loaded and prompted the way the gateway's llama.cpp backend does."""
+
+    def __init__(self) -> None:
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        from revstream.backends import embedded_gguf_path
+        from revstream.backends._llamacpp import default_threads
+        from revstream.config import ModelConfig
+
+        defaults = ModelConfig(name=MODEL_NAME, backend="llamacpp")
+        self.threads = defaults.n_threads or default_threads()
+        self.n_ctx = defaults.n_ctx
+        self.llama_cpp = llama_cpp
+        self.llama = llama_cpp.Llama(model_path=str(embedded_gguf_path()), n_ctx=defaults.n_ctx,
+                                     n_threads=self.threads, n_batch=defaults.n_batch, verbose=False)
+        llama = self.llama
+        bos = llama.detokenize([llama.token_bos()], special=True).decode("utf-8", "replace")
+        eos = llama.detokenize([llama.token_eos()], special=True).decode("utf-8", "replace")
+        formatter = Jinja2ChatFormatter(template=llama.metadata["tokenizer.chat_template"], eos_token=eos, bos_token=bos)
+        rendered = formatter(messages=[{"role": "user", "content": PROMPT}])
+        self.prompt_tokens = llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special,
+                                            special=True)
+
+    def run(self, max_tokens: int) -> dict:
+        llama = self.llama
+        started = time.perf_counter()
+        first_token_s = None
+        llama.set_seed(SEED)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        vocab = llama._model.vocab
+        completion_tokens = 0
+        for token in llama.generate(self.prompt_tokens, top_k=0, top_p=1.0, min_p=0.0, temp=0.0, repeat_penalty=1.0):
+            if self.llama_cpp.llama_vocab_is_eog(vocab, token):
+                break
+            completion_tokens += 1
+            if decoder.decode(llama.detokenize([token])) and first_token_s is None:
+                first_token_s = time.perf_counter() - started
+            if completion_tokens >= max_tokens:
+                break
+        return _figures(completion_tokens, time.perf_counter() - started, first_token_s)
+
+
+def _figures(completion_tokens: int, elapsed_s: float, first_token_s: float | None) -> dict:
+    decode_s = elapsed_s - (first_token_s or 0.0)
+    return {
+        "tokens_completion": completion_tokens,
+        "elapsed_s": elapsed_s,
+        "tokens_per_s": completion_tokens / elapsed_s,
+        "time_to_first_token_ms": (first_token_s or 0.0) * 1000,
+        # after the first token: generation alone, without queueing and prompt processing
+        "decode_tokens_per_s": (completion_tokens - 1) / decode_s if completion_tokens > 1 and decode_s > 0 else 0.0,
+    }
+
+
+def median_run(runs: list[dict]) -> dict:
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+# --- report -------------------------------------------------------------------------
+
+
+def summarize(gateway_runs: list[dict], direct_runs: list[dict], direct: Direct, args: argparse.Namespace) -> dict:
+    gateway, baseline = median_run(gateway_runs), median_run(direct_runs)
+    tokens_ratio = ratio(gateway["tokens_per_s"], baseline["tokens_per_s"])
+    counts = {run["tokens_completion"] for run in gateway_runs + direct_runs}
+    return {
+        "settings": {"runs": args.runs, "max_tokens": args.max_tokens, "seed": SEED, "n_ctx": direct.n_ctx,
+                     "n_threads": direct.threads, "prompt_tokens": len(direct.prompt_tokens), "model": MODEL_NAME},
+        "gateway": {**gateway, "runs": gateway_runs},
+        "direct": {**baseline, "runs": direct_runs},
+        "tokens_per_s_ratio": tokens_ratio,
+        "decode_tokens_per_s_ratio": ratio(gateway["decode_tokens_per_s"], baseline["decode_tokens_per_s"]),
+        "same_completion_tokens": len(counts) == 1,
+        "disturbed_runs": disturbed_runs(gateway_runs + direct_runs),
+        "targets": {"tokens_per_s_ratio_min": TOKENS_PER_S_RATIO_TARGET,
+                    "tokens_per_s_ratio_met": tokens_ratio >= TOKENS_PER_S_RATIO_TARGET},
+    }
+
+
+def print_human(figures: dict) -> None:
+    settings = figures["settings"]
+    print(f"embedded model tokens/s: {settings['model']}, {settings['n_threads']} threads, n_ctx {settings['n_ctx']}, "
+          f"max_tokens {settings['max_tokens']}; medians of {settings['runs']} runs")
+    print(f"\n{'':30}{'direct':>12}{'gateway':>12}{'gateway/direct':>16}")
+    for label, key in (("completion tokens", "tokens_completion"), ("tokens/s (request to last)", "tokens_per_s"),
+                       ("decode tokens/s (after 1st)", "decode_tokens_per_s"),
+                       ("time to first token ms", "time_to_first_token_ms")):
+        direct, gateway = figures["direct"][key], figures["gateway"][key]
+        print(f"{label:30}{direct:>12.1f}{gateway:>12.1f}{ratio(gateway, direct):>16.3f}")
+    spread = {side: [run["tokens_per_s"] for run in figures[side]["runs"]] for side in ("direct", "gateway")}
+    print(f"{'tokens/s min..max':30}{min(spread['direct']):>6.0f}..{max(spread['direct']):<4.0f}"
+          f"{min(spread['gateway']):>7.0f}..{max(spread['gateway']):<4.0f}")
+    print(f"{'other processes CPU share':30}{figures['direct']['machine_other_cpu_share']:>12.1%}"
+          f"{figures['gateway']['machine_other_cpu_share']:>12.1%}")
+    targets = figures["targets"]
+    verdict = "meets" if targets["tokens_per_s_ratio_met"] else "MISSES"
+    print(f"\ntokens/s, gateway/direct: {figures['tokens_per_s_ratio']:.3f} "
+          f"(target >= {targets['tokens_per_s_ratio_min']:g}: {verdict})")
+    if figures["disturbed_runs"]:
+        print(f"WARNING: in {figures['disturbed_runs']} run(s) other processes used more than "
+              f"{OTHER_CPU_SHARE_WARN:.0%} of the machine's CPU; the figures are disturbed (see the JSON)")
+    if not figures["same_completion_tokens"]:
+        print("note: the runs did not all generate the same number of tokens")
+
+
+def main() -> int:
+    args = parse_args()
+    try:
+        wait_for_quiet(args.quiet_wait)
+        with Children() as children, scratch_dir("revstream-bench-") as workdir:
+            home = workdir / "home"
+            progress("starting revstream serve on the embedded default (loads SmolLM2)")
+            gateway, gateway_process, _ = start_gateway(children, home, None)
+            own_pgids = [gateway_process.pid]
+            key = create_key(home, None)
+            progress("loading the same GGUF with llama-cpp-python in this process")
+            direct = Direct()
+            from openai import OpenAI
+
+            client = OpenAI(base_url=gateway + "/v1", api_key=key, max_retries=0, timeout=300)
+            progress("warm-up: one run each")
+            gateway_run(client, args.max_tokens)
+            direct.run(args.max_tokens)
+            gateway_runs, direct_runs = [], []
+            for run in range(1, args.runs + 1):
+                with OtherLoad(own_pgids) as load:
+                    gateway_runs.append(gateway_run(client, args.max_tokens))
+                gateway_runs[-1].update(load.figures)
+                with OtherLoad(own_pgids) as load:
+                    direct_runs.append(direct.run(args.max_tokens))
+                direct_runs[-1].update(load.figures)
+                progress(f"run {run}/{args.runs}: gateway {gateway_runs[-1]['tokens_per_s']:.1f} tokens/s, "
+                         f"direct {direct_runs[-1]['tokens_per_s']:.1f} tokens/s "
+                         f"({direct_runs[-1]['tokens_completion']} tokens; other processes used "
+                         f"{gateway_runs[-1]['machine_other_cpu_share']:.0%} / "
+                         f"{direct_runs[-1]['machine_other_cpu_share']:.0%} of the CPU)")
+            client.close()
+    except KeyboardInterrupt:
+        progress("interrupted; every process was stopped")
+        return 130
+    figures = summarize(gateway_runs, direct_runs, direct, args)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print_human(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
