@@ -56,11 +56,15 @@ from revstream.store import (
     check_ledger,
     create_key,
     make_engine,
+    metadata,
     set_budget,
     set_price,
     upgrade,
 )
-from revstream.store._schema import account_balances, budget_windows, reservations, usage_records
+
+account_balances, budget_windows, reservations, usage_records = (
+    metadata.tables[name] for name in ("account_balances", "budget_windows", "reservations", "usage_records")
+)
 
 TARGET_RECORDS_PER_S = {"sqlite": 20_000, "postgres": 10_000}
 MODEL = "bench-model"

@@ -674,7 +674,8 @@ async def test_prepare_without_context_window_counts_nothing(upstream):
     prepared = await backend.prepare(chat(max_tokens=123))
     assert (prepared.tokens_prompt, prepared.max_tokens) == (None, 123)
     prepared = await backend.prepare(completion())
-    assert (prepared.tokens_prompt, prepared.max_tokens) == (None, 0)
+    assert (prepared.tokens_prompt, prepared.max_tokens) == (None, None)
+    assert prepared.tokens_prompt_max >= len(completion().prompt.encode())
 
 
 async def test_prepare_max_tokens_defaults_to_the_remaining_window(upstream):

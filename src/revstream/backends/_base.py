@@ -61,6 +61,15 @@ class PreparedRequest:
     max_tokens: int | None
     # Backend-private state (the llama.cpp token ids, say); opaque to the gateway.
     payload: object = None
+    # When the prompt was not counted, an upper bound on its tokens, so that money
+    # reserved for the request is never less than it can cost.
+    tokens_prompt_max: int | None = None
+
+    @property
+    def tokens_prompt_bound(self) -> int:
+        if self.tokens_prompt is not None:
+            return self.tokens_prompt
+        return self.tokens_prompt_max or 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import collections
 import concurrent.futures
 import os
 import secrets
@@ -36,6 +37,36 @@ from ._stops import StopScanner
 
 QUEUE_REQUESTS_MAX = 64
 SEED_MAX = 2**31 - 1
+
+
+class _Handoff:
+    """Events from the generation thread to the event loop. The thread wakes the loop
+    only when no wake-up is already pending, so a busy loop drains many tokens per
+    wake-up instead of being interrupted for each one."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._items: collections.deque = collections.deque()
+        self._wake_pending = False
+        self._ready = asyncio.Event()
+
+    def put(self, item: object) -> None:  # generation thread
+        with self._lock:
+            self._items.append(item)
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        self._loop.call_soon_threadsafe(self._ready.set)
+
+    async def get(self) -> object:  # event loop
+        while True:
+            with self._lock:
+                if self._items:
+                    return self._items.popleft()
+                self._wake_pending = False
+                self._ready.clear()
+            await self._ready.wait()
 
 
 class _Failure:
@@ -144,12 +175,10 @@ class LlamaCppBackend(Backend):
         finally:
             self._waiting -= 1
         loop = asyncio.get_running_loop()
-        events: asyncio.Queue = asyncio.Queue()
+        events = _Handoff(loop)
         stop_flag = threading.Event()
         started = time.monotonic()
-
-        def emit(event: object) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, event)
+        emit = events.put
 
         future = loop.run_in_executor(self._executor, self._generate, prepared, emit, stop_flag, meter)
 

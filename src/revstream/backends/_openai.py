@@ -87,7 +87,10 @@ class OpenAIBackend(Backend):
                 tokens_prompt = self._counter.count_text(request.prompt)
         param = "messages" if request.endpoint == "chat" else "prompt"
         max_tokens = resolve_max_tokens(self.context_window, tokens_prompt, request.max_tokens, param)
-        return PreparedRequest(request=request, tokens_prompt=tokens_prompt, max_tokens=max_tokens)
+        return PreparedRequest(
+            request=request, tokens_prompt=tokens_prompt, max_tokens=max_tokens,
+            tokens_prompt_max=None if tokens_prompt is not None else _prompt_tokens_max(request),
+        )
 
     def _body(self, prepared: PreparedRequest) -> dict[str, Any]:
         request = prepared.request
@@ -197,6 +200,15 @@ class OpenAIBackend(Backend):
             meter.tokens_prompt = self._counter.count_text(request.prompt)
         meter.tokens_completion = self._counter.count_text(text)
         meter.usage_source = self._counter.source
+
+
+def _prompt_tokens_max(request: GenerationRequest) -> int:
+    """No tokenizer makes a token of less than one byte, so the prompt's bytes (plus a
+    generous allowance for the chat template's framing) bound its token count."""
+    framing_tokens_per_message = 16
+    if request.endpoint == "chat":
+        return sum(len(m.content.encode("utf-8")) + framing_tokens_per_message for m in request.messages)
+    return len(request.prompt.encode("utf-8")) + framing_tokens_per_message
 
 
 def _reason(value: Any) -> str:

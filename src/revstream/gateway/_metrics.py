@@ -17,6 +17,7 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess
 
+LABEL_SETS_MAX = 10_000
 LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -40,16 +41,28 @@ class Metrics:
             ["model"], buckets=LATENCY_BUCKETS_S, registry=self.registry,
         )
 
+        # Labelled children, looked up once: `labels()` validates and locks on every call.
+        self._children: dict[tuple, object] = {}
+
+    def _child(self, metric, *labels):
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= LABEL_SETS_MAX:
+                return metric.labels(*labels)
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def observe(self, model: str, endpoint: str, status: int, duration_s: float) -> None:
         code = str(status)
-        self.requests.labels(model, endpoint, code).inc()
-        self.latency.labels(model, code).observe(duration_s)
+        self._child(self.requests, model, endpoint, code).inc()
+        self._child(self.latency, model, code).observe(duration_s)
 
     def observe_tokens(self, model: str, tokens_prompt: int, tokens_completion: int, ttft_ms: int | None) -> None:
-        self.tokens.labels(model, "prompt").inc(tokens_prompt)
-        self.tokens.labels(model, "completion").inc(tokens_completion)
+        self._child(self.tokens, model, "prompt").inc(tokens_prompt)
+        self._child(self.tokens, model, "completion").inc(tokens_completion)
         if ttft_ms is not None:
-            self.ttft.labels(model).observe(ttft_ms / 1000)
+            self._child(self.ttft, model).observe(ttft_ms / 1000)
 
     def render(self) -> tuple[bytes, str]:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

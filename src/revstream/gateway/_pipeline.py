@@ -164,13 +164,13 @@ async def admit(
         worker_id=state.worker_id,
     )
     max_completion = prepared.max_tokens or state.config.limits.max_tokens_max
-    tokens_limited = (prepared.tokens_prompt or 0) + max_completion
+    tokens_limited = prepared.tokens_prompt_bound + max_completion
     decision = await state.limiter.admit(principal.key_id, principal.limits, tokens_limited)
     headers = rate_limit_headers(decision)
     if not decision.allowed:
         raise ApiError(429, refusal_message(decision), decision.refused[0][0], "rate_limit_exceeded", headers=headers)
     outcome = await state.writer.admit(
-        AdmitRequest(pending, max_completion, idempotency.request_sha256 if idempotency else None)
+        AdmitRequest(pending, max_completion, idempotency.request_sha256 if idempotency else None, prepared.tokens_prompt_max)
     )
     if outcome.kind != ADMITTED:
         refusal = _refusal(outcome)
@@ -208,28 +208,30 @@ async def _collect(call: Call) -> tuple[str, Finish]:
 
 
 async def _complete(call: Call, builder: ResponseBuilder, request: Request) -> Response:
-    collect = asyncio.ensure_future(_collect(call))
-    watcher = asyncio.ensure_future(wait_for_disconnect(request.receive))
+    handler = asyncio.current_task()
+    left = asyncio.Event()
+
+    async def watch() -> None:
+        await wait_for_disconnect(request.receive)
+        left.set()
+        handler.cancel()  # the client is gone: stop generating for it
+
+    watcher = asyncio.ensure_future(watch())
     try:
-        await asyncio.wait((collect, watcher), return_when=asyncio.FIRST_COMPLETED)
+        text, finish = await _collect(call)
     except asyncio.CancelledError:
-        collect.cancel()
         call.finalize(STATUS_ABORTED, error_code="client_disconnected")
+        if left.is_set() and handler.uncancel() == 0:
+            return Response(status_code=499)
         raise
-    finally:
-        watcher.cancel()
-    if not collect.done():
-        collect.cancel()
-        call.finalize(STATUS_ABORTED, error_code="client_disconnected")
-        return Response(status_code=499)
-    try:
-        text, finish = collect.result()
     except BackendError as error:
         await call.close(STATUS_ERROR, error_code=error.code)
         raise from_backend(error) from error
     except Exception:
         await call.close(STATUS_ERROR, error_code="internal_error")
         raise
+    finally:
+        watcher.cancel()
     body = builder.complete(text, finish)
     await call.close(STATUS_OK, finish, response=StoredResponse(200, "application/json", body))
     return Response(body, media_type="application/json", headers=call.headers)

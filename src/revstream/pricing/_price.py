@@ -13,7 +13,7 @@ because their instant is unknown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
 from typing import Final
@@ -101,6 +101,9 @@ class PriceSchedule:
     """An immutable set of prices; the price at a time is the latest one started by then."""
 
     prices: tuple[ModelPrice, ...]
+    # Prices by model, latest start first: derived once, so a lookup on the request
+    # path is a dict access and a short scan.
+    _by_model: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.prices, tuple):
@@ -113,21 +116,28 @@ class PriceSchedule:
             if key in seen:
                 raise PriceScheduleError(f"two prices for {price.model!r} from {key[1].isoformat()}")
             seen.add(key)
+        by_model: dict[str, list[ModelPrice]] = {}
+        for price in self.prices:
+            by_model.setdefault(price.model, []).append(price)
+        object.__setattr__(self, "_by_model", {
+            model: tuple(sorted(prices, key=lambda p: p.effective_from_utc, reverse=True))
+            for model, prices in by_model.items()
+        })
 
     def models(self) -> tuple[str, ...]:
         """The priced models, sorted."""
-        return tuple(sorted({price.model for price in self.prices}))
+        return tuple(sorted(self._by_model))
+
+    def has_model(self, model: str) -> bool:
+        return model in self._by_model
 
     def price_at(self, model: str, when: date | datetime) -> ModelPrice:
         """The price of ``model`` with the latest ``effective_from <= when``; ``NoPriceError`` if none."""
         instant = to_utc_instant(when, "when")
-        candidates = [
-            price for price in self.prices
-            if price.model == model and price.effective_from_utc <= instant
-        ]
-        if not candidates:
-            raise NoPriceError(f"no price for model {model!r} in effect at {instant.isoformat()}")
-        return max(candidates, key=lambda price: price.effective_from_utc)
+        for price in self._by_model.get(model, ()):
+            if price.effective_from_utc <= instant:
+                return price
+        raise NoPriceError(f"no price for model {model!r} in effect at {instant.isoformat()}")
 
 
 def _require_tokens(value: object, what: str) -> int:

@@ -46,6 +46,8 @@ class AdmitRequest:
     pending: PendingUsage
     max_completion_tokens: int
     request_sha256: str | None = None
+    # An upper bound on the prompt's tokens when the record's count is not exact.
+    tokens_prompt_max: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ def _moment(time_us: int) -> datetime:
 
 
 def price_for(schedule: PriceSchedule, model: str, time_us: int) -> ModelPrice | None:
+    if not schedule.has_model(model):
+        return None
     try:
         return schedule.price_at(model, _moment(time_us))
     except NoPriceError:
@@ -142,7 +146,8 @@ def _amounts(requests: Sequence[AdmitRequest], outcomes: list, schedule: PriceSc
         price = price_for(schedule, pending.model, pending.time_us)
         if price is None:
             continue
-        amount = max_cost_nanos(pending.tokens_prompt, request.max_completion_tokens, price)
+        tokens_prompt = max(pending.tokens_prompt, request.tokens_prompt_max or 0)
+        amount = max_cost_nanos(tokens_prompt, request.max_completion_tokens, price)
         if amount > 0:
             amounts[index] = (amount, price.currency)
     return amounts
