@@ -42,7 +42,7 @@ def test_usage_json_is_a_list_and_bad_dates_are_refused(tmp_path):
 
 
 def test_db_upgrade_reports_the_revision(tmp_path):
-    assert json.loads(revstream("db", "upgrade", "--json", home=tmp_path).stdout)["revision"] == "0002"
+    assert json.loads(revstream("db", "upgrade", "--json", home=tmp_path).stdout)["revision"] == "0003"
 
 
 def test_a_broken_config_is_refused_naming_the_key(tmp_path):

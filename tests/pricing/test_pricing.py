@@ -114,3 +114,36 @@ def test_schedule_errors() -> None:
         PriceSchedule(schedule.prices + (duplicate,))
     with pytest.raises(PriceScheduleError):
         PriceSchedule([duplicate])  # type: ignore[arg-type]
+
+
+# --- the integer fast paths equal the exact Fraction arithmetic --------------------
+
+from datetime import date as _date
+
+from hypothesis import given as _given
+from hypothesis import strategies as _st
+
+from revstream.money import round_half_even as _round_half_even
+from revstream.money import round_up as _round_up
+from revstream.pricing import charge_exact as _charge_exact
+from revstream.pricing import max_cost_nanos as _max_cost_nanos
+from revstream.pricing import ModelPrice as _ModelPrice
+from revstream.pricing import provisional_charge_nanos as _provisional
+
+
+@_given(
+    prompt=_st.integers(0, 10**9), completion=_st.integers(0, 10**9),
+    input_price=_st.integers(0, 10**15), output_price=_st.integers(0, 10**15),
+)
+def test_integer_rounding_equals_fraction_rounding(prompt, completion, input_price, output_price):
+    price = _ModelPrice("m", "USD", input_price, output_price, _date(2026, 1, 1))
+    exact = _charge_exact(prompt, completion, price)
+    assert _provisional(prompt, completion, price) == _round_half_even(exact)
+    assert _max_cost_nanos(prompt, completion, price) == _round_up(exact)
+
+
+def test_half_even_ties_on_the_integer_path():
+    # 1 token at 500_000 nanos/Mtok = 0.5 nanos -> 0; at 1_500_000 = 1.5 -> 2; 2_500_000 = 2.5 -> 2
+    for per_mtok, expected in ((500_000, 0), (1_500_000, 2), (2_500_000, 2), (3_500_000, 4)):
+        price = _ModelPrice("m", "USD", per_mtok, 0, _date(2026, 1, 1))
+        assert _provisional(1, 0, price) == expected

@@ -10,6 +10,7 @@ so concurrent requests can never together spend more than the credit or a budget
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 from datetime import datetime, timezone
 
 from ..ledger import AccountKind
@@ -45,7 +46,8 @@ class Funding:
 
     `balance_nanos` is the debit-positive ledger balance of the funding account:
     customer_credit (negative while credit remains) or customer_receivable (positive
-    while the customer owes)."""
+    while the customer owes). `held_nanos` is the sum of the holds of the customer's
+    requests still running."""
 
     customer_id: str
     customer: str
@@ -53,6 +55,8 @@ class Funding:
     currency: str | None
     balance_nanos: int
     credit_limit_nanos: int | None
+    # The holds of the customer's requests still running.
+    held_nanos: int = 0
 
     @property
     def funding_kind(self) -> str:
@@ -60,9 +64,10 @@ class Funding:
 
     @property
     def available_nanos(self) -> int:
+        """What may still be reserved: credit left (or limit not yet used) minus holds."""
         if self.mode == BILLING_POSTPAID:
-            return (self.credit_limit_nanos or 0) - self.balance_nanos
-        return -self.balance_nanos
+            return (self.credit_limit_nanos or 0) - self.balance_nanos - self.held_nanos
+        return -self.balance_nanos - self.held_nanos
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +101,21 @@ def _amount(nanos: int, currency: str) -> str:
     return f"{format_nanos_exact(nanos, currency)} {currency}"
 
 
-def check_reservation(amount_nanos: int, currency: str, funding: Funding, windows: tuple[BudgetWindow, ...]) -> Denial | None:
-    """None when `amount_nanos` may be reserved; otherwise why not, in words for the customer."""
+def check_reservation(
+    amount_nanos: int, currency: str, funding: Funding, windows: tuple[BudgetWindow, ...],
+    held_extra_nanos: int = 0, reserved_extra_nanos: Mapping[tuple[str, int], int] | None = None,
+) -> Denial | None:
+    """None when `amount_nanos` may be reserved; otherwise why not, in words for the customer.
+
+    `held_extra_nanos` and `reserved_extra_nanos` (by budget window) are what earlier
+    requests of the same batch reserved after `funding` and `windows` were read."""
+    reserved_extra_nanos = reserved_extra_nanos or {}
     if funding.currency is not None and funding.currency != currency:
         return Denial(
             f"This model is priced in {currency} but your account is billed in {funding.currency}; "
             "ask your provider to align them."
         )
-    available = funding.available_nanos if funding.currency is not None else 0
+    available = funding.available_nanos - held_extra_nanos if funding.currency is not None else 0
     if available < amount_nanos:
         kind = "credit limit" if funding.mode == BILLING_POSTPAID else "credit"
         return Denial(
@@ -113,9 +125,10 @@ def check_reservation(amount_nanos: int, currency: str, funding: Funding, window
     for window in windows:
         if window.currency != currency:
             continue
-        if window.headroom_nanos < amount_nanos:
+        headroom = window.headroom_nanos - reserved_extra_nanos.get((window.budget_id, window.window_start_us), 0)
+        if headroom < amount_nanos:
             return Denial(
-                f"Budget exceeded: the {window.describe()} has {_amount(max(window.headroom_nanos, 0), currency)} left "
+                f"Budget exceeded: the {window.describe()} has {_amount(max(headroom, 0), currency)} left "
                 f"and this request may cost up to {_amount(amount_nanos, currency)}."
             )
     return None

@@ -163,7 +163,8 @@ def _ledger_check(args, engine, now_us) -> int:
     check = check_ledger(engine)
     value = {"ok": check.ok, "entries": check.entries, "postings": check.postings,
              "unbalanced_entries": list(check.unbalanced_entries),
-             "balance_mismatches": [dict(zip(("owner", "kind", "currency", "stored_nanos", "derived_nanos"), m)) for m in check.balance_mismatches]}
+             "balance_mismatches": [dict(zip(("owner", "kind", "currency", "stored_nanos", "derived_nanos"), m)) for m in check.balance_mismatches],
+             "charge_mismatches": [dict(zip(("entry_id", "booked_nanos", "charged_nanos"), m)) for m in check.charge_mismatches]}
     _emit(args, value, f"ledger {'OK' if check.ok else 'BROKEN'}: {check.entries} entries, {check.postings} postings"
           + ("" if check.ok else f"; unbalanced {list(check.unbalanced_entries)}; mismatches {list(check.balance_mismatches)}"))
     return 0 if check.ok else 3

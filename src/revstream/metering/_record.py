@@ -75,3 +75,4 @@ class UsageRecord:
     charge_nanos: int | None = None
     currency: str | None = None
     reserved_nanos: int | None = None
+    ledger_entry_id: str | None = None

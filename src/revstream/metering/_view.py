@@ -36,6 +36,7 @@ def usage_json(record: UsageRecord) -> dict:
         "currency": record.currency,
         "reserved_nanos": record.reserved_nanos,
         "max_tokens": record.max_tokens,
+        "ledger_entry_id": record.ledger_entry_id,
     }
 
 

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
 from typing import Final
 
-from revstream.money import MoneyError, parse_nanos, round_half_even, round_up, validate_currency
+from revstream.money import MoneyError, parse_nanos, validate_currency
 from revstream.pricing._errors import (
     NoPriceError,
     PriceParseError,
@@ -104,6 +104,7 @@ class PriceSchedule:
     # Prices by model, latest start first: derived once, so a lookup on the request
     # path is a dict access and a short scan.
     _by_model: dict = field(init=False, repr=False, compare=False)
+    _starts_us: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.prices, tuple):
@@ -123,6 +124,10 @@ class PriceSchedule:
             model: tuple(sorted(prices, key=lambda p: p.effective_from_utc, reverse=True))
             for model, prices in by_model.items()
         })
+        object.__setattr__(self, "_starts_us", {
+            model: tuple((_epoch_us(p.effective_from_utc), p) for p in prices)
+            for model, prices in self._by_model.items()
+        })
 
     def models(self) -> tuple[str, ...]:
         """The priced models, sorted."""
@@ -131,6 +136,14 @@ class PriceSchedule:
     def has_model(self, model: str) -> bool:
         return model in self._by_model
 
+    def price_at_us(self, model: str, time_us: int) -> ModelPrice | None:
+        """The price in force at `time_us` (epoch microseconds, UTC), or None: the
+        per-record lookup, without building a datetime."""
+        for start_us, price in self._starts_us.get(model, ()):
+            if start_us <= time_us:
+                return price
+        return None
+
     def price_at(self, model: str, when: date | datetime) -> ModelPrice:
         """The price of ``model`` with the latest ``effective_from <= when``; ``NoPriceError`` if none."""
         instant = to_utc_instant(when, "when")
@@ -138,6 +151,11 @@ class PriceSchedule:
             if price.effective_from_utc <= instant:
                 return price
         raise NoPriceError(f"no price for model {model!r} in effect at {instant.isoformat()}")
+
+
+def _epoch_us(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def _require_tokens(value: object, what: str) -> int:
@@ -154,9 +172,23 @@ def charge_exact(tokens_prompt: int, tokens_completion: int, price: ModelPrice) 
     return Fraction(total, TOKENS_PER_MTOK)
 
 
+def _charge_numerator(tokens_prompt: int, tokens_completion: int, price: ModelPrice) -> int:
+    """The charge in nanos times TOKENS_PER_MTOK: an exact integer."""
+    _require_tokens(tokens_prompt, "tokens_prompt")
+    _require_tokens(tokens_completion, "tokens_completion")
+    return tokens_prompt * price.input_nanos_per_mtok + tokens_completion * price.output_nanos_per_mtok
+
+
 def provisional_charge_nanos(tokens_prompt: int, tokens_completion: int, price: ModelPrice) -> int:
-    """The provisional per-request charge: the exact charge rounded half-even to the nano."""
-    return round_half_even(charge_exact(tokens_prompt, tokens_completion, price))
+    """The provisional per-request charge: the exact charge rounded half-even to the nano.
+
+    Integer arithmetic, equal to ``round_half_even(charge_exact(...))`` (a property test
+    pins that): this runs once per usage record."""
+    quotient, remainder = divmod(_charge_numerator(tokens_prompt, tokens_completion, price), TOKENS_PER_MTOK)
+    twice = 2 * remainder
+    if twice > TOKENS_PER_MTOK or (twice == TOKENS_PER_MTOK and quotient % 2 == 1):
+        return quotient + 1
+    return quotient
 
 
 def max_cost_nanos(tokens_prompt: int, max_completion_tokens: int, price: ModelPrice) -> int:
@@ -164,4 +196,4 @@ def max_cost_nanos(tokens_prompt: int, max_completion_tokens: int, price: ModelP
 
     Never below ``provisional_charge_nanos`` for any completion up to ``max_completion_tokens``.
     """
-    return round_up(charge_exact(tokens_prompt, max_completion_tokens, price))
+    return -(-_charge_numerator(tokens_prompt, max_completion_tokens, price) // TOKENS_PER_MTOK)

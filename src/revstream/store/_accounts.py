@@ -12,9 +12,10 @@ from ..keys import new_id
 from ..ledger import AccountKind, credit_top_up
 from ..money import Money
 from ._errors import Conflict, NotFound
-from ._ledger import account_balance, post_entries
+from ._ledger import post_entries
 from ._repo import ensure_customer
-from ._schema import api_keys, budget_windows, budgets, customers, usage_records
+from ..metering import STATUS_PENDING
+from ._schema import account_balances, api_keys, budget_windows, budgets, customers, usage_records
 from ._sql import insert_ignore
 
 
@@ -75,13 +76,30 @@ def set_prepaid(engine: Engine, customer: str) -> None:
         )
 
 
-def read_funding(connection: Connection, customer_id: str, lock: bool = False) -> Funding | None:
+def funding_of(row, balances: dict[tuple[str, str, str], int], held: dict[tuple[str, str], int]) -> Funding:
+    """A customer's funding from its row, its account balances and its holds."""
+    kind = AccountKind.CUSTOMER_RECEIVABLE if row.billing_mode == BILLING_POSTPAID else AccountKind.CUSTOMER_CREDIT
+    balance = balances.get((row.customer_id, str(kind), row.currency), 0) if row.currency else 0
+    return Funding(
+        row.customer_id, row.name, row.billing_mode, row.currency, balance, row.credit_limit_nanos,
+        held.get((row.customer_id, row.currency), 0),
+    )
+
+
+def read_funding(connection: Connection, customer_id: str) -> Funding | None:
     row = connection.execute(select(customers).where(customers.c.customer_id == customer_id)).first()
     if row is None:
         return None
-    kind = AccountKind.CUSTOMER_RECEIVABLE if row.billing_mode == BILLING_POSTPAID else AccountKind.CUSTOMER_CREDIT
-    balance = account_balance(connection, customer_id, kind, row.currency, lock) if row.currency else 0
-    return Funding(customer_id, row.name, row.billing_mode, row.currency, balance, row.credit_limit_nanos)
+    balances = {
+        (r.owner, r.kind, r.currency): r.nanos
+        for r in connection.execute(select(account_balances).where(account_balances.c.owner == customer_id))
+    }
+    held = connection.execute(
+        select(func.coalesce(func.sum(usage_records.c.reserved_nanos), 0))
+        .where(usage_records.c.customer_id == customer_id, usage_records.c.status == STATUS_PENDING,
+               usage_records.c.currency == row.currency)
+    ).scalar()
+    return funding_of(row, balances, {(customer_id, row.currency): int(held or 0)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +119,13 @@ def customer_balance(engine: Engine, customer: str) -> Balance:
         row = _customer_row(connection, customer)
         funding = read_funding(connection, row.customer_id)
         currency = row.currency
-        reserved = -account_balance(connection, row.customer_id, AccountKind.CUSTOMER_RESERVED, currency) if currency else 0
         spent = connection.execute(
             select(func.coalesce(func.sum(usage_records.c.charge_nanos), 0))
             .where(usage_records.c.customer_id == row.customer_id, usage_records.c.currency == currency)
         ).scalar() if currency else 0
     return Balance(
         row.name, row.customer_id, row.billing_mode, currency, max(funding.available_nanos, 0) if currency else 0,
-        reserved, row.credit_limit_nanos, int(spent or 0),
+        funding.held_nanos, row.credit_limit_nanos, int(spent or 0),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from ..ledger import JournalEntry
-from ._schema import account_balances, ledger_entries, ledger_postings
+from ._schema import account_balances, ledger_entries, ledger_postings, usage_records
 from ._sql import upsert_add
 
 
@@ -74,10 +74,12 @@ class LedgerCheck:
     postings: int
     unbalanced_entries: tuple[str, ...]
     balance_mismatches: tuple[tuple[str, str, str, int, int], ...]  # owner, kind, currency, stored, derived
+    # Usage entries whose booked revenue differs from the charges of the records naming them.
+    charge_mismatches: tuple[tuple[str, int, int], ...] = ()  # entry, booked, charged
 
     @property
     def ok(self) -> bool:
-        return not self.unbalanced_entries and not self.balance_mismatches
+        return not self.unbalanced_entries and not self.balance_mismatches and not self.charge_mismatches
 
 
 def check_ledger(engine: Engine) -> LedgerCheck:
@@ -99,9 +101,34 @@ def check_ledger(engine: Engine) -> LedgerCheck:
             )
         }
         stored = {(r.owner, r.kind, r.currency): r.nanos for r in connection.execute(select(account_balances))}
+        charges = _charge_mismatches(connection)
     mismatches = tuple(
         (*key, stored.get(key, 0), derived.get(key, 0))
         for key in sorted(set(stored) | set(derived))
         if stored.get(key, 0) != derived.get(key, 0)
     )
-    return LedgerCheck(entries, postings, tuple(sorted(set(unbalanced))), mismatches)
+    return LedgerCheck(entries, postings, tuple(sorted(set(unbalanced))), mismatches, charges)
+
+
+def _charge_mismatches(connection: Connection) -> tuple[tuple[str, int, int], ...]:
+    booked = {
+        r.entry_id: -int(r.total)
+        for r in connection.execute(
+            select(ledger_postings.c.entry_id, func.sum(ledger_postings.c.nanos).label("total"))
+            .where(ledger_postings.c.kind == "host_revenue", ledger_postings.c.entry_id.like("use_%"))
+            .group_by(ledger_postings.c.entry_id)
+        )
+    }
+    charged = {
+        r.ledger_entry_id: int(r.total)
+        for r in connection.execute(
+            select(usage_records.c.ledger_entry_id, func.sum(usage_records.c.charge_nanos).label("total"))
+            .where(usage_records.c.ledger_entry_id.is_not(None))
+            .group_by(usage_records.c.ledger_entry_id)
+        )
+    }
+    return tuple(
+        (entry_id, booked.get(entry_id, 0), charged.get(entry_id, 0))
+        for entry_id in sorted(set(booked) | set(charged))
+        if booked.get(entry_id, 0) != charged.get(entry_id, 0)
+    )

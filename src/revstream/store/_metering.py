@@ -1,69 +1,70 @@
 """Admission and finalization of usage records with their money, in batches.
 
-Everything one batch does happens in one transaction, so a usage record, its
-reservation and its ledger entries are written together or not at all:
+Everything one batch does happens in one transaction, so a usage record and the
+money it moves are written together or not at all:
 
-- `admit_batch`: idempotency check, reservation of each priced request's maximum cost
-  against the customer's funding and budgets (locking the customer row: the mutex
-  that serializes one customer's reservations across workers and replicas), ledger
-  entry `rsv_<request>`, pending usage record.
-- `finalize_batch`: final usage record, charge rated at the price in force at the
-  record's time (never more than what was reserved), ledger entry `stl_<request>`
-  returning the unused hold, budget windows moved from reserved to spent.
-- `discard_batch`: a request that never reached a backend: its hold is released
-  (`rls_<request>`) and its pending record removed.
+- `admit_batch`: idempotency claim; reservation of each priced request's maximum cost
+  against the customer's funding and budgets, under a lock on the customer row (the
+  mutex that serializes one customer's reservations across workers and replicas);
+  the pending usage record, which carries the hold (`reserved_nanos`, its funding
+  account and budget windows). What a customer has reserved is the sum of the holds
+  on its pending records: no hold is ever written anywhere else, so none can leak.
+- `finalize_batch`: the final usage record with its charge, rated at the price in
+  force at the record's time and never above its hold; one ledger entry per
+  customer, funding account and currency in the batch books the sum of those charges
+  (each record names it: `ledger_entry_id`); budget windows move from reserved to spent.
+- `discard_batch`: a request that never reached a backend: its record, and with it
+  the hold, is removed.
+
+The hot statements go to the driver as plain tuples (see `_sql.executemany`).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Sequence
 
-from sqlalchemy import Connection, bindparam, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from ..billing import BudgetWindow, Funding, check_reservation, window_start_us
-from ..ledger import JournalEntry, release, reserve, settle_reservation
-from ..metering import STATUS_OK, FinalUsage, PendingUsage
+from ..ledger import settle_usage
+from ..metering import STATUS_PENDING, FinalUsage
 from ..money import Money
-from ..pricing import ModelPrice, NoPriceError, PriceSchedule, max_cost_nanos, provisional_charge_nanos
-from ._accounts import ensure_windows, read_funding
+from ..pricing import ModelPrice, PriceSchedule, max_cost_nanos, provisional_charge_nanos
+from ._accounts import ensure_windows, funding_of
+from ._idempotency import (
+    ADMITTED,
+    DENIED,
+    AdmitOutcome,
+    AdmitRequest,
+    StoredResponse,
+    claim,
+    forget,
+)
+from ._idempotency import settle as settle_idempotency
 from ._ledger import post_entries
 from ._prices import load_prices
-from ._repo import finalize, forget_dead_workers, insert_pending, stale_pending
-from ._schema import budget_windows, budgets, customers, idempotency_keys, reservations, usage_records
-from ._sql import insert_ignore
+from ._repo import forget_dead_workers, stale_pending
+from ._schema import account_balances, budget_windows, budgets, customers, usage_records
+from ._sql import bulk_insert, bulk_update
 
 HOST_OWNER = "host"
-ADMITTED, DENIED, REPLAY, RUNNING, MISMATCH = "admitted", "denied", "replay", "running", "mismatch"
-STORED_BODY_BYTES_MAX = 4 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class AdmitRequest:
-    pending: PendingUsage
-    max_completion_tokens: int
-    request_sha256: str | None = None
-    # An upper bound on the prompt's tokens when the record's count is not exact.
-    tokens_prompt_max: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    status_code: int
-    content_type: str
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class AdmitOutcome:
-    kind: str
-    reserved_nanos: int = 0
-    currency: str | None = None
-    message: str = ""
-    response: StoredResponse | None = None
+# Column order of the bulk statements, with their PostgreSQL array types.
+_PENDING_COLUMNS = (
+    ("request_id", "text"), ("idempotency_key", "text"), ("time_us", "bigint"), ("customer_id", "text"),
+    ("key_id", "text"), ("model", "text"), ("backend", "text"), ("endpoint", "text"), ("status", "text"),
+    ("tokens_prompt", "int"), ("tokens_completion", "int"), ("usage_source", "text"), ("worker_id", "text"),
+    ("max_tokens", "int"), ("reserved_nanos", "bigint"), ("currency", "text"), ("funding_kind", "text"),
+    ("budget_windows", "text"),
+)
+_FINAL_COLUMNS = (
+    ("status", "text"), ("tokens_prompt", "int"), ("tokens_completion", "int"), ("usage_source", "text"),
+    ("finalized_us", "bigint"), ("ttft_ms", "int"), ("duration_ms", "int"), ("error_code", "text"),
+    ("charge_nanos", "bigint"), ("ledger_entry_id", "text"),
+)
 
 
 def _moment(time_us: int) -> datetime:
@@ -71,47 +72,32 @@ def _moment(time_us: int) -> datetime:
 
 
 def price_for(schedule: PriceSchedule, model: str, time_us: int) -> ModelPrice | None:
-    if not schedule.has_model(model):
-        return None
-    try:
-        return schedule.price_at(model, _moment(time_us))
-    except NoPriceError:
-        return None
+    return schedule.price_at_us(model, time_us)
 
 
 # --- admission ------------------------------------------------------------------------
 
-def _claim_idempotency(connection: Connection, request: AdmitRequest, now_us: int) -> AdmitOutcome | None:
-    pending = request.pending
-    row = {
-        "customer_id": pending.customer_id, "idempotency_key": pending.idempotency_key,
-        "request_id": pending.request_id, "request_sha256": request.request_sha256 or "", "state": "running",
-        "status_code": None, "content_type": None, "body": None, "created_us": now_us,
+def _fundings(connection: Connection, customer_ids: set[str]) -> dict[str, Funding]:
+    """Lock the customer rows (in a fixed order: no deadlocks) and read their funding:
+    the funding account's balance and the holds on their pending records."""
+    ids = sorted(customer_ids)
+    rows = connection.execute(
+        select(customers).where(customers.c.customer_id.in_(ids)).order_by(customers.c.customer_id).with_for_update()
+    ).all()
+    balances = {
+        (r.owner, r.kind, r.currency): r.nanos
+        for r in connection.execute(select(account_balances).where(account_balances.c.owner.in_(ids)))
     }
-    if insert_ignore(connection, idempotency_keys, [row], ("customer_id", "idempotency_key")):
-        return None
-    existing = connection.execute(
-        select(idempotency_keys).where(
-            idempotency_keys.c.customer_id == pending.customer_id,
-            idempotency_keys.c.idempotency_key == pending.idempotency_key,
+    held = {
+        (r.customer_id, r.currency): int(r.held)
+        for r in connection.execute(
+            select(usage_records.c.customer_id, usage_records.c.currency, func.sum(usage_records.c.reserved_nanos).label("held"))
+            .where(usage_records.c.status == STATUS_PENDING, usage_records.c.customer_id.in_(ids),
+                   usage_records.c.reserved_nanos.is_not(None))
+            .group_by(usage_records.c.customer_id, usage_records.c.currency)
         )
-    ).one()
-    if existing.request_sha256 != (request.request_sha256 or ""):
-        return AdmitOutcome(MISMATCH, message="This Idempotency-Key was already used with a different request body.")
-    if existing.state == "running":
-        return AdmitOutcome(RUNNING, message="A request with this Idempotency-Key is still running; retry when it has finished.")
-    return AdmitOutcome(REPLAY, response=StoredResponse(existing.status_code, existing.content_type, existing.body))
-
-
-def _lock_customers(connection: Connection, customer_ids: set[str]) -> dict[str, Funding]:
-    """Lock each customer row in a fixed order (no deadlocks), then read its funding."""
-    fundings = {}
-    for customer_id in sorted(customer_ids):
-        connection.execute(select(customers.c.customer_id).where(customers.c.customer_id == customer_id).with_for_update())
-        funding = read_funding(connection, customer_id)
-        if funding is not None:
-            fundings[customer_id] = funding
-    return fundings
+    }
+    return {row.customer_id: funding_of(row, balances, held) for row in rows}
 
 
 def _windows(connection: Connection, customer_ids: set[str], now_us: int) -> dict[str, list[BudgetWindow]]:
@@ -123,9 +109,7 @@ def _windows(connection: Connection, customer_ids: set[str], now_us: int) -> dic
     ensure_windows(connection, keys)
     state = {
         (w.budget_id, w.window_start_us): w
-        for w in connection.execute(
-            select(budget_windows).where(budget_windows.c.budget_id.in_([k[0] for k in keys]))
-        )
+        for w in connection.execute(select(budget_windows).where(budget_windows.c.budget_id.in_([k[0] for k in keys])))
     }
     by_customer: dict[str, list[BudgetWindow]] = defaultdict(list)
     for row, key in zip(rows, keys):
@@ -153,16 +137,25 @@ def _amounts(requests: Sequence[AdmitRequest], outcomes: list, schedule: PriceSc
     return amounts
 
 
+@dataclass(slots=True)
+class _Hold:
+    amount_nanos: int
+    currency: str
+    funding_kind: str
+    windows: str
+
+
 def admit_batch(connection: Connection, requests: Sequence[AdmitRequest], schedule: PriceSchedule, now_us: int) -> list[AdmitOutcome]:
     outcomes: list[AdmitOutcome | None] = [
-        _claim_idempotency(connection, r, now_us) if r.pending.idempotency_key else None for r in requests
+        claim(connection, r, now_us) if r.pending.idempotency_key else None for r in requests
     ]
     amounts = _amounts(requests, outcomes, schedule)
     customer_ids = {requests[i].pending.customer_id for i in amounts}
-    fundings = _lock_customers(connection, customer_ids) if customer_ids else {}
+    fundings = _fundings(connection, customer_ids) if customer_ids else {}
     windows = _windows(connection, customer_ids, now_us) if customer_ids else {}
-    entries: list[JournalEntry] = []
-    holds, window_deltas = [], defaultdict(int)
+    holds: dict[int, _Hold] = {}
+    held_extra: dict[str, int] = defaultdict(int)
+    window_deltas: dict[tuple[str, int], int] = defaultdict(int)
     for index, request in enumerate(requests):
         if outcomes[index] is not None:
             continue
@@ -173,46 +166,41 @@ def admit_batch(connection: Connection, requests: Sequence[AdmitRequest], schedu
         pending = request.pending
         funding = fundings.get(pending.customer_id)
         applicable = tuple(w for w in windows.get(pending.customer_id, ()) if w.key_id in ("", pending.key_id))
-        denial = check_reservation(amount, currency, funding, applicable) if funding else None
+        denial = check_reservation(
+            amount, currency, funding, applicable, held_extra[pending.customer_id], window_deltas,
+        ) if funding else None
         if funding is None or denial is not None:
             outcomes[index] = AdmitOutcome(DENIED, message=denial.message if denial else "unknown customer")
             continue
-        fundings[pending.customer_id] = dataclasses.replace(funding, balance_nanos=funding.balance_nanos + amount)
-        windows[pending.customer_id] = [
-            dataclasses.replace(w, reserved_nanos=w.reserved_nanos + amount) if w in applicable else w
-            for w in windows.get(pending.customer_id, ())
-        ]
-        for window in applicable:
-            if window.currency == currency:
-                window_deltas[(window.budget_id, window.window_start_us)] += amount
-        entries.append(reserve(
-            f"rsv_{pending.request_id}", _moment(pending.time_us), customer=pending.customer_id,
-            amount=Money(amount, currency), funding=funding.funding_kind,
-        ))
-        holds.append({
-            "request_id": pending.request_id, "customer_id": pending.customer_id, "currency": currency,
-            "amount_nanos": amount, "funding_kind": str(funding.funding_kind),
-            "budget_windows": ";".join(f"{w.budget_id}@{w.window_start_us}" for w in applicable if w.currency == currency),
-            "created_us": now_us,
-        })
+        held_extra[pending.customer_id] += amount
+        charged = [w for w in applicable if w.currency == currency]
+        for window in charged:
+            window_deltas[(window.budget_id, window.window_start_us)] += amount
+        holds[index] = _Hold(amount, currency, str(funding.funding_kind),
+                             ";".join(f"{w.budget_id}@{w.window_start_us}" for w in charged))
         outcomes[index] = AdmitOutcome(ADMITTED, amount, currency)
-    _write_admissions(connection, requests, outcomes, entries, holds, window_deltas)
+    _insert_pending(connection, requests, outcomes, holds)
+    _move_windows(connection, {key: (delta, 0) for key, delta in window_deltas.items()})
+    forget(connection, [
+        (r.pending.customer_id, r.pending.idempotency_key)
+        for r, o in zip(requests, outcomes) if o.kind == DENIED and r.pending.idempotency_key
+    ])
     return outcomes
 
 
-def _write_admissions(connection, requests, outcomes, entries, holds, window_deltas) -> None:
-    admitted = [
-        (r.pending, r.max_completion_tokens, o) for r, o in zip(requests, outcomes) if o.kind == ADMITTED
-    ]
-    insert_pending(connection, [p for p, _, _ in admitted], {
-        p.request_id: (max_tokens, o.reserved_nanos or None, o.currency) for p, max_tokens, o in admitted
-    })
-    post_entries(connection, entries, [e.entry_id[4:] for e in entries])
-    if holds:
-        connection.execute(reservations.insert(), holds)
-    _move_windows(connection, {key: (delta, 0) for key, delta in window_deltas.items()})
-    refused = [r.pending for r, o in zip(requests, outcomes) if o.kind == DENIED and r.pending.idempotency_key]
-    _forget_idempotency(connection, [(p.customer_id, p.idempotency_key) for p in refused])
+def _insert_pending(connection: Connection, requests, outcomes, holds: dict[int, _Hold]) -> None:
+    rows = []
+    for index, (request, outcome) in enumerate(zip(requests, outcomes)):
+        if outcome.kind != ADMITTED:
+            continue
+        p, hold = request.pending, holds.get(index)
+        rows.append((
+            p.request_id, p.idempotency_key, p.time_us, p.customer_id, p.key_id, p.model, p.backend, p.endpoint,
+            STATUS_PENDING, p.tokens_prompt, 0, "backend", p.worker_id, request.max_completion_tokens,
+            hold.amount_nanos if hold else None, hold.currency if hold else None,
+            hold.funding_kind if hold else None, hold.windows if hold else None,
+        ))
+    bulk_insert(connection, "usage_records", [c for c, _ in _PENDING_COLUMNS], [t for _, t in _PENDING_COLUMNS], rows)
 
 
 def _move_windows(connection: Connection, deltas: dict[tuple[str, int], tuple[int, int]]) -> None:
@@ -230,18 +218,22 @@ def _move_windows(connection: Connection, deltas: dict[tuple[str, int], tuple[in
     )
 
 
-def _forget_idempotency(connection: Connection, keys: list[tuple[str, str]]) -> None:
-    for customer_id, key in keys:
-        connection.execute(delete(idempotency_keys).where(
-            idempotency_keys.c.customer_id == customer_id, idempotency_keys.c.idempotency_key == key,
-            idempotency_keys.c.state == "running",
-        ))
-
-
 # --- finalization ---------------------------------------------------------------------
 
-def _hold_windows(text: str) -> list[tuple[str, int]]:
-    return [(part.split("@")[0], int(part.split("@")[1])) for part in text.split(";") if part]
+def _hold_windows(text: str | None) -> list[tuple[str, int]]:
+    return [(part.split("@")[0], int(part.split("@")[1])) for part in (text or "").split(";") if part]
+
+
+def _pending_rows(connection: Connection, request_ids: list[str]) -> dict:
+    return {
+        r.request_id: r for r in connection.execute(
+            select(usage_records.c.request_id, usage_records.c.model, usage_records.c.time_us,
+                   usage_records.c.customer_id, usage_records.c.idempotency_key, usage_records.c.reserved_nanos,
+                   usage_records.c.currency, usage_records.c.funding_kind, usage_records.c.budget_windows)
+            .where(usage_records.c.request_id.in_(request_ids), usage_records.c.status == STATUS_PENDING)
+            .with_for_update()
+        )
+    }
 
 
 def finalize_batch(
@@ -250,88 +242,72 @@ def finalize_batch(
 ) -> None:
     if not finals:
         return
-    ids = [f.request_id for f in finals]
-    records = {
-        r.request_id: r for r in connection.execute(
-            select(usage_records.c.request_id, usage_records.c.model, usage_records.c.time_us,
-                   usage_records.c.customer_id, usage_records.c.idempotency_key)
-            .where(usage_records.c.request_id.in_(ids), usage_records.c.status == "pending")
-            .with_for_update()
-        )
-    }
-    holds = {h.request_id: h for h in connection.execute(select(reservations).where(reservations.c.request_id.in_(ids)))}
-    entries, charges, deltas = [], {}, defaultdict(lambda: [0, 0])
+    records = _pending_rows(connection, [f.request_id for f in finals])
+    charges: dict[str, int] = {}
+    totals: dict[tuple[str, str, str], int] = defaultdict(int)
+    deltas: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
     for final in finals:
         record = records.get(final.request_id)
-        hold = holds.get(final.request_id)
-        if record is None or hold is None:
+        if record is None or record.reserved_nanos is None:
             continue
         price = price_for(schedule, record.model, record.time_us)
         exact = provisional_charge_nanos(final.tokens_prompt, final.tokens_completion, price) if price else 0
-        charge = min(exact, hold.amount_nanos)
-        charges[final.request_id] = (charge, hold.currency)
-        entries.append(settle_reservation(
-            f"stl_{final.request_id}", _moment(final.finalized_us), customer=hold.customer_id, host=HOST_OWNER,
-            reserved=Money(hold.amount_nanos, hold.currency), charge=Money(charge, hold.currency),
-            funding=hold.funding_kind,
-        ))
-        for key in _hold_windows(hold.budget_windows):
-            deltas[key][0] -= hold.amount_nanos
+        charge = charges[final.request_id] = min(exact, record.reserved_nanos)
+        totals[(record.customer_id, record.funding_kind, record.currency)] += charge
+        for key in _hold_windows(record.budget_windows):
+            deltas[key][0] -= record.reserved_nanos
             deltas[key][1] += charge
-    finalize(connection, [f for f in finals if f.request_id in records], charges)
-    post_entries(connection, entries, [e.entry_id[4:] for e in entries])
-    if holds:
-        connection.execute(delete(reservations).where(reservations.c.request_id.in_(list(holds))))
-    _move_windows(connection, {key: (r, s) for key, (r, s) in deltas.items()})
-    _settle_idempotency(connection, finals, records, responses or {})
-
-
-def _settle_idempotency(connection, finals, records, responses) -> None:
-    for final in finals:
-        record = records.get(final.request_id)
-        if record is None or record.idempotency_key is None:
-            continue
-        response = responses.get(final.request_id)
-        where = (idempotency_keys.c.customer_id == record.customer_id, idempotency_keys.c.idempotency_key == record.idempotency_key)
-        if final.status == STATUS_OK and response is not None and len(response.body) <= STORED_BODY_BYTES_MAX:
-            connection.execute(update(idempotency_keys).where(*where).values(
-                state="done", status_code=response.status_code, content_type=response.content_type, body=response.body,
+    entry_ids, entries = {}, []
+    moment = _moment(max(f.finalized_us for f in finals))
+    for (customer_id, funding_kind, currency), total in sorted(totals.items()):
+        entry_id = entry_ids[(customer_id, funding_kind, currency)] = f"use_{secrets.token_hex(10)}"
+        if total:
+            entries.append(settle_usage(
+                entry_id, moment, customer=customer_id, host=HOST_OWNER, charge=Money(total, currency), source=funding_kind,
             ))
-        else:
-            # Not completed: a retry must be able to run the request again.
-            connection.execute(delete(idempotency_keys).where(*where))
+    _write_finals(connection, finals, records, charges, entry_ids)
+    post_entries(connection, entries)
+    _move_windows(connection, {key: (r, s) for key, (r, s) in deltas.items()})
+    settle_idempotency(connection, finals, records, responses or {})
+
+
+def _write_finals(connection, finals, records, charges, entry_ids) -> None:
+    rows = []
+    for f in finals:
+        record = records.get(f.request_id)
+        if record is None:
+            continue  # already final: finalizing twice cannot bill twice
+        charge = charges.get(f.request_id)
+        entry_id = entry_ids.get((record.customer_id, record.funding_kind, record.currency)) if charge else None
+        rows.append((
+            f.status, f.tokens_prompt, f.tokens_completion, f.usage_source, f.finalized_us, f.ttft_ms,
+            f.duration_ms, f.error_code, charge, entry_id, f.request_id,
+        ))
+    bulk_update(
+        connection, "usage_records", "request_id", [c for c, _ in _FINAL_COLUMNS],
+        [*(t for _, t in _FINAL_COLUMNS), "text"], rows, condition=f"status = '{STATUS_PENDING}'",
+    )
 
 
 def discard_batch(connection: Connection, request_ids: Sequence[str], now_us: int) -> None:
-    """Release the holds of requests that never reached a backend and drop their records."""
+    """Remove the records (and so the holds) of requests that never reached a backend."""
     if not request_ids:
         return
-    holds = list(connection.execute(select(reservations).where(reservations.c.request_id.in_(list(request_ids)))))
-    entries, deltas = [], defaultdict(lambda: [0, 0])
-    for hold in holds:
-        entries.append(release(
-            f"rls_{hold.request_id}", _moment(now_us), customer=hold.customer_id,
-            amount=Money(hold.amount_nanos, hold.currency), funding=hold.funding_kind,
-        ))
-        for key in _hold_windows(hold.budget_windows):
-            deltas[key][0] -= hold.amount_nanos
-    post_entries(connection, entries, [e.entry_id[4:] for e in entries])
-    if holds:
-        connection.execute(delete(reservations).where(reservations.c.request_id.in_([h.request_id for h in holds])))
+    records = _pending_rows(connection, list(request_ids))
+    deltas: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for record in records.values():
+        for key in _hold_windows(record.budget_windows):
+            deltas[key][0] -= record.reserved_nanos or 0
     _move_windows(connection, {key: (r, s) for key, (r, s) in deltas.items()})
-    rows = connection.execute(
-        select(usage_records.c.customer_id, usage_records.c.idempotency_key)
-        .where(usage_records.c.request_id.in_(list(request_ids)), usage_records.c.status == "pending")
-    ).all()
-    _forget_idempotency(connection, [(r.customer_id, r.idempotency_key) for r in rows if r.idempotency_key])
+    forget(connection, [(r.customer_id, r.idempotency_key) for r in records.values() if r.idempotency_key])
     connection.execute(delete(usage_records).where(
-        usage_records.c.request_id.in_(list(request_ids)), usage_records.c.status == "pending"
+        usage_records.c.request_id.in_(list(records)), usage_records.c.status == STATUS_PENDING
     ))
 
 
 def recover_interrupted(engine, now_us: int, lease_us: int) -> int:
     """Close every pending record left by a dead worker as `interrupted`, billing the
-    prompt tokens it knew and returning the rest of its hold. Returns the count."""
+    prompt tokens it knew; its hold goes with it. Returns the count."""
     closed = 0
     while True:
         with engine.connect().execution_options(write_lock=True) as connection, connection.begin():

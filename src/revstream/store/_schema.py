@@ -69,8 +69,15 @@ usage_records = Table(
     Column("charge_nanos", BigInteger, nullable=True),
     Column("currency", String(3), nullable=True),
     Column("reserved_nanos", BigInteger, nullable=True),
+    # While pending, the request's hold: the funding account it counts against and
+    # the budget windows it occupies ("budget_id@window_start;..."). Once final, the
+    # ledger entry that booked its charge.
+    Column("funding_kind", String(32), nullable=True),
+    Column("budget_windows", Text, nullable=True),
+    Column("ledger_entry_id", String(64), nullable=True),
     Index("ix_usage_records_customer_time", "customer_id", "time_us"),
     Index("ix_usage_records_status", "status"),
+    Index("ix_usage_records_ledger_entry", "ledger_entry_id"),
 )
 
 workers = Table(
@@ -149,19 +156,6 @@ budget_windows = Table(
     Column("window_start_us", BigInteger, primary_key=True),
     Column("spent_nanos", BigInteger, nullable=False),
     Column("reserved_nanos", BigInteger, nullable=False),
-)
-
-# Open reservations: one per admitted priced request until it is finalized.
-reservations = Table(
-    "reservations",
-    metadata,
-    Column("request_id", String(64), primary_key=True),
-    Column("customer_id", String(40), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("amount_nanos", BigInteger, nullable=False),
-    Column("funding_kind", String(32), nullable=False),
-    Column("budget_windows", Text, nullable=False),
-    Column("created_us", BigInteger, nullable=False),
 )
 
 idempotency_keys = Table(

@@ -36,3 +36,47 @@ def upsert_add(connection: Connection, table: Table, rows: Sequence[dict], keys:
         index_elements=list(keys), set_={column: table.c[column] + statement.excluded[column] for column in add}
     )
     connection.execute(statement, list(rows))
+
+
+def placeholders(connection: Connection, count: int) -> str:
+    """The driver's own parameter markers: qmark for sqlite3, format for psycopg."""
+    marker = "%s" if connection.dialect.name == "postgresql" else "?"
+    return ", ".join([marker] * count)
+
+
+def bulk_insert(connection: Connection, table: str, columns: Sequence[str], pg_types: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Insert many rows in one go. PostgreSQL gets a single INSERT ... SELECT FROM
+    unnest(arrays) (one statement per batch instead of one per row); SQLite, in-process,
+    gets a driver-level executemany."""
+    if not rows:
+        return
+    if connection.dialect.name == "postgresql":
+        arrays = ", ".join(f"%s::{kind}[]" for kind in pg_types)
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+        connection.exec_driver_sql(sql, tuple(list(column) for column in zip(*rows)))
+        return
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders(connection, len(columns))})"
+    connection.exec_driver_sql(sql, list(rows))
+
+
+def bulk_update(
+    connection: Connection, table: str, key: str, columns: Sequence[str], pg_types: Sequence[str],
+    rows: Sequence[tuple], condition: str = "",
+) -> None:
+    """Update many rows by key; each row is (*column values, key value). On PostgreSQL one
+    UPDATE ... FROM unnest(arrays); on SQLite a driver-level executemany."""
+    if not rows:
+        return
+    extra = f" AND {condition}" if condition else ""
+    if connection.dialect.name == "postgresql":
+        names = (*columns, key)
+        arrays = ", ".join(f"%s::{kind}[]" for kind in pg_types)
+        assignments = ", ".join(f"{column} = v.{column}" for column in columns)
+        sql = (
+            f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) "
+            f"WHERE t.{key} = v.{key}{extra.replace(' AND ', ' AND t.')}"
+        )
+        connection.exec_driver_sql(sql, tuple(list(column) for column in zip(*rows)))
+        return
+    assignments = ", ".join(f"{column} = ?" for column in columns)
+    connection.exec_driver_sql(f"UPDATE {table} SET {assignments} WHERE {key} = ?{extra}", list(rows))

@@ -166,9 +166,13 @@ class UsageWriter:
             self._failed(batch[0], error)
             return
         self.last_error = None
+        # One wake-up per event loop for the whole batch, not one per waiting request.
+        by_loop: dict = {}
         for op, outcome in zip(batch, outcomes):
             if op.future is not None:
-                op.loop.call_soon_threadsafe(_settle, op.future, outcome, None)
+                by_loop.setdefault(op.loop, []).append((op.future, outcome))
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle_all, settled)
 
     def _failed(self, op: _Op, error: Exception) -> None:
         if op.future is not None:
@@ -205,6 +209,11 @@ class UsageWriter:
         self.batches_written += 1
         self.records_written += len(batch)
         return [next(outcomes) if op.kind == "admit" else None for op in batch]
+
+
+def _settle_all(settled: list) -> None:
+    for future, outcome in settled:
+        _settle(future, outcome, None)
 
 
 def _settle(future: asyncio.Future, outcome, error: Exception | None) -> None:
