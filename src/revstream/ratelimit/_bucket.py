@@ -201,6 +201,9 @@ class RateDecision:
 
 def take_key(state: KeyState, now_us: int, limits: KeyLimits, tokens: int) -> RateDecision:
     """Admit one request of ``tokens`` tokens: both buckets are charged, or neither."""
+    if limits.unlimited:
+        check_count("tokens", tokens)
+        return RateDecision(None, None, state)  # nothing is counted for an unlimited key
     requests = tokens_decision = None
     if limits.requests_per_minute is not None:
         requests = take(state.requests, now_us, limits.requests_per_minute, 1)
@@ -209,11 +212,14 @@ def take_key(state: KeyState, now_us: int, limits: KeyLimits, tokens: int) -> Ra
     else:
         check_count("tokens", tokens)
     if all(decision is None or decision.allowed for decision in (requests, tokens_decision)):
+        # An unlimited dimension keeps no state: if a limit is set on it later it
+        # starts full, as it does in Redis, where a key whose limited buckets are
+        # full is deleted.
         next_state = KeyState(
-            requests.state if requests else state.requests,
-            tokens_decision.state if tokens_decision else state.tokens,
+            requests.state if requests else BucketState(),
+            tokens_decision.state if tokens_decision else BucketState(),
         )
-        return RateDecision(requests, tokens_decision, next_state)
+        return RateDecision(requests, tokens_decision, _forget_if_full(next_state, now_us, limits))
     if requests is not None and requests.allowed:
         requests = peek(state.requests, now_us, limits.requests_per_minute, 1)
     if tokens_decision is not None and tokens_decision.allowed:
@@ -226,4 +232,15 @@ def give_back_key(state: KeyState, now_us: int, limits: KeyLimits, tokens: int) 
     check_count("tokens", tokens)
     if limits.tokens_per_minute is None:
         return state
-    return KeyState(state.requests, give_back(state.tokens, now_us, limits.tokens_per_minute, tokens))
+    requests = state.requests if limits.requests_per_minute is not None else BucketState()
+    next_state = KeyState(requests, give_back(state.tokens, now_us, limits.tokens_per_minute, tokens))
+    return _forget_if_full(next_state, now_us, limits)
+
+
+def _forget_if_full(state: KeyState, now_us: int, limits: KeyLimits) -> KeyState:
+    """A key whose limited buckets are all full holds nothing worth keeping: it starts
+    afresh (Redis deletes such a key), so a later change of limits finds it full."""
+    pairs = ((state.requests, limits.requests_per_minute), (state.tokens, limits.tokens_per_minute))
+    if all(deficit_at(bucket, now_us, limit)[0] == 0 for bucket, limit in pairs if limit is not None):
+        return KeyState(BucketState(), BucketState())
+    return state

@@ -75,6 +75,7 @@ for i = 1, 2 do
 end
 local allowed = 1
 local write = {{false, false}}
+local clear = {{false, false}}
 if op == 'take' then
   for i = 1, 2 do
     local limit = limits[i]
@@ -85,12 +86,15 @@ if op == 'take' then
       if limits[i] > 0 then
         d[i] = d[i] + costs[i] * units
         write[i] = true
+      elseif old_u[i] > 0 then
+        clear[i] = true  -- an unlimited dimension keeps no state (as in _bucket.take_key)
       end
     end
   end
 elseif limits[2] > 0 then
   d[2] = math.max(0, d[2] - math.min(costs[2], limits[2]) * units)
   write[2] = true
+  if limits[1] == 0 and old_u[1] > 0 then clear[1] = true end
 end
 local expire_us = 0
 for i = 1, 2 do
@@ -103,11 +107,17 @@ for i = 1, 2 do
   end
   if write[i] then
     new_d[i], new_u[i] = d[i], at[i]
+  elseif clear[i] then
+    new_d[i], new_u[i] = 0, 0
   end
+end
+for i = 1, 2 do
+  if clear[i] then redis.call('HDEL', key, names[i][1], names[i][2]) end
 end
 if write[1] or write[2] then
   if expire_us == 0 then
     redis.call('DEL', key)
+    new_d, new_u = {{0, 0}}, {{0, 0}}
   else
     for i = 1, 2 do
       if write[i] then
