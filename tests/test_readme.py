@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import start_server
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"<!-- readme-test: (\w+) -->\n```\w*\n(.*?)```", re.S)
 
@@ -23,13 +25,21 @@ def blocks() -> list[tuple[str, str]]:
     return found
 
 
+@pytest.fixture(scope="module")
+def readme_server(tmp_path_factory):
+    """A server of its own: the examples set prices and credit, as a newcomer would."""
+    server = start_server(tmp_path_factory.mktemp("readme"))
+    yield server
+    server.stop()
+
+
 @pytest.mark.parametrize("kind, code", blocks())
-def test_readme_example_runs(kind, code, embedded_server, embedded_key):
-    code = code.replace("http://127.0.0.1:8000", embedded_server.base_url)
-    code = code.replace(".venv/bin/revstream", f"{sys.executable} -m revstream")
-    env = {**os.environ, "REVSTREAM_KEY": embedded_key, "REVSTREAM_HOME": str(embedded_server.home)}
+def test_readme_example_runs(kind, code, readme_server):
+    key = re.search(r"demo API key: (rs-\S+)", readme_server.log()).group(1)
+    code = code.replace("http://127.0.0.1:8000", readme_server.base_url)
+    env = {**os.environ, "REVSTREAM_KEY": key, "REVSTREAM_HOME": str(readme_server.home)}
     command = ["bash", "-euo", "pipefail", "-c", code] if kind == "bash" else [sys.executable, "-c", code]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=README.parent)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip(), "an example that prints nothing shows nothing"
     assert '"error"' not in result.stdout, result.stdout
