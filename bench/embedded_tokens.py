@@ -58,11 +58,62 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=256, help="max_tokens per run (default 256)")
     parser.add_argument("--quiet-wait", type=float, default=120.0,
                         help="seconds to wait at most for other work on the machine to calm down first (default 120)")
+    parser.add_argument("--client", choices=("raw", "openai"), default="raw",
+                        help="raw: a lean SSE reader (the gateway's cost alone); openai: the official SDK, "
+                             "whose per-chunk parsing shares the two cores (default raw)")
     parser.add_argument("--json", action="store_true", help="print one JSON object of the figures")
     return parser.parse_args()
 
 
 # --- through the gateway -------------------------------------------------------------
+
+
+class RawClient:
+    """A lean streaming client: reads the server-sent events and parses only the last
+    data event (the usage chunk), so the figure is the gateway's, not a client
+    library's per-chunk parsing. `--client openai` uses the official SDK instead."""
+
+    def __init__(self, base_url: str, key: str) -> None:
+        import httpx
+
+        self._client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=300)
+
+    def run(self, max_tokens: int) -> dict:
+        body = {
+            "model": MODEL_NAME, "messages": [{"role": "user", "content": PROMPT}], "max_tokens": max_tokens,
+            "temperature": 0, "seed": SEED, "stream": True, "stream_options": {"include_usage": True},
+        }
+        started = time.perf_counter()
+        first_token_s, last = None, b""
+        with self._client.stream("POST", "/chat/completions", json=body) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                if first_token_s is None and '"content":"' in line and '"content":""' not in line:
+                    first_token_s = time.perf_counter() - started
+                last = line
+        elapsed_s = time.perf_counter() - started
+        usage = json.loads(last[6:]).get("usage")
+        if not usage:
+            raise RuntimeError("the gateway's stream ended without a usage chunk")
+        return _figures(usage["completion_tokens"], elapsed_s, first_token_s)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class SdkClient:
+    def __init__(self, base_url: str, key: str) -> None:
+        from openai import OpenAI
+
+        self._client = OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=300)
+
+    def run(self, max_tokens: int) -> dict:
+        return gateway_run(self._client, max_tokens)
+
+    def close(self) -> None:
+        self._client.close()
 
 
 def gateway_run(client, max_tokens: int) -> dict:
@@ -155,7 +206,7 @@ def summarize(gateway_runs: list[dict], direct_runs: list[dict], direct: Direct,
     tokens_ratio = ratio(gateway["tokens_per_s"], baseline["tokens_per_s"])
     counts = {run["tokens_completion"] for run in gateway_runs + direct_runs}
     return {
-        "settings": {"runs": args.runs, "max_tokens": args.max_tokens, "seed": SEED, "n_ctx": direct.n_ctx,
+        "settings": {"client": args.client, "runs": args.runs, "max_tokens": args.max_tokens, "seed": SEED, "n_ctx": direct.n_ctx,
                      "n_threads": direct.threads, "prompt_tokens": len(direct.prompt_tokens), "model": MODEL_NAME},
         "gateway": {**gateway, "runs": gateway_runs},
         "direct": {**baseline, "runs": direct_runs},
@@ -206,16 +257,14 @@ def main() -> int:
             key = create_key(home, None)
             progress("loading the same GGUF with llama-cpp-python in this process")
             direct = Direct()
-            from openai import OpenAI
-
-            client = OpenAI(base_url=gateway + "/v1", api_key=key, max_retries=0, timeout=300)
-            progress("warm-up: one run each")
-            gateway_run(client, args.max_tokens)
+            client = (SdkClient if args.client == "openai" else RawClient)(gateway + "/v1", key)
+            progress(f"warm-up: one run each ({args.client} client)")
+            client.run(args.max_tokens)
             direct.run(args.max_tokens)
             gateway_runs, direct_runs = [], []
             for run in range(1, args.runs + 1):
                 with OtherLoad(own_pgids) as load:
-                    gateway_runs.append(gateway_run(client, args.max_tokens))
+                    gateway_runs.append(client.run(args.max_tokens))
                 gateway_runs[-1].update(load.figures)
                 with OtherLoad(own_pgids) as load:
                     direct_runs.append(direct.run(args.max_tokens))

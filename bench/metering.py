@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import sys
 import time
 import uuid
@@ -153,10 +152,12 @@ class Workload:
         return self.next_index - 1
 
     def requests(self, index: int) -> tuple[AdmitRequest, FinalUsage]:
-        chooser = random.Random(index)
+        # Deterministic and cheap (a multiplicative hash, not a seeded Random per record):
+        # the benchmark measures the writer, not its own data generator.
         customer = self.customers[index % len(self.customers)]
-        tokens_prompt = chooser.randint(*TOKENS_PROMPT_RANGE)
-        tokens_completion = chooser.randint(1, MAX_COMPLETION_TOKENS)
+        low, high = TOKENS_PROMPT_RANGE
+        tokens_prompt = low + (index * 2_654_435_761) % (high - low + 1)
+        tokens_completion = 1 + (index * 40_503) % MAX_COMPLETION_TOKENS
         now = time.time_ns() // 1000
         request_id = f"req_bench_{index:09d}"
         pending = PendingUsage(

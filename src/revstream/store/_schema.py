@@ -7,9 +7,11 @@ the same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint, text
 
 metadata = MetaData()
+# Late usage records not settled yet: a small partial index, empty most of the time.
+LATE_UNSETTLED = text("late_period IS NOT NULL AND settled_period IS NULL")
 
 meta = Table(
     "meta",
@@ -75,9 +77,18 @@ usage_records = Table(
     Column("funding_kind", String(32), nullable=True),
     Column("budget_windows", Text, nullable=True),
     Column("ledger_entry_id", String(64), nullable=True),
+    # Settlement (see `_settlement`): a record still pending when its period closed, or
+    # imported into a closed period, is late: `late_period` is its own period and
+    # `settled_period` the later period whose statements settled it as an adjustment.
+    # Records settled with their own period keep both NULL (the period's close says so).
+    Column("late_period", String(7), nullable=True),
+    Column("settled_period", String(7), nullable=True),
     Index("ix_usage_records_customer_time", "customer_id", "time_us"),
     Index("ix_usage_records_status", "status"),
     Index("ix_usage_records_ledger_entry", "ledger_entry_id"),
+    # Covers the settle aggregation of a period: a range scan that never reads the table.
+    Index("ix_usage_records_settle", "time_us", "model", "status", "late_period", "tokens_prompt", "tokens_completion"),
+    Index("ix_usage_records_late", "late_period", sqlite_where=LATE_UNSETTLED, postgresql_where=LATE_UNSETTLED),
 )
 
 workers = Table(
@@ -170,4 +181,60 @@ idempotency_keys = Table(
     Column("content_type", String(100), nullable=True),
     Column("body", LargeBinary, nullable=True),
     Column("created_us", BigInteger, nullable=False),
+)
+
+
+# Revenue share (see `_settlement`): licensors, the licensor of each model, agreements
+# (their terms as canonical JSON), one statement per agreement and period (its canonical
+# JSON bytes, exactly as published), and the close of each period.
+licensors = Table(
+    "licensors",
+    metadata,
+    Column("licensor_id", String(40), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+model_licensors = Table(
+    "model_licensors",
+    metadata,
+    Column("model", String(200), primary_key=True),
+    Column("licensor_id", String(40), ForeignKey("licensors.licensor_id"), nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+agreements = Table(
+    "agreements",
+    metadata,
+    Column("agreement_id", String(40), primary_key=True),
+    Column("licensor_id", String(40), ForeignKey("licensors.licensor_id"), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("effective_from", String(10), nullable=False),
+    Column("effective_to", String(10), nullable=True),
+    Column("terms_json", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+statements = Table(
+    "statements",
+    metadata,
+    Column("statement_id", String(64), primary_key=True),
+    Column("agreement_id", String(40), ForeignKey("agreements.agreement_id"), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("licensor_id", String(40), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("share_total_minor", BigInteger, nullable=False),
+    Column("residue_nanos", BigInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    UniqueConstraint("agreement_id", "period", name="uq_statements_agreement_period"),
+)
+
+period_closes = Table(
+    "period_closes",
+    metadata,
+    Column("period", String(7), primary_key=True),
+    Column("state", String(16), nullable=False),  # "closing", then "closed"
+    Column("started_us", BigInteger, nullable=False),
+    Column("closed_us", BigInteger, nullable=True),
 )
