@@ -8,7 +8,7 @@ import pytest
 
 PUBLIC = {
     "revstream.config": {
-        "Config", "ConfigError", "EMBEDDED_MODEL_NAME", "LimitsConfig", "ModelConfig", "ServerConfig",
+        "Config", "ConfigError", "EMBEDDED_MODEL_NAME", "LimitsConfig", "ModelConfig", "PriceConfig", "ServerConfig",
         "StoreConfig", "default_config", "load_config",
     },
     "revstream.keys": {

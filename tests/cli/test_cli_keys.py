@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
-from conftest import revstream
+from pathlib import Path
+
+import revstream as revstream_package
+
+from conftest import revstream, start_server
 
 
 def test_keys_create_list_revoke_round_trip(tmp_path):
@@ -41,8 +45,10 @@ def test_usage_json_is_a_list_and_bad_dates_are_refused(tmp_path):
     assert result.returncode == 2 and "ISO 8601" in result.stderr
 
 
-def test_db_upgrade_reports_the_revision(tmp_path):
-    assert json.loads(revstream("db", "upgrade", "--json", home=tmp_path).stdout)["revision"] == "0003"
+def test_db_upgrade_reports_the_newest_revision(tmp_path):
+    versions = Path(revstream_package.__file__).parent / "store" / "migrations" / "versions"
+    newest = max(path.name.split("_")[0] for path in versions.glob("[0-9]*.py"))
+    assert json.loads(revstream("db", "upgrade", "--json", home=tmp_path).stdout)["revision"] == newest
 
 
 def test_a_broken_config_is_refused_naming_the_key(tmp_path):
@@ -50,3 +56,24 @@ def test_a_broken_config_is_refused_naming_the_key(tmp_path):
     config.write_text('[server]\nport = "eighty"\n')
     result = revstream("--config", str(config), "keys", "list", home=tmp_path, check=False)
     assert result.returncode == 2 and "server.port" in result.stderr
+
+
+def test_prices_declared_in_the_config_file_are_applied_at_start(tmp_path):
+    config = (
+        '[[prices]]\nmodel = "smollm2-135m-instruct"\ninput = "0.20"\noutput = "0.60"\ncurrency = "USD"\nfrom = "2026-01-01"\n'
+        '[[models]]\nname = "smollm2-135m-instruct"\nbackend = "llamacpp"\npath = "embedded"\n'
+    )
+    server = start_server(tmp_path / "home", config=config)
+    try:
+        [price] = server.cli_json("prices", "list")
+        assert price["input_nanos_per_mtok"] == 200_000_000 and price["output_nanos_per_mtok"] == 600_000_000
+        assert price["effective_from"] == "2026-01-01T00:00:00Z"
+    finally:
+        server.stop()
+
+
+def test_a_bad_declared_price_is_refused_naming_it(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[[prices]]\nmodel = "m"\ninput = "cheap"\noutput = "0.60"\n')
+    result = revstream("--config", str(config), "serve", "--port", "1", home=tmp_path, check=False)
+    assert result.returncode == 2 and "prices[0] (m)" in result.stderr

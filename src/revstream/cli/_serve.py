@@ -3,27 +3,43 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 import os
 import shutil
 import time
 
 import uvicorn
 
-from ..config import Config
+from ..config import Config, ConfigError
+from ..money import MoneyError
+from ..pricing import ModelPrice, PricingError
 from ..gateway import create_app
 from ..gateway._auth import ADMIN_TOKEN_META_KEY
 from ..keys import hash_secret, new_admin_token
-from ..store import create_key, make_engine, put_meta_if_absent, upgrade
+from ..store import create_key, ensure_prices, make_engine, put_meta_if_absent, upgrade
 
 DEMO_CUSTOMER = "demo"
 
 
+def declared_prices(config: Config) -> tuple[ModelPrice, ...]:
+    """The config file's [[prices]] as ModelPrice values (ConfigError names a bad one)."""
+    prices = []
+    for position, declared in enumerate(config.prices):
+        try:
+            start = date.fromisoformat(declared.effective_from)
+            prices.append(ModelPrice.from_strings(declared.model, declared.currency, declared.input, declared.output, start))
+        except (ValueError, PricingError, MoneyError) as error:
+            raise ConfigError(f"prices[{position}] ({declared.model}): {error}") from error
+    return tuple(prices)
+
+
 def bootstrap(config: Config) -> dict | None:
-    """Migrate; on the very first start create the admin token and a demo key and
-    return them (they are shown once and never stored in clear)."""
+    """Migrate and add the config file's prices; on the very first start create the admin
+    token and a demo key and return them (shown once, never stored in clear)."""
     engine = make_engine(config.store.database_url)
     try:
         upgrade(engine)
+        ensure_prices(engine, declared_prices(config), time.time_ns() // 1000)
         admin_token = new_admin_token()
         if not put_meta_if_absent(engine, ADMIN_TOKEN_META_KEY, hash_secret(admin_token)):
             return None

@@ -20,12 +20,13 @@ from ._model import (
     ConfigError,
     LimitsConfig,
     ModelConfig,
+    PriceConfig,
     ServerConfig,
     StoreConfig,
 )
 
 EMBEDDED_PATH = "embedded"
-TOP_LEVEL_KEYS = frozenset({"home", "server", "store", "limits", "models"})
+TOP_LEVEL_KEYS = frozenset({"home", "server", "store", "limits", "models", "prices"})
 
 
 def _home(environ: Mapping[str, str], value: Any = None) -> Path:
@@ -92,6 +93,7 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] | None = Non
         store=_section(StoreConfig, store_raw, "store"),
         limits=_section(LimitsConfig, raw.get("limits", {}), "limits"),
         models=models,
+        prices=_prices(raw.get("prices") or []),
         source=Path(path).resolve() if path is not None else None,
     )
 
@@ -148,6 +150,29 @@ def _model(entry: Any, position: int) -> ModelConfig:
     if model.backend == "openai" and not model.base_url:
         raise ConfigError(f"{where}.base_url: an openai backend needs the upstream base URL")
     return model
+
+
+def _prices(entries: Any) -> tuple[PriceConfig, ...]:
+    """[[prices]] tables: model, input, output (decimal strings per million tokens),
+    currency, from (YYYY-MM-DD). Checked for form here; `pricing` parses the amounts."""
+    if not isinstance(entries, list):
+        raise ConfigError("prices: expected an array of tables ([[prices]])")
+    prices = []
+    for position, entry in enumerate(entries):
+        where = f"prices[{position}]"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where}: expected a table")
+        values = dict(entry)
+        if "from" in values:
+            values["effective_from"] = values.pop("from")
+        for required in ("model", "input", "output"):
+            if required not in values:
+                raise ConfigError(f"{where}.{required}: required")
+        for key, value in values.items():
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}.{key}: expected a string (prices are decimal strings, e.g. \"0.20\")")
+        prices.append(_section(PriceConfig, values, where))
+    return tuple(prices)
 
 
 def _check_unique_names(models: tuple[ModelConfig, ...]) -> None:

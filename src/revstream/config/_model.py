@@ -75,12 +75,24 @@ class ModelConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceConfig:
+    """A model price declared in the file: decimal strings per million tokens."""
+
+    model: str
+    input: str
+    output: str
+    currency: str = "USD"
+    effective_from: str = "1970-01-01"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     home: Path
     server: ServerConfig
     store: StoreConfig
     models: tuple[ModelConfig, ...]
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    prices: tuple[PriceConfig, ...] = ()
     source: Path | None = None
 
     def model_named(self, name: str) -> ModelConfig | None:
