@@ -246,3 +246,15 @@ def test_tokens_per_minute_count_the_request_and_return_what_was_not_used(server
         client.chat.completions.create(model="fake-echo", messages=PROMPT, max_tokens=200)
     assert caught.value.code == "rate_limit_exceeded"
     assert "tokens per minute" in caught.value.message
+
+
+def test_a_request_refused_for_quota_gives_its_tokens_per_minute_back(server):
+    key = server.new_key("broke", tokens_per_minute=100)
+    client = server.client(key)
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="fake-echo", messages=PROMPT, max_tokens=40)  # priced, no credit
+    assert caught.value.code == "insufficient_quota"
+    time.sleep(0.2)  # the give-back runs right after the refusal
+    free = client.chat.completions.with_raw_response.create(model="fake-slow", messages=PROMPT, max_tokens=10)
+    # Had the refused request kept its 42 tokens, at most 100 - 42 - 12 (plus refill) would remain.
+    assert int(free.headers["x-ratelimit-remaining-tokens"]) >= 100 - 12

@@ -1,8 +1,9 @@
 """The request pipeline, per request:
 
     authenticate → validate → resolve model → prepare (count prompt, context check)
-    → admit (back-pressure) → pending usage record (durable) → backend call (streamed)
-    → finalize usage record
+    → rate limits (requests and tokens per minute) → admit: idempotency claim,
+      reservation of the maximum cost, pending usage record (durable, one transaction)
+    → backend call (streamed) → finalize: usage record, charge, ledger
 
 Exactly one usage record exists for every request that reached a backend,
 however it ends: finished (`ok`), client gone (`aborted`), backend failure after
@@ -126,10 +127,14 @@ class Call:
             self.state.spawn(self._give_back(unused))
 
     async def _give_back(self, tokens: int) -> None:
-        try:
-            await self.state.limiter.give_back(self.principal.key_id, self.principal.limits, tokens)
-        except RateLimitError as error:  # the bucket refills by itself; nothing is lost but headroom
-            log.warning("could not return %d unused tokens to the rate limit of %s: %s", tokens, self.principal.key_id, error)
+        await give_back_tokens(self.state, self.principal, tokens)
+
+
+async def give_back_tokens(state: AppState, principal: Principal, tokens: int) -> None:
+    try:
+        await state.limiter.give_back(principal.key_id, principal.limits, tokens)
+    except RateLimitError as error:  # the bucket refills by itself; nothing is lost but headroom
+        log.warning("could not return %d unused tokens to the rate limit of %s: %s", tokens, principal.key_id, error)
 
 
 def _refusal(outcome: AdmitOutcome) -> ApiError | Response:
@@ -173,6 +178,9 @@ async def admit(
         AdmitRequest(pending, max_completion, idempotency.request_sha256 if idempotency else None, prepared.tokens_prompt_max)
     )
     if outcome.kind != ADMITTED:
+        # The request will not run: what it took from the tokens-per-minute bucket goes back.
+        if principal.limits.tokens_per_minute:
+            state.spawn(give_back_tokens(state, principal, tokens_limited))
         refusal = _refusal(outcome)
         if isinstance(refusal, ApiError):
             raise refusal
