@@ -91,9 +91,10 @@ async def health(request: Request) -> Response:
     except (StoreError, Exception) as error:  # any driver error means "not ready"
         store = {"ready": False, "detail": f"{type(error).__name__}"}
     backends = {}
-    for name, served in state.models.items():
+    for model in state.config.models:  # one entry per model, not per alias
+        served = state.models[model.name]
         ready, detail = await served.backend.ready()
-        backends[name] = {"ready": ready, "backend": served.backend.kind, "detail": detail}
+        backends[model.name] = {"ready": ready, "backend": served.backend.kind, "aliases": list(model.aliases), "detail": detail}
     writer = {"ready": state.writer.last_error is None, "detail": state.writer.last_error or "ok"}
     ok = store["ready"] and all(b["ready"] for b in backends.values())
     body = {
