@@ -8,7 +8,8 @@ import pytest
 
 PUBLIC = {
     "revstream.config": {
-        "Config", "ConfigError", "EMBEDDED_MODEL_NAME", "LimitsConfig", "ModelConfig", "PriceConfig", "ServerConfig",
+        "AgreementConfig", "Config", "ConfigError", "EMBEDDED_MODEL_NAME", "LicensorConfig", "LimitsConfig", "ModelConfig",
+        "PriceConfig", "ServerConfig",
         "StoreConfig", "default_config", "load_config",
     },
     "revstream.keys": {

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import start_server
+from revstream.config import load_config
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCK = re.compile(r"<!-- readme-test: (\w+) -->\n```\w*\n(.*?)```", re.S)
@@ -43,3 +44,13 @@ def test_readme_example_runs(kind, code, readme_server):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip(), "an example that prints nothing shows nothing"
     assert '"error"' not in result.stdout, result.stdout
+
+
+def test_the_configuration_reference_is_a_valid_config(tmp_path):
+    [toml] = re.findall(r"```toml\n(.*?)```", README.read_text(), re.S)
+    path = tmp_path / "reference.toml"
+    path.write_text(toml)
+    config = load_config(path, environ={})
+    assert [m.backend for m in config.models] == ["llamacpp", "openai"]
+    assert config.prices and config.licensors and config.agreements
+    assert config.store.redis_url and config.server.workers == 4

@@ -77,3 +77,20 @@ def test_a_bad_declared_price_is_refused_naming_it(tmp_path):
     config.write_text('[[prices]]\nmodel = "m"\ninput = "cheap"\noutput = "0.60"\n')
     result = revstream("--config", str(config), "serve", "--port", "1", home=tmp_path, check=False)
     assert result.returncode == 2 and "prices[0] (m)" in result.stderr
+
+
+def test_licensors_and_agreements_declared_in_the_config_file_are_added_once(tmp_path):
+    config = (
+        '[[licensors]]\nname = "Meta"\nmodels = ["smollm2-135m-instruct"]\n'
+        '[[agreements]]\nlicensor = "Meta"\nmodels = ["smollm2-135m-instruct"]\nshare_bps = 1500\n'
+        'tiers = "0:1500,100000:2000"\nminimum = "10.00"\nfrom = 2026-01-01\n'
+        '[[models]]\nname = "smollm2-135m-instruct"\nbackend = "llamacpp"\npath = "embedded"\n'
+    )
+    for _ in range(2):  # the second start finds them and adds nothing
+        server = start_server(tmp_path / "home", config=config)
+        server.stop()
+    [agreement] = server.cli_json("agreements", "list")
+    assert agreement["licensor"] == "Meta" and agreement["share_bps"] == 1500
+    assert agreement["minimum_nanos"] == 10_000_000_000
+    assert agreement["tiers"] == [[0, 1500], [100_000_000_000_000, 2000]]
+    assert [row["name"] for row in server.cli_json("licensors", "list")] == ["Meta"]

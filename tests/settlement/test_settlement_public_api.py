@@ -8,7 +8,8 @@ def test_public_api_is_pinned() -> None:
         "BPS_PER_UNIT", "KNOWN_STREAMS", "TIERED_RATE", "Adjustment", "AdjustmentLine", "Agreement",
         "AgreementError", "BracketLine", "PeriodError", "SettlementError", "Statement", "StatementError",
         "StatementLine", "TierParseError", "UsageLine", "UsageLineError", "allocate_largest_remainder",
-        "compute_statement", "parse_period", "parse_tiers", "validate_statement",
+        "compute_statement", "draft_agreement", "parse_period", "parse_stream_shares", "parse_tiers",
+        "validate_statement",
     ])
     for name in settlement.__all__:
         assert hasattr(settlement, name), name

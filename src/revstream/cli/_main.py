@@ -26,6 +26,7 @@ from ..store import (
     upgrade,
 )
 from . import _money as money
+from . import _settlement as settlement
 from ._output import fail, print_json, print_table
 
 
@@ -63,11 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     db_upgrade.add_argument("--json", action="store_true")
 
     money.add_parsers(commands)
+    settlement.add_parsers(commands)
 
     usage = commands.add_parser("usage", help="usage records")
     usage.add_argument("--customer")
     usage.add_argument("--since", help="ISO 8601 date or time (UTC if no zone)")
     usage.add_argument("--json", action="store_true")
+    settlement.add_usage_import(usage)
     return parser
 
 
@@ -101,6 +104,8 @@ def _dispatch(args, config) -> int:
         if args.command == "db":
             print_json({"revision": revision}) if args.json else print(f"store at revision {revision}")
             return 0
+        if settlement.handles(args):
+            return settlement.run(args, engine)
         if args.command == "keys":
             return _keys(args, engine)
         if args.command == "usage":

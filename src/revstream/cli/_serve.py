@@ -16,7 +16,21 @@ from ..pricing import ModelPrice, PricingError
 from ..gateway import create_app
 from ..gateway._auth import ADMIN_TOKEN_META_KEY
 from ..keys import hash_secret, new_admin_token
-from ..store import create_key, ensure_prices, make_engine, put_meta_if_absent, upgrade
+from ..settlement import SettlementError, draft_agreement
+from ..store import (
+    Conflict,
+    add_agreement,
+    add_licensor,
+    agreement_terms,
+    create_key,
+    ensure_prices,
+    list_agreements,
+    list_licensors,
+    make_engine,
+    put_meta_if_absent,
+    set_model_licensor,
+    upgrade,
+)
 
 DEMO_CUSTOMER = "demo"
 
@@ -33,13 +47,46 @@ def declared_prices(config: Config) -> tuple[ModelPrice, ...]:
     return tuple(prices)
 
 
+def apply_declared_agreements(engine, config: Config, now_us: int) -> None:
+    """Add the config file's licensors, model licensors and agreements that the store
+    does not hold yet (an identical agreement is not added twice)."""
+    known = {row.name for row in list_licensors(engine)}
+    for declared in config.licensors:
+        if declared.name not in known:
+            add_licensor(engine, declared.name, now_us)
+        for model in declared.models:
+            set_model_licensor(engine, model, declared.name, now_us)
+    existing = [_without_id(row.agreement) for row in list_agreements(engine)]
+    for position, declared in enumerate(config.agreements):
+        try:
+            draft = draft_agreement(
+                licensor=declared.licensor, models=declared.models, currency=declared.currency,
+                effective_from=date.fromisoformat(declared.effective_from),
+                effective_to=date.fromisoformat(declared.effective_to) if declared.effective_to else None,
+                share_bps=declared.share_bps, tiers=declared.tiers, royalty_per_mtok=declared.royalty_per_mtok,
+                minimum=declared.minimum, cap=declared.cap, stream_shares=declared.stream_share,
+            )
+            if _without_id(draft) not in existing:
+                add_agreement(engine, draft, now_us)
+        except (ValueError, SettlementError, MoneyError, Conflict) as error:
+            raise ConfigError(f"agreements[{position}] ({declared.licensor}): {error}") from error
+
+
+def _without_id(agreement) -> dict:
+    terms = agreement_terms(agreement)
+    terms.pop("agreement", None)
+    return terms
+
+
 def bootstrap(config: Config) -> dict | None:
     """Migrate and add the config file's prices; on the very first start create the admin
     token and a demo key and return them (shown once, never stored in clear)."""
     engine = make_engine(config.store.database_url)
     try:
         upgrade(engine)
-        ensure_prices(engine, declared_prices(config), time.time_ns() // 1000)
+        now_us = time.time_ns() // 1000
+        ensure_prices(engine, declared_prices(config), now_us)
+        apply_declared_agreements(engine, config, now_us)
         admin_token = new_admin_token()
         if not put_meta_if_absent(engine, ADMIN_TOKEN_META_KEY, hash_secret(admin_token)):
             return None

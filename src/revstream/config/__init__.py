@@ -5,6 +5,8 @@ Errors: `ConfigError` for anything a person must fix in the file, with the key n
 
 from ._load import load_config, default_config
 from ._model import (
+    AgreementConfig,
+    LicensorConfig,
     Config,
     ConfigError,
     ModelConfig,
@@ -16,9 +18,11 @@ from ._model import (
 )
 
 __all__ = [
+    "AgreementConfig",
     "Config",
     "ConfigError",
     "EMBEDDED_MODEL_NAME",
+    "LicensorConfig",
     "LimitsConfig",
     "ModelConfig",
     "PriceConfig",

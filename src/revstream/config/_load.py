@@ -10,6 +10,7 @@ import dataclasses
 import math
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,6 +20,8 @@ from ._model import (
     Config,
     ConfigError,
     LimitsConfig,
+    AgreementConfig,
+    LicensorConfig,
     ModelConfig,
     PriceConfig,
     ServerConfig,
@@ -26,7 +29,7 @@ from ._model import (
 )
 
 EMBEDDED_PATH = "embedded"
-TOP_LEVEL_KEYS = frozenset({"home", "server", "store", "limits", "models", "prices"})
+TOP_LEVEL_KEYS = frozenset({"home", "server", "store", "limits", "models", "prices", "licensors", "agreements"})
 
 
 def _home(environ: Mapping[str, str], value: Any = None) -> Path:
@@ -94,6 +97,8 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] | None = Non
         limits=_section(LimitsConfig, raw.get("limits", {}), "limits"),
         models=models,
         prices=_prices(raw.get("prices") or []),
+        licensors=_tables(LicensorConfig, raw.get("licensors") or [], "licensors", ("name",)),
+        agreements=_tables(AgreementConfig, raw.get("agreements") or [], "agreements", ("licensor", "models", "from")),
         source=Path(path).resolve() if path is not None else None,
     )
 
@@ -173,6 +178,26 @@ def _prices(entries: Any) -> tuple[PriceConfig, ...]:
                 raise ConfigError(f"{where}.{key}: expected a string (prices are decimal strings, e.g. \"0.20\")")
         prices.append(_section(PriceConfig, values, where))
     return tuple(prices)
+
+
+def _tables(cls: type, entries: Any, name: str, required: tuple[str, ...]) -> tuple:
+    """An array of tables ([[name]]) as `cls` values; `from`/`to` name the effective dates."""
+    if not isinstance(entries, list):
+        raise ConfigError(f"{name}: expected an array of tables ([[{name}]])")
+    values = []
+    for position, entry in enumerate(entries):
+        where = f"{name}[{position}]"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where}: expected a table")
+        for key in required:
+            if key not in entry:
+                raise ConfigError(f"{where}.{key}: required")
+        renamed = {
+            {"from": "effective_from", "to": "effective_to"}.get(key, key): value.isoformat() if isinstance(value, date) else value
+            for key, value in entry.items()
+        }
+        values.append(_section(cls, renamed, where))
+    return tuple(values)
 
 
 def _check_unique_names(models: tuple[ModelConfig, ...]) -> None:

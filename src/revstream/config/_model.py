@@ -86,6 +86,31 @@ class PriceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LicensorConfig:
+    """A licensor and the models it licenses, declared in the file."""
+
+    name: str
+    models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementConfig:
+    """A revenue-share agreement declared in the file; amounts are decimal strings."""
+
+    licensor: str
+    models: tuple[str, ...]
+    effective_from: str
+    currency: str = "USD"
+    effective_to: str | None = None
+    share_bps: int | None = None
+    tiers: str | None = None
+    royalty_per_mtok: str | None = None
+    minimum: str | None = None
+    cap: str | None = None
+    stream_share: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     home: Path
     server: ServerConfig
@@ -93,6 +118,8 @@ class Config:
     models: tuple[ModelConfig, ...]
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     prices: tuple[PriceConfig, ...] = ()
+    licensors: tuple[LicensorConfig, ...] = ()
+    agreements: tuple[AgreementConfig, ...] = ()
     source: Path | None = None
 
     def model_named(self, name: str) -> ModelConfig | None:

@@ -7,6 +7,7 @@ Pure values and functions, no I/O. ``compute_statement`` is deterministic and ex
 
 from revstream.settlement._allocate import allocate_largest_remainder
 from revstream.settlement._compute import Adjustment, UsageLine, compute_statement
+from revstream.settlement._declare import draft_agreement, parse_stream_shares
 from revstream.settlement._errors import (
     AgreementError,
     PeriodError,
@@ -50,7 +51,9 @@ __all__ = [
     "UsageLineError",
     "allocate_largest_remainder",
     "compute_statement",
+    "draft_agreement",
     "parse_period",
+    "parse_stream_shares",
     "parse_tiers",
     "validate_statement",
 ]

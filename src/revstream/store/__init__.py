@@ -39,6 +39,18 @@ from ._repo import (
     unregister_worker,
 )
 from ._schema import metadata
+from ._agreements import (
+    AgreementRow,
+    LicensorRow,
+    add_agreement,
+    add_licensor,
+    agreement_terms,
+    list_agreements,
+    list_licensors,
+    set_model_licensor,
+)
+from ._settlement import StoredStatement, get_statement, list_statements, period_bounds_us, settle
+from ._usage_import import ImportRejected, ImportReport, import_usage
 from ._writer import UsageWriter, UsageWriterClosed
 
 __all__ = [
@@ -49,12 +61,20 @@ __all__ = [
     "RUNNING",
     "AdmitOutcome",
     "AdmitRequest",
+    "AgreementRow",
     "Balance",
     "Conflict",
+    "ImportRejected",
+    "ImportReport",
     "KeyRow",
     "LedgerCheck",
+    "LicensorRow",
     "StoredResponse",
+    "StoredStatement",
+    "add_agreement",
     "add_credit",
+    "add_licensor",
+    "agreement_terms",
     "admit_batch",
     "balances_of",
     "check_ledger",
@@ -62,15 +82,23 @@ __all__ = [
     "discard_batch",
     "ensure_prices",
     "finalize_batch",
+    "get_statement",
+    "import_usage",
+    "list_agreements",
     "list_budgets",
+    "list_licensors",
     "list_prices",
+    "list_statements",
     "load_prices",
+    "period_bounds_us",
     "post_entries",
     "read_funding",
     "recover_interrupted",
     "set_budget",
     "set_credit_limit",
     "set_key_limits",
+    "set_model_licensor",
+    "settle",
     "set_prepaid",
     "set_price",
     "NotFound",

@@ -1,0 +1,303 @@
+"""Revenue-share commands: licensors, model licensors, agreements, settle, statements,
+and the bulk import of usage records."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from ..metering import rfc3339
+from ..money import format_nanos_exact
+from ..settlement import SettlementError, draft_agreement, parse_period
+from ..store import (
+    ImportRejected,
+    add_agreement,
+    add_licensor,
+    agreement_terms,
+    get_statement,
+    import_usage,
+    list_agreements,
+    list_licensors,
+    list_statements,
+    set_model_licensor,
+    settle,
+)
+from ._output import fail, print_json, print_table
+
+progress_bar_chars: int = 30
+
+
+def add_parsers(commands) -> None:
+    licensors = commands.add_parser("licensors", help="licensors: who publish the models").add_subparsers(dest="action", required=True)
+    licensor_add = licensors.add_parser("add", help="add a licensor")
+    licensor_add.add_argument("name")
+    licensor_add.add_argument("--json", action="store_true")
+    licensors.add_parser("list", help="licensors and their models").add_argument("--json", action="store_true")
+
+    models = commands.add_parser("models", help="the licensor of each model").add_subparsers(dest="action", required=True)
+    model_set = models.add_parser("set", help="set the licensor of a model")
+    model_set.add_argument("--model", required=True)
+    model_set.add_argument("--licensor", required=True)
+    model_set.add_argument("--json", action="store_true")
+
+    agreements = commands.add_parser("agreements", help="revenue-share agreements").add_subparsers(dest="action", required=True)
+    agreement_add = agreements.add_parser("add", help="add an agreement between a licensor and this host")
+    agreement_add.add_argument("--licensor", required=True)
+    agreement_add.add_argument("--models", required=True, help="comma-separated model names")
+    rule = agreement_add.add_mutually_exclusive_group()
+    rule.add_argument("--share-bps", type=int, help="share of net revenue in basis points (1500 = 15%%)")
+    rule.add_argument("--royalty-per-mtok", help="royalty per million tokens, e.g. 0.05")
+    agreement_add.add_argument("--tiers", help='marginal brackets of the period net, "0:1000,100000:1500" (amount:bps)')
+    agreement_add.add_argument("--minimum", help="guaranteed minimum per period, e.g. 100.00")
+    agreement_add.add_argument("--cap", help="maximum per period")
+    agreement_add.add_argument("--from", dest="effective_from", help="YYYY-MM-DD (default: today, UTC)")
+    agreement_add.add_argument("--to", dest="effective_to", help="YYYY-MM-DD, inclusive (default: open-ended)")
+    agreement_add.add_argument("--currency", default="USD")
+    agreement_add.add_argument("--stream-share", action="append", default=[], metavar="STREAM:BPS",
+                               help="a flat share for one stream, e.g. subscription:1000 (repeatable)")
+    agreement_add.add_argument("--json", action="store_true")
+    agreements.add_parser("list", help="every agreement").add_argument("--json", action="store_true")
+
+    settle_parser = commands.add_parser("settle", help="close a period and write the licensor statements")
+    settle_parser.add_argument("--period", required=True, help="YYYY-MM (a calendar month, UTC, that has ended)")
+    settle_parser.add_argument("--json", action="store_true")
+
+    statements = commands.add_parser("statements", help="licensor statements").add_subparsers(dest="action", required=True)
+    statements.add_parser("list", help="every statement").add_argument("--json", action="store_true")
+    show = statements.add_parser("show", help="one statement")
+    show.add_argument("statement_id")
+    show.add_argument("--format", choices=("json", "csv", "md"), default="json",
+                      help="json: the stored canonical (RFC 8785) bytes")
+
+
+def add_usage_import(usage) -> None:
+    """`revstream usage import FILE.jsonl` under the existing `usage` command."""
+    actions = usage.add_subparsers(dest="action", required=False)
+    usage_import = actions.add_parser("import", help="import usage records from a JSON Lines file")
+    usage_import.add_argument("file")
+    usage_import.add_argument("--skip-invalid", action="store_true", help="import the valid lines, skip the others")
+    usage_import.add_argument("--json", action="store_true")
+
+
+COMMANDS = frozenset({"licensors", "models", "agreements", "settle", "statements"})
+
+
+def handles(args) -> bool:
+    return args.command in COMMANDS or (args.command == "usage" and getattr(args, "action", None) == "import")
+
+
+def run(args, engine) -> int:
+    now_us = time.time_ns() // 1000
+    handler = {
+        ("licensors", "add"): _licensors_add, ("licensors", "list"): _licensors_list,
+        ("models", "set"): _models_set, ("agreements", "add"): _agreements_add,
+        ("agreements", "list"): _agreements_list, ("settle", None): _settle,
+        ("statements", "list"): _statements_list, ("statements", "show"): _statements_show,
+        ("usage", "import"): _usage_import,
+    }[(args.command, getattr(args, "action", None))]
+    try:
+        return handler(args, engine, now_us)
+    except ImportRejected as error:
+        return fail(str(error), 2)
+    except SettlementError as error:
+        return fail(str(error), 2)
+
+
+def _licensors_add(args, engine, now_us) -> int:
+    row = add_licensor(engine, args.name, now_us)
+    value = {"licensor_id": row.licensor_id, "name": row.name, "created": rfc3339(row.created_us), "models": []}
+    print_json(value) if args.json else print(f"licensor {row.name} ({row.licensor_id})")
+    return 0
+
+
+def _licensors_list(args, engine, now_us) -> int:
+    rows = [{"licensor_id": r.licensor_id, "name": r.name, "created": rfc3339(r.created_us), "models": list(r.models)}
+            for r in list_licensors(engine)]
+    if args.json:
+        print_json(rows)
+    else:
+        print_table([{**r, "models": ",".join(r["models"])} for r in rows], ("licensor_id", "name", "models"))
+    return 0
+
+
+def _models_set(args, engine, now_us) -> int:
+    licensor_id = set_model_licensor(engine, args.model, args.licensor, now_us)
+    value = {"model": args.model, "licensor": args.licensor, "licensor_id": licensor_id}
+    print_json(value) if args.json else print(f"model {args.model} belongs to {args.licensor}")
+    return 0
+
+
+def _day(text: str | None, flag: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{flag}: expected YYYY-MM-DD, got {text!r}") from None
+
+
+def _agreements_add(args, engine, now_us) -> int:
+    draft = draft_agreement(
+        licensor=args.licensor, models=tuple(model.strip() for model in args.models.split(",") if model.strip()),
+        currency=args.currency,
+        effective_from=_day(args.effective_from, "--from") or datetime.now(timezone.utc).date(),
+        effective_to=_day(args.effective_to, "--to"), share_bps=args.share_bps, tiers=args.tiers,
+        royalty_per_mtok=args.royalty_per_mtok, minimum=args.minimum, cap=args.cap,
+        stream_shares=tuple(args.stream_share),
+    )
+    row = add_agreement(engine, draft, now_us)
+    value = _agreement_json(row)
+    print_json(value) if args.json else print(
+        f"agreement {value['agreement']} with {value['licensor']} for {', '.join(value['models'])} from {value['effective_from']}")
+    return 0
+
+
+def _agreement_json(row) -> dict:
+    return {**agreement_terms(row.agreement), "licensor_id": row.licensor_id, "created": rfc3339(row.created_us)}
+
+
+def _rule_text(terms: dict) -> str:
+    if terms["tiers"]:
+        return "tiers " + ",".join(f"{format_nanos_exact(t, terms['currency'])}:{bps}" for t, bps in terms["tiers"])
+    if terms["share_bps"] is not None:
+        return f"{terms['share_bps']}bps"
+    return f"{format_nanos_exact(terms['royalty_nanos_per_mtok'], terms['currency'])}/Mtok"
+
+
+def _agreements_list(args, engine, now_us) -> int:
+    rows = [_agreement_json(row) for row in list_agreements(engine)]
+    if args.json:
+        print_json(rows)
+        return 0
+    print_table([{**r, "models": ",".join(r["models"]), "rule": _rule_text(r)} for r in rows],
+                ("agreement", "licensor", "models", "currency", "rule", "effective_from", "effective_to"))
+    return 0
+
+
+def _summary(value: dict) -> dict:
+    return {**value, "share_total": format_nanos_exact(value["share_total_nanos"], value["currency"]),
+            "payable_minor": value["share_total_minor"], "lines": len(value["lines"]),
+            "adjustments": len(value["adjustment_lines"])}
+
+
+_SUMMARY_COLUMNS = ("statement", "period", "licensor", "agreement", "currency", "lines", "adjustments",
+                    "share_total", "payable_minor", "residue_nanos")
+
+
+def _settle(args, engine, now_us) -> int:
+    parse_period(args.period)
+    values = [stored.json() for stored in settle(engine, args.period, now_us)]
+    if args.json:
+        print_json(values)
+    else:
+        print_table([_summary(v) for v in values], _SUMMARY_COLUMNS)
+    return 0
+
+
+def _statements_list(args, engine, now_us) -> int:
+    values = [stored.json() for stored in list_statements(engine)]
+    if args.json:
+        print_json([{name: v[name] for name in ("statement", "period", "licensor", "agreement", "currency",
+                                                 "share_total_nanos", "share_total_minor", "residue_nanos")}
+                    for v in values])
+    else:
+        print_table([_summary(v) for v in values], _SUMMARY_COLUMNS)
+    return 0
+
+
+_ROW_COLUMNS = ("kind", "period", "description", "model", "stream", "requests", "tokens_prompt", "tokens_completion",
+                "gross_nanos", "net_nanos", "rate", "share_nanos")
+
+
+def statement_rows(value: dict) -> list[dict]:
+    """Every line of a statement as flat rows (CSV and Markdown)."""
+    rows = [{"kind": "line", "period": value["period"], **line} for line in value["lines"]]
+    for bracket in value["bracket_lines"]:
+        upper = "" if bracket["upper_nanos"] is None else format_nanos_exact(bracket["upper_nanos"], value["currency"])
+        rows.append({"kind": "bracket", "period": value["period"], "net_nanos": bracket["net_nanos"],
+                     "description": f"{format_nanos_exact(bracket['lower_nanos'], value['currency'])}..{upper}",
+                     "rate": f"{bracket['bps']}bps", "share_nanos": bracket["share_nanos"]})
+    for name in ("minimum", "cap"):
+        if value[name] is not None:
+            rows.append({"kind": name, "period": value["period"], "description": value[name]["description"],
+                         "share_nanos": value[name]["share_nanos"]})
+    rows += [{"kind": "adjustment", **line} for line in value["adjustment_lines"]]
+    rows.append({"kind": "total", "period": value["period"], "description": "share total",
+                 "gross_nanos": value["gross_total_nanos"], "net_nanos": value["net_total_nanos"],
+                 "share_nanos": value["share_total_nanos"]})
+    return rows
+
+
+def _csv(value: dict) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, _ROW_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(statement_rows(value))
+    return out.getvalue()
+
+
+def _markdown(value: dict) -> str:
+    currency = value["currency"]
+    head = [
+        f"# Statement {value['statement']}", "",
+        f"- period: {value['period']}", f"- licensor: {value['licensor']}", f"- agreement: {value['agreement']}",
+        f"- currency: {currency}",
+        f"- usage: {value['usage']['time_from']} to {value['usage']['time_before']} (excl.), "
+        f"{value['usage']['records']} records, {value['usage']['late_records']} late",
+        f"- share total: {format_nanos_exact(value['share_total_nanos'], currency)} {currency}",
+        f"- payable: {value['share_total_minor']} minor units; residue carried: {value['residue_nanos']} nanos", "",
+        "| " + " | ".join(_ROW_COLUMNS) + " |", "|" + "---|" * len(_ROW_COLUMNS),
+    ]
+    body = ["| " + " | ".join("" if row.get(c) is None else str(row.get(c)) for c in _ROW_COLUMNS) + " |"
+            for row in statement_rows(value)]
+    return "\n".join(head + body) + "\n"
+
+
+def _statements_show(args, engine, now_us) -> int:
+    stored = get_statement(engine, args.statement_id)
+    value = stored.json()
+    if args.format == "json":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(stored.body)
+        sys.stdout.buffer.flush()
+    else:
+        sys.stdout.write(_csv(value) if args.format == "csv" else _markdown(value))
+    return 0
+
+
+def _progress(done: int, total: int) -> None:
+    filled = progress_bar_chars * done // total if total else progress_bar_chars
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (progress_bar_chars - filled)}] {done}/{total} records")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def _lines(path: Path):
+    def open_lines():
+        with path.open("rb") as handle:
+            yield from handle
+    return open_lines
+
+
+def _usage_import(args, engine, now_us) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        return fail(f"no such file: {args.file}", 2)
+    report = import_usage(engine, _lines(path), now_us, args.skip_invalid,
+                          _progress if sys.stderr.isatty() else None)
+    value = {"lines": report.lines, "imported": report.imported, "duplicates": report.duplicates,
+             "invalid": report.invalid, "late": report.late,
+             "errors": [{"line": number, "reason": reason} for number, reason in report.errors]}
+    if args.json:
+        print_json(value)
+    else:
+        print(f"imported {report.imported} of {report.lines} usage records ({report.duplicates} already stored, "
+              f"{report.invalid} invalid skipped, {report.late} late)")
+        for number, reason in report.errors:
+            print(f"  line {number}: {reason}", file=sys.stderr)
+    return 0
