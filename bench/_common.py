@@ -26,6 +26,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -197,6 +198,31 @@ def _stop_group(process: subprocess.Popen) -> None:
 def scratch_dir(prefix: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix=prefix) as name:
         yield Path(name)
+
+
+
+@contextlib.contextmanager
+def scratch_store(store: str, postgres_admin_url: str) -> Iterator[str]:
+    """A database URL for a store that exists only for the benchmark: SQLite in a scratch
+    directory, or a fresh PostgreSQL database (dropped on the way out)."""
+    if store == "sqlite":
+        with scratch_dir("revstream-bench-store-") as directory:
+            yield f"sqlite:///{directory / 'revstream.db'}"
+        return
+    if store != "postgres":
+        raise SystemExit(f"unknown store {store!r}: use sqlite or postgres")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"revstream_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = make_url(postgres_admin_url).set(drivername="postgresql+psycopg", database=name)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def wait_http_ok(url: str, process: subprocess.Popen, log_path: Path, timeout_s: float = SERVER_START_S_MAX) -> None:

@@ -35,15 +35,21 @@ import json
 import os
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterator
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, func, insert, select
-from sqlalchemy.engine import make_url
 
-from _common import OTHER_CPU_SHARE_WARN, OtherLoad, install_uvloop, percentile, progress, ratio, scratch_dir, wait_for_quiet
+from _common import (
+    OTHER_CPU_SHARE_WARN,
+    OtherLoad,
+    install_uvloop,
+    percentile,
+    progress,
+    ratio,
+    scratch_store,
+    wait_for_quiet,
+)
 from revstream.metering import FinalUsage, PendingUsage
 from revstream.money import parse_amount
 from revstream.pricing import ModelPrice, max_cost_nanos, provisional_charge_nanos
@@ -87,34 +93,8 @@ class Customer:
 # --- stores ------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def sqlite_store() -> Iterator[str]:
-    with scratch_dir("revstream-bench-metering-") as directory:
-        yield f"sqlite:///{directory / 'revstream.db'}"
-
-
-@contextlib.contextmanager
-def postgres_store(admin_url: str) -> Iterator[str]:
-    """A fresh database on the server of `admin_url`, dropped on the way out."""
-    import psycopg
-
-    name = f"revstream_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = make_url(admin_url).set(drivername="postgresql+psycopg", database=name)
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def store_url(store: str, stack: contextlib.ExitStack, args) -> str:
-    if store == "sqlite":
-        return stack.enter_context(sqlite_store())
-    if store == "postgres":
-        return stack.enter_context(postgres_store(args.postgres_url))
-    raise SystemExit(f"unknown store {store!r}: use sqlite or postgres")
+    return stack.enter_context(scratch_store(store, args.postgres_url))
 
 
 def prepare_money(engine, customer_count: int) -> list[Customer]:

@@ -27,12 +27,9 @@ in at most 30 s on each store. Nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
 import time
-import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -40,9 +37,8 @@ from typing import Iterator
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
-from _common import progress, ratio, scratch_dir  # noqa: E402
+from _common import progress, ratio, scratch_store  # noqa: E402
 from revstream.pricing import ModelPrice  # noqa: E402
 from revstream.settlement import Agreement, parse_tiers  # noqa: E402
 from revstream.store import (  # noqa: E402
@@ -64,26 +60,6 @@ MODELS = ("llama-a", "llama-b")
 CUSTOMERS = 100
 SETTLE_TARGET_S = 30.0
 POSTGRES_ADMIN_URL = "postgresql://127.0.0.1:5432/test"
-
-
-@contextlib.contextmanager
-def sqlite_store() -> Iterator[str]:
-    with scratch_dir("revstream-bench-settlement-") as directory:
-        yield f"sqlite:///{directory / 'revstream.db'}"
-
-
-@contextlib.contextmanager
-def postgres_store(admin_url: str) -> Iterator[str]:
-    import psycopg
-
-    name = f"revstream_bench_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def prepare(engine, now_us: int) -> None:
@@ -163,13 +139,7 @@ def main() -> int:
     args = parser.parse_args()
     results = []
     for store in args.stores.split(","):
-        with contextlib.ExitStack() as stack:
-            if store == "sqlite":
-                url = stack.enter_context(sqlite_store())
-            elif store == "postgres":
-                url = stack.enter_context(postgres_store(args.postgres_url))
-            else:
-                raise SystemExit(f"unknown store {store!r}: use sqlite or postgres")
+        with scratch_store(store, args.postgres_url) as url:
             results.append(run_store(store, url, args.records))
     if args.json:
         print(json.dumps({"benchmark": "settlement", "results": results}, indent=2))
