@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint, text
 
 metadata = MetaData()
+# Records still pending: a small partial index, as large as the requests in flight.
+PENDING = text("status = 'pending'")
 # Late usage records not settled yet: a small partial index, empty most of the time.
 LATE_UNSETTLED = text("late_period IS NOT NULL AND settled_period IS NULL")
 
@@ -84,10 +86,9 @@ usage_records = Table(
     Column("late_period", String(7), nullable=True),
     Column("settled_period", String(7), nullable=True),
     Index("ix_usage_records_customer_time", "customer_id", "time_us"),
-    Index("ix_usage_records_status", "status"),
-    Index("ix_usage_records_ledger_entry", "ledger_entry_id"),
+    Index("ix_usage_records_pending", "customer_id", sqlite_where=PENDING, postgresql_where=PENDING),
     # Covers the settle aggregation of a period: a range scan that never reads the table.
-    Index("ix_usage_records_settle", "time_us", "model", "status", "late_period", "tokens_prompt", "tokens_completion"),
+    Index("ix_usage_records_time", "time_us"),
     Index("ix_usage_records_late", "late_period", sqlite_where=LATE_UNSETTLED, postgresql_where=LATE_UNSETTLED),
 )
 
