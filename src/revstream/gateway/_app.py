@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -155,6 +156,11 @@ def create_app(config: Config) -> Starlette:
     async def lifespan(app: Starlette):
         state = await _build_state(config)
         app.state.revstream = state
+        # Everything built so far lives as long as the worker: move it out of the cyclic
+        # collector's generations, so a full collection no longer walks it (a stall of
+        # tens of milliseconds every few thousand requests, seen as the p99).
+        gc.collect()
+        gc.freeze()
         beat = asyncio.create_task(_heartbeat(state))
         try:
             yield

@@ -178,8 +178,9 @@ def stale_pending(connection: Connection, now_us: int, lease_us: int) -> list[Fi
     live = select(workers.c.worker_id).where(workers.c.heartbeat_us >= now_us - lease_us)
     rows = connection.execute(
         select(usage_records.c.request_id, usage_records.c.tokens_prompt)
+        # No ORDER BY: it would make SQLite walk the whole table in key order instead of
+        # the small partial index of pending records (a stall under the write lock).
         .where(usage_records.c.status == STATUS_PENDING, usage_records.c.worker_id.not_in(live))
-        .order_by(usage_records.c.request_id)
         .limit(RECOVERY_BATCH_RECORDS_MAX)
     ).all()
     return [
