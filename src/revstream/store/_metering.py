@@ -77,32 +77,42 @@ def price_for(schedule: PriceSchedule, model: str, time_us: int) -> ModelPrice |
 
 # --- admission ------------------------------------------------------------------------
 
+# The batch queries, built once (expanding IN lists): building SQL expressions per
+# batch cost more than running them.
+_CUSTOMERS_LOCKED = (
+    select(customers).where(customers.c.customer_id.in_(bindparam("ids", expanding=True)))
+    .order_by(customers.c.customer_id).with_for_update()
+)
+_BALANCES = select(account_balances).where(account_balances.c.owner.in_(bindparam("ids", expanding=True)))
+_HELD = (
+    select(usage_records.c.customer_id, usage_records.c.currency, func.sum(usage_records.c.reserved_nanos).label("held"))
+    .where(usage_records.c.status == STATUS_PENDING, usage_records.c.customer_id.in_(bindparam("ids", expanding=True)),
+           usage_records.c.reserved_nanos.is_not(None))
+    .group_by(usage_records.c.customer_id, usage_records.c.currency)
+)
+_BUDGETS = select(budgets).where(budgets.c.customer_id.in_(bindparam("ids", expanding=True)))
+_PENDING_ROWS = (
+    select(usage_records.c.request_id, usage_records.c.model, usage_records.c.time_us,
+           usage_records.c.customer_id, usage_records.c.idempotency_key, usage_records.c.reserved_nanos,
+           usage_records.c.currency, usage_records.c.funding_kind, usage_records.c.budget_windows)
+    .where(usage_records.c.request_id.in_(bindparam("ids", expanding=True)), usage_records.c.status == STATUS_PENDING)
+    .with_for_update()
+)
+
+
 def _fundings(connection: Connection, customer_ids: set[str]) -> dict[str, Funding]:
     """Lock the customer rows (in a fixed order: no deadlocks) and read their funding:
     the funding account's balance and the holds on their pending records."""
-    ids = sorted(customer_ids)
-    rows = connection.execute(
-        select(customers).where(customers.c.customer_id.in_(ids)).order_by(customers.c.customer_id).with_for_update()
-    ).all()
-    balances = {
-        (r.owner, r.kind, r.currency): r.nanos
-        for r in connection.execute(select(account_balances).where(account_balances.c.owner.in_(ids)))
-    }
-    held = {
-        (r.customer_id, r.currency): int(r.held)
-        for r in connection.execute(
-            select(usage_records.c.customer_id, usage_records.c.currency, func.sum(usage_records.c.reserved_nanos).label("held"))
-            .where(usage_records.c.status == STATUS_PENDING, usage_records.c.customer_id.in_(ids),
-                   usage_records.c.reserved_nanos.is_not(None))
-            .group_by(usage_records.c.customer_id, usage_records.c.currency)
-        )
-    }
+    ids = {"ids": sorted(customer_ids)}
+    rows = connection.execute(_CUSTOMERS_LOCKED, ids).all()
+    balances = {(r.owner, r.kind, r.currency): r.nanos for r in connection.execute(_BALANCES, ids)}
+    held = {(r.customer_id, r.currency): int(r.held) for r in connection.execute(_HELD, ids)}
     return {row.customer_id: funding_of(row, balances, held) for row in rows}
 
 
 def _windows(connection: Connection, customer_ids: set[str], now_us: int) -> dict[str, list[BudgetWindow]]:
     """Every budget window of these customers that is current at `now_us`, by customer."""
-    rows = connection.execute(select(budgets).where(budgets.c.customer_id.in_(sorted(customer_ids)))).all()
+    rows = connection.execute(_BUDGETS, {"ids": sorted(customer_ids)}).all()
     if not rows:
         return {}
     keys = [(row.budget_id, window_start_us(row.period, now_us)) for row in rows]
@@ -225,15 +235,7 @@ def _hold_windows(text: str | None) -> list[tuple[str, int]]:
 
 
 def _pending_rows(connection: Connection, request_ids: list[str]) -> dict:
-    return {
-        r.request_id: r for r in connection.execute(
-            select(usage_records.c.request_id, usage_records.c.model, usage_records.c.time_us,
-                   usage_records.c.customer_id, usage_records.c.idempotency_key, usage_records.c.reserved_nanos,
-                   usage_records.c.currency, usage_records.c.funding_kind, usage_records.c.budget_windows)
-            .where(usage_records.c.request_id.in_(request_ids), usage_records.c.status == STATUS_PENDING)
-            .with_for_update()
-        )
-    }
+    return {r.request_id: r for r in connection.execute(_PENDING_ROWS, {"ids": request_ids})}
 
 
 def finalize_batch(

@@ -87,9 +87,10 @@ class UsageWriter:
         future = loop.create_future()
         self._put(_Op("admit", request, future=future, loop=loop))
         try:
-            outcome = await asyncio.shield(future)
+            outcome = await future
         except asyncio.CancelledError:
-            # The caller left; the admission may still land: undo it in order.
+            # The caller left (the writer then skips the cancelled future); the admission
+            # may still land: undo it in order.
             self.discard(request.pending.request_id)
             raise
         except BaseException:
