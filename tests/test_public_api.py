@@ -10,7 +10,7 @@ PUBLIC = {
     "revstream.config": {
         "AgreementConfig", "Config", "ConfigError", "EMBEDDED_MODEL_NAME", "LicensorConfig", "LimitsConfig", "ModelConfig",
         "PriceConfig", "ServerConfig",
-        "StoreConfig", "default_config", "load_config",
+        "StoreConfig", "TransparencyConfig", "default_config", "load_config",
     },
     "revstream.keys": {
         "ADMIN_TOKEN_PREFIX", "KEY_PREFIX", "LICENSOR_TOKEN_PREFIX", "hash_secret", "key_hint", "new_admin_token",
