@@ -1,6 +1,12 @@
 """Benchmark the in-memory transparency log: appends, proof latency, full verification.
 
 Usage: python bench/transparency.py [--leaves N] [--proofs P] [--json]
+       python bench/transparency.py --store sqlite|postgres [--leaves N] [--proofs P] [--json]
+
+With --store, the stored log instead: N final usage records are written to a scratch
+store, then appended by `append_log` (the gateway's appender, batch by batch, signing a
+checkpoint every 10,000 records); figures are appends/s (against the in-memory tree
+as baseline) and proof latencies from the stored subtree hashes.
 
 Prints figures (no assertions). Each figure is set against a baseline measured
 in the same run, so ratios stay comparable across machines:
@@ -19,8 +25,22 @@ import resource
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
-from revstream.transparency import (
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import scratch_store  # noqa: E402
+from revstream.store import (  # noqa: E402
+    CheckpointPolicy,
+    append_log,
+    consistency_hashes,
+    inclusion_hashes,
+    init_log_key,
+    make_engine,
+    upgrade,
+)
+from revstream.store._schema import usage_records  # noqa: E402
+from revstream.transparency import (  # noqa: E402
     MerkleTree,
     leaf_hash,
     root_hash,
@@ -29,6 +49,9 @@ from revstream.transparency import (
 )
 
 PROGRESS_EVERY = 1_000_000
+STORE_INSERT_BATCH = 10_000
+STORE_CHECKPOINT_RECORDS = 10_000
+POSTGRES_ADMIN_URL = "postgresql://127.0.0.1:5432/test"
 _LEAF_FORMAT = (
     b'{"charge_nanos":%d,"index":%d,"model":"llama-3.1-8b","status":"ok",'
     b'"tokens_completion":211,"tokens_prompt":%d}'
@@ -122,12 +145,89 @@ def run(leaves: int, proofs: int) -> dict[str, float]:
     return figures
 
 
+def _insert_records(engine, count: int) -> None:
+    for begin in range(0, count, STORE_INSERT_BATCH):
+        rows = [dict(
+            request_id=f"req_{n:024x}", time_us=1_780_000_000_000_000 + n, finalized_us=1_780_000_000_000_000 + n,
+            customer_id=f"cus_{n % 97}", key_id="key_bench", model="llama-3.1-8b", backend="openai",
+            endpoint="chat", status="ok", tokens_prompt=n % 4096, tokens_completion=211, usage_source="backend",
+            worker_id="wrk_bench", charge_nanos=n * 7, currency="USD",
+        ) for n in range(begin, min(count, begin + STORE_INSERT_BATCH))]
+        with engine.begin() as connection:
+            connection.execute(usage_records.insert(), rows)
+
+
+def run_store(store: str, records: int, proofs: int, postgres_url: str) -> dict[str, float]:
+    """Append ``records`` stored usage records with the gateway's appender; time it and the proofs."""
+    with scratch_store(store, postgres_url) as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            init_log_key(engine, "bench.example/log")
+            print(f"writing {records:,} final usage records", file=sys.stderr)
+            _insert_records(engine, records)
+            policy = CheckpointPolicy(interval_us=60_000_000, records=STORE_CHECKPOINT_RECORDS)
+            print("baseline: the same number of leaves into the in-memory tree", file=sys.stderr)
+            start = time.perf_counter()
+            MerkleTree().extend(_leaves(records, "in memory"))
+            baseline_s = time.perf_counter() - start
+            print("appending them to the stored log", file=sys.stderr)
+            start = time.perf_counter()
+            size = 0
+            while size < records:
+                size = append_log(engine, policy, int(time.time() * 1e6)).size
+            append_s = time.perf_counter() - start
+            rng = random.Random(6962)
+            inclusion, consistency = [], []
+            for _ in range(proofs):
+                index = rng.randrange(size)
+                begin = time.perf_counter()
+                inclusion_hashes(engine, index, size)
+                inclusion.append(time.perf_counter() - begin)
+                begin = time.perf_counter()
+                consistency_hashes(engine, rng.randrange(1, size + 1), size)
+                consistency.append(time.perf_counter() - begin)
+        finally:
+            engine.dispose()
+    return {
+        "store": store,
+        "leaves": records,
+        "appends_per_s": records / append_s,
+        "append_s": append_s,
+        "baseline_in_memory_appends_per_s": records / baseline_s,
+        "append_vs_in_memory_ratio": baseline_s / append_s,
+        "inclusion_ms_p50": _percentile(inclusion, 0.5) * 1000,
+        "inclusion_ms_p99": _percentile(inclusion, 0.99) * 1000,
+        "consistency_ms_p50": _percentile(consistency, 0.5) * 1000,
+        "consistency_ms_p99": _percentile(consistency, 0.99) * 1000,
+    }
+
+
+def _main_store(args) -> None:
+    figures = run_store(args.store, args.leaves, args.proofs, args.postgres_url)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    print(f"store                       {figures['store']}")
+    print(f"leaves                      {figures['leaves']:,}")
+    print(f"appends (in-memory tree)    {figures['baseline_in_memory_appends_per_s']:,.0f} /s  (baseline)")
+    print(f"appends (stored log)        {figures['appends_per_s']:,.0f} /s  ({figures['append_s']:.2f} s, "
+          f"{figures['append_vs_in_memory_ratio']:.3f}x baseline)")
+    print(f"inclusion proof             p50 {figures['inclusion_ms_p50']:.3f} ms  p99 {figures['inclusion_ms_p99']:.3f} ms")
+    print(f"consistency proof           p50 {figures['consistency_ms_p50']:.3f} ms  p99 {figures['consistency_ms_p99']:.3f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leaves", type=int, default=10_000_000)
     parser.add_argument("--proofs", type=int, default=1000)
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    parser.add_argument("--store", choices=("sqlite", "postgres"), help="benchmark the stored log instead")
+    parser.add_argument("--postgres-url", default=POSTGRES_ADMIN_URL, help="admin URL for --store postgres")
     args = parser.parse_args()
+    if args.store:
+        _main_store(args)
+        return
     figures = run(args.leaves, args.proofs)
     if args.json:
         print(json.dumps(figures, indent=2))

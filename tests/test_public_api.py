@@ -10,11 +10,11 @@ PUBLIC = {
     "revstream.config": {
         "AgreementConfig", "Config", "ConfigError", "EMBEDDED_MODEL_NAME", "LicensorConfig", "LimitsConfig", "ModelConfig",
         "PriceConfig", "ServerConfig",
-        "StoreConfig", "default_config", "load_config",
+        "StoreConfig", "TransparencyConfig", "default_config", "load_config",
     },
     "revstream.keys": {
-        "ADMIN_TOKEN_PREFIX", "KEY_PREFIX", "hash_secret", "key_hint", "new_admin_token", "new_api_key",
-        "new_id", "secrets_equal",
+        "ADMIN_TOKEN_PREFIX", "KEY_PREFIX", "LICENSOR_TOKEN_PREFIX", "hash_secret", "key_hint", "new_admin_token",
+        "new_api_key", "new_id", "new_licensor_token", "secrets_equal",
     },
     "revstream.metering": {
         "FINAL_STATUSES", "STATUS_ABORTED", "STATUS_ERROR", "STATUS_INTERRUPTED", "STATUS_OK", "STATUS_PENDING",

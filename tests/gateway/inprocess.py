@@ -9,7 +9,7 @@ from pathlib import Path
 import openai
 import uvicorn
 
-from revstream.config import Config, ModelConfig, ServerConfig, StoreConfig
+from revstream.config import Config, ModelConfig, ServerConfig, StoreConfig, TransparencyConfig
 from revstream.gateway import create_app
 from revstream.store import create_key, list_usage, make_engine, upgrade
 
@@ -19,11 +19,15 @@ FAKE_MODELS = ("fake-echo", "fake-fail-early", "fake-fail-mid", "fake-slow", "fa
 
 
 class InProcessServer:
-    def __init__(self, database_url: str, home: Path, redis_url: str | None = None) -> None:
+    def __init__(
+        self, database_url: str, home: Path, redis_url: str | None = None,
+        transparency: TransparencyConfig | None = None,
+    ) -> None:
         models = tuple(ModelConfig(name=name, backend="fake") for name in FAKE_MODELS)
         self.config = Config(
             home=home, server=ServerConfig(auth_cache_ttl_s=0),
             store=StoreConfig(database_url=database_url, redis_url=redis_url), models=models,
+            transparency=transparency or TransparencyConfig(),
         )
         self.engine = make_engine(database_url)
         upgrade(self.engine)

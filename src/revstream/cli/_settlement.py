@@ -26,6 +26,7 @@ from ..store import (
     set_model_licensor,
     settle,
 )
+from . import _log as transparency_log
 from ._output import fail, print_json, print_table
 
 progress_bar_chars: int = 30
@@ -37,6 +38,7 @@ def add_parsers(commands) -> None:
     licensor_add.add_argument("name")
     licensor_add.add_argument("--json", action="store_true")
     licensors.add_parser("list", help="licensors and their models").add_argument("--json", action="store_true")
+    transparency_log.add_licensor_token(licensors)
 
     models = commands.add_parser("models", help="the licensor of each model").add_subparsers(dest="action", required=True)
     model_set = models.add_parser("set", help="set the licensor of a model")

@@ -13,6 +13,7 @@ from ._model import (
     PriceConfig,
     ServerConfig,
     StoreConfig,
+    TransparencyConfig,
     LimitsConfig,
     EMBEDDED_MODEL_NAME,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "PriceConfig",
     "ServerConfig",
     "StoreConfig",
+    "TransparencyConfig",
     "default_config",
     "load_config",
 ]

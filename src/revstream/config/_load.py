@@ -26,10 +26,11 @@ from ._model import (
     PriceConfig,
     ServerConfig,
     StoreConfig,
+    TransparencyConfig,
 )
 
 EMBEDDED_PATH = "embedded"
-TOP_LEVEL_KEYS = frozenset({"home", "server", "store", "limits", "models", "prices", "licensors", "agreements"})
+TOP_LEVEL_KEYS = frozenset({"home", "server", "store", "limits", "models", "prices", "licensors", "agreements", "transparency"})
 
 
 def _home(environ: Mapping[str, str], value: Any = None) -> Path:
@@ -95,12 +96,23 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] | None = Non
         server=_section(ServerConfig, raw.get("server", {}), "server"),
         store=_section(StoreConfig, store_raw, "store"),
         limits=_section(LimitsConfig, raw.get("limits", {}), "limits"),
+        transparency=_transparency(raw.get("transparency", {})),
         models=models,
         prices=_prices(raw.get("prices") or []),
         licensors=_tables(LicensorConfig, raw.get("licensors") or [], "licensors", ("name",)),
         agreements=_tables(AgreementConfig, raw.get("agreements") or [], "agreements", ("licensor", "models", "from")),
         source=Path(path).resolve() if path is not None else None,
     )
+
+
+def _transparency(values: Any) -> TransparencyConfig:
+    section = _section(TransparencyConfig, values, "transparency")
+    for key in ("log_append_interval_s", "checkpoint_interval_s", "checkpoint_records"):
+        if getattr(section, key) <= 0:
+            raise ConfigError(f"transparency.{key}: must be positive")
+    if not section.origin or any(char.isspace() or char == "+" for char in section.origin):
+        raise ConfigError("transparency.origin: a non-empty name without spaces or '+'")
+    return section
 
 
 def _section(cls: type, values: Mapping[str, Any], name: str) -> Any:

@@ -47,6 +47,19 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TransparencyConfig:
+    """The transparency log: how often workers append, when checkpoints are signed."""
+
+    # Default origin for `revstream log init`; the log keeps the origin it was created with.
+    origin: str = "revstream.localhost/log"
+    # Each worker looks for final usage records to append this often (one at a time).
+    log_append_interval_s: float = 1.0
+    # A checkpoint is signed once this many seconds or records passed since the last.
+    checkpoint_interval_s: float = 60.0
+    checkpoint_records: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
 class ModelConfig:
     """One servable model: its public name, aliases and the backend that runs it."""
 
@@ -117,6 +130,7 @@ class Config:
     store: StoreConfig
     models: tuple[ModelConfig, ...]
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    transparency: TransparencyConfig = field(default_factory=TransparencyConfig)
     prices: tuple[PriceConfig, ...] = ()
     licensors: tuple[LicensorConfig, ...] = ()
     agreements: tuple[AgreementConfig, ...] = ()

@@ -14,6 +14,7 @@ from ..store import NotFound, StoreError, create_key, customer_balance, find_cus
 from ._auth import require_admin
 from ._errors import ApiError, invalid
 from ._routes_v1 import json_response, read_json, since_us, state_of
+from ._transparency import log_health
 
 ADMIN_BODY_BYTES_MAX = 64 * 1024
 
@@ -96,6 +97,10 @@ async def health(request: Request) -> Response:
         ready, detail = await served.backend.ready()
         backends[model.name] = {"ready": ready, "backend": served.backend.kind, "aliases": list(model.aliases), "detail": detail}
     writer = {"ready": state.writer.last_error is None, "detail": state.writer.last_error or "ok"}
+    try:
+        transparency = await log_health(state)
+    except Exception as error:  # the store section above already reports why
+        transparency = {"ready": False, "signing": None, "checkpoint_size": None, "detail": type(error).__name__}
     ok = store["ready"] and all(b["ready"] for b in backends.values())
     body = {
         "status": "ok" if ok else "degraded",
@@ -103,6 +108,7 @@ async def health(request: Request) -> Response:
                     "uptime_s": round(time.monotonic() - state.started_monotonic, 3)},
         "store": store,
         "usage_writer": writer,
+        "transparency_log": transparency,
         "backends": backends,
     }
     return json_response(body, 200 if ok else 503)

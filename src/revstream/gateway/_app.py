@@ -35,6 +35,7 @@ from ._errors import ApiError, from_backend, internal
 from ._metrics import Metrics
 from ._routes_v1 import chat_completions, completions, list_models, my_balance, my_usage
 from ._state import AppState, ServedModel
+from ._transparency import checkpoint, consistency_proof, entries, inclusion_proof, run_appender
 
 log = logging.getLogger("revstream.gateway")
 HEARTBEAT_INTERVAL_S = 5.0
@@ -162,10 +163,14 @@ def create_app(config: Config) -> Starlette:
         gc.collect()
         gc.freeze()
         beat = asyncio.create_task(_heartbeat(state))
+        stop_appender = asyncio.Event()
+        appender = asyncio.create_task(run_appender(state, stop_appender))
         try:
             yield
         finally:
             beat.cancel()
+            stop_appender.set()  # let an append in progress commit, then stop
+            await asyncio.wait([appender], timeout=15)
             await _teardown(state)
 
     routes = [
@@ -178,6 +183,10 @@ def create_app(config: Config) -> Starlette:
         Route("/admin/keys/{key_id}", admin_revoke_key, methods=["DELETE"]),
         Route("/admin/usage", admin_usage, methods=["GET"]),
         Route("/admin/balance", admin_balance, methods=["GET"]),
+        Route("/transparency/checkpoint", checkpoint, methods=["GET"]),
+        Route("/transparency/proof/inclusion", inclusion_proof, methods=["GET"]),
+        Route("/transparency/proof/consistency", consistency_proof, methods=["GET"]),
+        Route("/transparency/entries", entries, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]

@@ -34,6 +34,8 @@ class AppState:
     limiter: RateLimiter
     started_monotonic: float = field(default_factory=time.monotonic)
     background: set[asyncio.Task] = field(default_factory=set)
+    # The last failure of this worker's transparency-log appender, None once it succeeds.
+    log_appender_error: str | None = None
 
     def model(self, name: str) -> ServedModel | None:
         return self.models.get(name)

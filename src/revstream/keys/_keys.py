@@ -9,6 +9,7 @@ import secrets
 
 KEY_PREFIX = "rs-"
 ADMIN_TOKEN_PREFIX = "rsadmin-"
+LICENSOR_TOKEN_PREFIX = "rslic-"
 SECRET_BYTES = 32
 HINT_CHARS = 6
 
@@ -19,6 +20,10 @@ def new_api_key() -> str:
 
 def new_admin_token() -> str:
     return ADMIN_TOKEN_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
+
+
+def new_licensor_token() -> str:
+    return LICENSOR_TOKEN_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
 
 
 def new_id(prefix: str) -> str:

@@ -50,10 +50,53 @@ from ._agreements import (
     set_model_licensor,
 )
 from ._settlement import StoredStatement, get_statement, list_statements, period_bounds_us, settle
+from ._licensor_tokens import create_licensor_token, find_licensor_token
+from ._log import (
+    LOG_APPEND_BATCH_MAX,
+    LOG_ENTRIES_PAGE_MAX,
+    AppendResult,
+    CheckpointPolicy,
+    LogCheck,
+    LogIntegrityError,
+    StoredCheckpoint,
+    append_log,
+    check_log,
+    consistency_hashes,
+    inclusion_hashes,
+    init_log_key,
+    latest_checkpoint,
+    leaf_data,
+    log_entries,
+    log_size,
+    log_verifier_key,
+    pseudonym,
+    pseudonym_secret,
+)
 from ._usage_import import ImportRejected, ImportReport, import_usage
 from ._writer import UsageWriter, UsageWriterClosed
 
 __all__ = [
+    "LOG_APPEND_BATCH_MAX",
+    "LOG_ENTRIES_PAGE_MAX",
+    "AppendResult",
+    "CheckpointPolicy",
+    "LogCheck",
+    "LogIntegrityError",
+    "StoredCheckpoint",
+    "append_log",
+    "check_log",
+    "consistency_hashes",
+    "create_licensor_token",
+    "find_licensor_token",
+    "inclusion_hashes",
+    "init_log_key",
+    "latest_checkpoint",
+    "leaf_data",
+    "log_entries",
+    "log_size",
+    "log_verifier_key",
+    "pseudonym",
+    "pseudonym_secret",
     "ADMITTED",
     "DENIED",
     "MISMATCH",

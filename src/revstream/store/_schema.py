@@ -14,6 +14,9 @@ metadata = MetaData()
 PENDING = text("status = 'pending'")
 # Late usage records not settled yet: a small partial index, empty most of the time.
 LATE_UNSETTLED = text("late_period IS NOT NULL AND settled_period IS NULL")
+# Final records not in the transparency log yet: the log's outbox, empty once caught up.
+UNLOGGED = text("status != 'pending' AND log_index IS NULL")
+LOGGED = text("log_index IS NOT NULL")
 
 meta = Table(
     "meta",
@@ -85,11 +88,16 @@ usage_records = Table(
     # Records settled with their own period keep both NULL (the period's close says so).
     Column("late_period", String(7), nullable=True),
     Column("settled_period", String(7), nullable=True),
+    # Position of the record's leaf in the transparency log (see `_log`); NULL until the
+    # log appender picks the final record up.
+    Column("log_index", BigInteger, nullable=True),
     Index("ix_usage_records_customer_time", "customer_id", "time_us"),
     Index("ix_usage_records_pending", "customer_id", sqlite_where=PENDING, postgresql_where=PENDING),
     # Covers the settle aggregation of a period: a range scan that never reads the table.
     Index("ix_usage_records_time", "time_us"),
     Index("ix_usage_records_late", "late_period", sqlite_where=LATE_UNSETTLED, postgresql_where=LATE_UNSETTLED),
+    Index("ix_usage_records_unlogged", "finalized_us", "request_id", sqlite_where=UNLOGGED, postgresql_where=UNLOGGED),
+    Index("ux_usage_records_log_index", "log_index", unique=True, sqlite_where=LOGGED, postgresql_where=LOGGED),
 )
 
 workers = Table(
@@ -238,4 +246,42 @@ period_closes = Table(
     Column("state", String(16), nullable=False),  # "closing", then "closed"
     Column("started_us", BigInteger, nullable=False),
     Column("closed_us", BigInteger, nullable=True),
+)
+
+
+# Transparency log (see `_log`): one head row (the lock appenders take, and the size),
+# the hash of every complete subtree, the signed checkpoints, and the tokens licensors
+# read the log with (only their SHA-256 is kept).
+log_state = Table(
+    "log_state",
+    metadata,
+    Column("log_id", Integer, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+log_subtrees = Table(
+    "log_subtrees",
+    metadata,
+    Column("level", Integer, primary_key=True),
+    Column("subtree_index", BigInteger, primary_key=True),
+    Column("hash", LargeBinary, nullable=False),
+)
+
+log_checkpoints = Table(
+    "log_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True),
+    Column("root", LargeBinary, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+licensor_tokens = Table(
+    "licensor_tokens",
+    metadata,
+    Column("token_id", String(40), primary_key=True),
+    Column("licensor_id", String(40), ForeignKey("licensors.licensor_id"), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_us", BigInteger, nullable=False),
 )

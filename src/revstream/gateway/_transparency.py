@@ -1,0 +1,136 @@
+"""The transparency log over HTTP (licensor token or admin token), and the appender task.
+
+Every worker runs `run_appender`; the store's lock on the log head makes appends happen
+one worker at a time, so adding workers adds no duplicate work, only availability.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import time
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..keys import hash_secret, secrets_equal
+from ..store import (
+    LOG_APPEND_BATCH_MAX,
+    CheckpointPolicy,
+    LogIntegrityError,
+    append_log,
+    consistency_hashes,
+    find_licensor_token,
+    get_meta,
+    inclusion_hashes,
+    latest_checkpoint,
+    log_entries,
+    log_verifier_key,
+)
+from ._auth import ADMIN_TOKEN_META_KEY, bearer
+from ._errors import ApiError, invalid
+from ._routes_v1 import json_response, state_of
+from ._state import AppState
+
+log = logging.getLogger("revstream.transparency")
+NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
+
+
+# --- the appender ---------------------------------------------------------------------
+
+async def run_appender(state: AppState, stop: asyncio.Event) -> None:
+    """Append waiting usage records every `log_append_interval_s` until `stop` is set."""
+    settings = state.config.transparency
+    policy = CheckpointPolicy(int(settings.checkpoint_interval_s * 1e6), settings.checkpoint_records)
+    while not stop.is_set():
+        try:
+            while True:  # catch up in bounded batches, one transaction each
+                result = await asyncio.to_thread(append_log, state.engine, policy, time.time_ns() // 1000)
+                if result.appended < LOG_APPEND_BATCH_MAX or stop.is_set():
+                    break
+            state.log_appender_error = None
+        except Exception as error:  # a store hiccup must not kill the worker; health shows it
+            state.log_appender_error = f"{type(error).__name__}: {error}"
+            log.warning("transparency log append failed: %s", error)
+        try:
+            await asyncio.wait_for(stop.wait(), settings.log_append_interval_s)
+        except TimeoutError:
+            pass
+
+
+async def log_health(state: AppState) -> dict:
+    checkpoint = await asyncio.to_thread(latest_checkpoint, state.engine)
+    signing = await asyncio.to_thread(log_verifier_key, state.engine) is not None
+    error = state.log_appender_error
+    detail = error or ("ok" if signing else "no log key: appending, not signing (run `revstream log init`)")
+    return {"ready": error is None, "signing": signing,
+            "checkpoint_size": checkpoint.size if checkpoint else None, "detail": detail}
+
+
+# --- HTTP -----------------------------------------------------------------------------
+
+async def _require_reader(request: Request) -> None:
+    token = bearer(request.headers)
+    if token is None:
+        raise ApiError(401, "the transparency log needs a licensor token: Authorization: Bearer rslic-… "
+                            "(create one with `revstream licensors token NAME`)", code="invalid_licensor_token")
+    engine = state_of(request).engine
+    digest = hash_secret(token)
+    if await asyncio.to_thread(find_licensor_token, engine, digest) is not None:
+        return
+    admin = await asyncio.to_thread(get_meta, engine, ADMIN_TOKEN_META_KEY)
+    if admin is None or not secrets_equal(admin, digest):
+        raise ApiError(403, "this token cannot read the transparency log: use a licensor token or the admin token",
+                       code="forbidden")
+
+
+def _integer(request: Request, name: str) -> int:
+    value = request.query_params.get(name)
+    if value is None:
+        raise invalid(f"the query parameter '{name}' is required", name)
+    if not value.isascii() or not value.isdigit():
+        raise invalid(f"'{name}' must be a non-negative integer, got {value!r}", name)
+    return int(value)
+
+
+def _b64(values) -> list[str]:
+    return [base64.b64encode(value).decode("ascii") for value in values]
+
+
+async def _read(function, *args):
+    try:
+        return await asyncio.to_thread(function, *args)
+    except LogIntegrityError as error:
+        raise ApiError(500, str(error), "server_error", "log_integrity") from error
+    except ValueError as error:
+        raise invalid(str(error), code="bad_range") from error
+
+
+async def checkpoint(request: Request) -> Response:
+    await _require_reader(request)
+    latest = await asyncio.to_thread(latest_checkpoint, state_of(request).engine)
+    if latest is None:
+        raise ApiError(404, "this host has signed no checkpoint yet", code="no_checkpoint")
+    return Response(latest.note, media_type=NOTE_MEDIA_TYPE)
+
+
+async def inclusion_proof(request: Request) -> Response:
+    await _require_reader(request)
+    index, size = _integer(request, "index"), _integer(request, "size")
+    hashes = await _read(inclusion_hashes, state_of(request).engine, index, size)
+    return json_response({"index": index, "size": size, "hashes": _b64(hashes)})
+
+
+async def consistency_proof(request: Request) -> Response:
+    await _require_reader(request)
+    old, new = _integer(request, "old"), _integer(request, "new")
+    hashes = await _read(consistency_hashes, state_of(request).engine, old, new)
+    return json_response({"old": old, "new": new, "hashes": _b64(hashes)})
+
+
+async def entries(request: Request) -> Response:
+    await _require_reader(request)
+    start, end = _integer(request, "start"), _integer(request, "end")
+    data = await _read(log_entries, state_of(request).engine, start, end)
+    return json_response({"start": start, "end": start + len(data), "entries": _b64(data)})
