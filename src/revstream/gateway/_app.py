@@ -111,8 +111,9 @@ async def _heartbeat(state: AppState) -> None:
         await asyncio.sleep(HEARTBEAT_INTERVAL_S)
         try:
             now = time.time_ns() // 1000
-            await asyncio.to_thread(heartbeat, state.engine, state.worker_id, now)
-            await asyncio.to_thread(recover_interrupted, state.engine, now, int(WORKER_LEASE_S * 1e6))
+            # In the usage writer's thread: this process's writes never contend for SQLite's lock.
+            await state.writer.call(heartbeat, state.engine, state.worker_id, now)
+            await state.writer.call(recover_interrupted, state.engine, now, int(WORKER_LEASE_S * 1e6))
         except Exception as error:  # a store hiccup must not kill the worker
             log.warning("heartbeat failed: %s", error)
 

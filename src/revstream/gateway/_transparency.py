@@ -46,7 +46,10 @@ async def run_appender(state: AppState, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             while True:  # catch up in bounded batches, one transaction each
-                result = await asyncio.to_thread(append_log, state.engine, policy, time.time_ns() // 1000)
+                # In the usage writer's own thread, between its batches: this process's
+                # writes never contend for SQLite's single write lock (a writer that finds
+                # it taken backs off for tens of milliseconds: a visible stall).
+                result = await state.writer.call(append_log, state.engine, policy, time.time_ns() // 1000)
                 if result.appended < LOG_APPEND_BATCH_MAX or stop.is_set():
                     break
             state.log_appender_error = None

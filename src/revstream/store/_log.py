@@ -55,8 +55,9 @@ from ._repo import get_meta, put_meta_if_absent
 from ._schema import log_checkpoints, log_state, log_subtrees, meta, usage_records
 from ._sql import bulk_insert, bulk_update
 
-LOG_APPEND_BATCH_MAX = 4096
-"""Most usage records one append transaction takes from the outbox."""
+LOG_APPEND_BATCH_MAX = 512
+"""Most usage records one append transaction takes from the outbox: small enough that
+the write lock (all of SQLite) is held for milliseconds, not a visible stall."""
 LOG_ENTRIES_PAGE_MAX = 1000
 """Most leaves one `log_entries` call returns."""
 LOG_CHECK_BATCH_MAX = 10_000

@@ -48,7 +48,7 @@ class UsageWriterClosed(Exception):
 
 @dataclass(slots=True)
 class _Op:
-    kind: str  # "admit" | "final" | "discard"
+    kind: str  # "admit" | "final" | "discard" | "call"
     value: object
     response: StoredResponse | None = None
     future: asyncio.Future | None = None
@@ -117,6 +117,16 @@ class UsageWriter:
         self._put(_Op("discard", request_id))
         self._slots.release()
 
+    async def call(self, function, *args):
+        """Run `function(*args)` in the writer thread, between two batches, and return its
+        result: other writers of this process then never contend with the usage writes."""
+        if self._closing:
+            raise UsageWriterClosed("the gateway is shutting down")
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._put(_Op("call", (function, args), future=future, loop=loop))
+        return await future
+
     def _put(self, op: _Op) -> None:
         with self._wake:
             self._ops.append(op)
@@ -151,7 +161,22 @@ class UsageWriter:
             batch = self._take_batch()
             if batch is None:
                 return
-            self._write_with_retry(batch)
+            calls = [op for op in batch if op.kind == "call"]
+            writes = [op for op in batch if op.kind != "call"] if calls else batch
+            if writes:
+                self._write_with_retry(writes)
+            for op in calls:
+                self._call(op)
+
+    @staticmethod
+    def _call(op: _Op) -> None:
+        function, args = op.value
+        try:
+            result = function(*args)
+        except Exception as error:  # handed to the caller, who decides
+            op.loop.call_soon_threadsafe(_settle, op.future, None, error)
+            return
+        op.loop.call_soon_threadsafe(_settle, op.future, result, None)
 
     def _write_with_retry(self, batch: list[_Op]) -> None:
         """Write a batch; a failing batch is retried op by op so that one bad op fails
