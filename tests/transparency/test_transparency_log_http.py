@@ -20,7 +20,7 @@ from revstream.backends import BACKEND_CLASSES  # noqa: E402
 
 from revstream.config import TransparencyConfig  # noqa: E402
 from revstream.keys import hash_secret, new_admin_token  # noqa: E402
-from revstream.store import add_licensor, create_licensor_token, init_log_key, put_meta_if_absent  # noqa: E402
+from revstream.store import add_licensor, create_licensor_token, init_log_key, log_size, put_meta_if_absent  # noqa: E402
 from revstream.store._schema import usage_records  # noqa: E402
 from revstream.transparency import (  # noqa: E402
     ProofError,
@@ -126,3 +126,25 @@ def test_only_licensor_and_admin_tokens_read_the_log(served):
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, headers={"authorization": f"Bearer {server.key}"}).status_code == 403
     assert httpx.get(url, headers={"authorization": f"Bearer {admin_token}"}).status_code == 200
+
+
+def test_final_records_wait_in_the_outbox_until_the_log_is_initialized(sqlite_url_and_path, monkeypatch):
+    database_url, path = sqlite_url_and_path
+    monkeypatch.setitem(BACKEND_CLASSES, "fake", FakeBackend)
+    server = InProcessServer(database_url, path, transparency=FAST)
+    with server:
+        client = server.client()
+        for _ in range(3):
+            client.chat.completions.create(model="fake-echo", messages=[{"role": "user", "content": "hi"}])
+        time.sleep(0.5)  # ten appender intervals
+        assert log_size(server.engine) == 0, "no log is kept before `revstream log init`"
+        init_log_key(server.engine, "example.com/log")
+        deadline = time.monotonic() + 20
+        while log_size(server.engine) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert log_size(server.engine) == 3, "every waiting record is appended once the log exists"
+
+
+@pytest.fixture
+def sqlite_url_and_path(tmp_path):
+    return f"sqlite:///{tmp_path / 'store.db'}", tmp_path

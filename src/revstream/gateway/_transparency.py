@@ -45,7 +45,11 @@ async def run_appender(state: AppState, stop: asyncio.Event) -> None:
     policy = CheckpointPolicy(int(settings.checkpoint_interval_s * 1e6), settings.checkpoint_records)
     while not stop.is_set():
         try:
-            while True:  # catch up in bounded batches, one transaction each
+            # A host that has not run `revstream log init` publishes no log and pays nothing
+            # for one: its final records wait in the outbox and are all appended, in order,
+            # once the log is initialized.
+            initialized = await asyncio.to_thread(log_verifier_key, state.engine) is not None
+            while initialized:  # catch up in bounded batches, one transaction each
                 # In the usage writer's own thread, between its batches: this process's
                 # writes never contend for SQLite's single write lock (a writer that finds
                 # it taken backs off for tens of milliseconds: a visible stall).
@@ -66,7 +70,7 @@ async def log_health(state: AppState) -> dict:
     checkpoint = await asyncio.to_thread(latest_checkpoint, state.engine)
     signing = await asyncio.to_thread(log_verifier_key, state.engine) is not None
     error = state.log_appender_error
-    detail = error or ("ok" if signing else "no log key: appending, not signing (run `revstream log init`)")
+    detail = error or ("ok" if signing else "not initialized: final records wait in the outbox until `revstream log init`")
     return {"ready": error is None, "signing": signing,
             "checkpoint_size": checkpoint.size if checkpoint else None, "detail": detail}
 
