@@ -17,6 +17,7 @@ from ._repo import ensure_customer
 from ..metering import STATUS_PENDING
 from ._schema import account_balances, api_keys, budget_windows, budgets, customers, usage_records
 from ._sql import insert_ignore
+from ._engine import writing
 
 
 def _moment(now_us: int) -> datetime:
@@ -44,7 +45,7 @@ def add_credit(engine: Engine, customer: str, amount_nanos: int, currency: str, 
     """Prepaid credit: one ledger entry, cash → customer_credit. Returns the entry id."""
     if amount_nanos <= 0:
         raise BillingError("a credit amount must be positive")
-    with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+    with writing(engine) as connection:
         ensure_customer(connection, customer, now_us)
         row = _customer_row(connection, customer, lock=True)
         _fix_currency(connection, row, currency)
@@ -57,7 +58,7 @@ def set_credit_limit(engine: Engine, customer: str, limit_nanos: int, currency: 
     """Make a customer postpaid with a credit limit (0 stops new spending)."""
     if limit_nanos < 0:
         raise BillingError("a credit limit cannot be negative")
-    with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+    with writing(engine) as connection:
         ensure_customer(connection, customer, now_us)
         row = _customer_row(connection, customer, lock=True)
         _fix_currency(connection, row, currency)
@@ -68,7 +69,7 @@ def set_credit_limit(engine: Engine, customer: str, limit_nanos: int, currency: 
 
 
 def set_prepaid(engine: Engine, customer: str) -> None:
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         row = _customer_row(connection, customer)
         connection.execute(
             update(customers).where(customers.c.customer_id == row.customer_id)
@@ -134,7 +135,7 @@ def set_budget(engine: Engine, customer: str, key_id: str | None, period: str, l
         raise BillingError(f"unknown budget period {period!r}: use one of {', '.join(BUDGET_PERIODS)}")
     if limit_nanos < 0:
         raise BillingError("a budget cannot be negative")
-    with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+    with writing(engine) as connection:
         row = _customer_row(connection, customer)
         if key_id:
             owner = connection.execute(select(api_keys.c.customer_id).where(api_keys.c.key_id == key_id)).scalar()

@@ -24,6 +24,7 @@ from ..settlement import Agreement, parse_period
 from ..transparency import canonical_json
 from ._errors import Conflict, NotFound
 from ._schema import agreements, licensors, model_licensors, period_closes
+from ._engine import writing
 
 licensor_name_chars_max: Final = 200
 
@@ -77,7 +78,7 @@ def _licensor_id(connection: Connection, name: str) -> str:
 def add_licensor(engine: Engine, name: str, now_us: int) -> LicensorRow:
     if not isinstance(name, str) or not name.strip() or len(name) > licensor_name_chars_max:
         raise ValueError(f"a licensor name is 1..{licensor_name_chars_max} characters")
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         if connection.execute(select(licensors.c.licensor_id).where(licensors.c.name == name)).scalar():
             raise Conflict(f"licensor {name!r} exists already")
         licensor_id = new_id("lic")
@@ -101,7 +102,7 @@ def set_model_licensor(engine: Engine, model: str, licensor: str, now_us: int) -
     agreement names the model. Returns the licensor id."""
     if not isinstance(model, str) or not model or len(model) > 200:
         raise ValueError("a model name is 1..200 characters")
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         licensor_id = _licensor_id(connection, licensor)
         for row in _agreement_rows(connection):
             if model in row.agreement.models and row.licensor_id != licensor_id:
@@ -137,7 +138,7 @@ def _latest_closed_period(connection: Connection) -> str | None:
 def add_agreement(engine: Engine, draft: Agreement, now_us: int) -> AgreementRow:
     """Store ``draft`` under a new id (its ``agreement_id`` is replaced)."""
     agreement_id = new_id("agr")
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         licensor_id = _licensor_id(connection, draft.licensor)
         owners = dict(connection.execute(
             select(model_licensors.c.model, model_licensors.c.licensor_id).where(model_licensors.c.model.in_(draft.models))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
+from typing import Iterator
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
 from ._errors import StoreError
@@ -54,6 +56,16 @@ def _sqlite_engine(url) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+@contextlib.contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction. On SQLite it begins IMMEDIATE, taking the write lock before
+    the first read: a transaction that reads and then writes would otherwise fail with
+    "database is locked" as soon as another writer commits in between (WAL snapshots
+    cannot be upgraded). Every store function that writes uses this."""
+    with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+        yield connection
 
 
 def _alembic_config(connection) -> AlembicConfig:

@@ -54,6 +54,7 @@ from ._errors import Conflict, StoreError
 from ._repo import get_meta, put_meta_if_absent
 from ._schema import log_checkpoints, log_state, log_subtrees, meta, usage_records
 from ._sql import bulk_insert, bulk_update
+from ._engine import writing
 
 LOG_APPEND_BATCH_MAX = 512
 """Most usage records one append transaction takes from the outbox: small enough that
@@ -224,7 +225,7 @@ def _grow(edge: list[bytes], size: int, leaf_hashes: Sequence[bytes]) -> list[tu
 @contextmanager
 def _locked(engine: Engine) -> Iterator[tuple[Connection, int]]:
     """A transaction holding the log lock; yields the connection and the log size."""
-    with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+    with writing(engine) as connection:
         size = connection.execute(
             select(log_state.c.size).where(log_state.c.log_id == _LOG_ID).with_for_update()
         ).scalar_one()
@@ -321,7 +322,7 @@ def init_log_key(engine: Engine, origin: str) -> str:
     except TransparencyError as error:
         raise ValueError(f"origin {origin!r}: {error}") from error
     try:
-        with engine.begin() as connection:
+        with writing(engine) as connection:
             connection.execute(meta.insert(), [
                 {"key": SIGNER_KEY_META_KEY, "value": skey},
                 {"key": VERIFIER_KEY_META_KEY, "value": vkey},

@@ -50,6 +50,7 @@ from ._prices import load_prices
 from ._repo import forget_dead_workers, stale_pending
 from ._schema import account_balances, budget_windows, budgets, customers, usage_records
 from ._sql import bulk_insert, bulk_update
+from ._engine import writing
 
 HOST_OWNER = "host"
 # Column order of the bulk statements, with their PostgreSQL array types.
@@ -312,7 +313,7 @@ def recover_interrupted(engine, now_us: int, lease_us: int) -> int:
     prompt tokens it knew; its hold goes with it. Returns the count."""
     closed = 0
     while True:
-        with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+        with writing(engine) as connection:
             finals = stale_pending(connection, now_us, lease_us)
             if finals:
                 finalize_batch(connection, finals, load_prices(connection))

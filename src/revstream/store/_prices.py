@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, func, select
 from ..pricing import ModelPrice, PriceSchedule
 from ._schema import prices
 from ._sql import insert_ignore
+from ._engine import writing
 
 
 def _price(row) -> ModelPrice:
@@ -38,7 +39,7 @@ def prices_version(connection: Connection) -> tuple[int, int]:
 def set_price(engine: Engine, price: ModelPrice, now_us: int) -> None:
     """Add a price, or replace the one with the same model and start."""
     row = _row(price, now_us)
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         connection.execute(
             prices.delete().where(prices.c.model == row["model"], prices.c.effective_from_us == row["effective_from_us"])
         )
@@ -47,7 +48,7 @@ def set_price(engine: Engine, price: ModelPrice, now_us: int) -> None:
 
 def ensure_prices(engine: Engine, declared: tuple[ModelPrice, ...], now_us: int) -> int:
     """Insert prices declared in the config file unless one with the same model and start exists."""
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         return insert_ignore(connection, prices, [_row(p, now_us) for p in declared], ("model", "effective_from_us"))
 
 

@@ -15,6 +15,7 @@ from ..keys import hash_secret, key_hint, new_api_key, new_id
 from ..metering import STATUS_INTERRUPTED, STATUS_PENDING, FinalUsage, PendingUsage, UsageRecord
 from ._errors import Conflict, NotFound
 from ._schema import api_keys, customers, meta, usage_records, workers
+from ._engine import writing
 
 USAGE_PAGE_RECORDS_MAX = 10_000
 RECOVERY_BATCH_RECORDS_MAX = 1_000
@@ -42,7 +43,7 @@ def get_meta(engine: Engine, key: str) -> str | None:
 def put_meta_if_absent(engine: Engine, key: str, value: str) -> bool:
     """Store `value` unless the key exists; True if this call stored it."""
     try:
-        with engine.begin() as connection:
+        with writing(engine) as connection:
             connection.execute(insert(meta).values(key=key, value=value))
         return True
     except IntegrityError:
@@ -67,7 +68,7 @@ def create_key(
     """A new key for `customer` (created if new). The key itself is returned once."""
     key = new_api_key()
     key_id = new_id("key")
-    with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+    with writing(engine) as connection:
         customer_id = ensure_customer(connection, customer, now_us)
         connection.execute(
             insert(api_keys).values(
@@ -81,7 +82,7 @@ def create_key(
 
 def set_key_limits(engine: Engine, key_id: str, requests_per_minute: int | None, tokens_per_minute: int | None) -> KeyRow:
     """Set (or with None, lift) a key's rate limits."""
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         connection.execute(
             update(api_keys).where(api_keys.c.key_id == key_id)
             .values(requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute)
@@ -114,7 +115,7 @@ def find_key(engine: Engine, key_sha256: str) -> KeyRow | None:
 
 
 def revoke_key(engine: Engine, key_id: str, now_us: int) -> KeyRow:
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         connection.execute(
             update(api_keys).where(and_(api_keys.c.key_id == key_id, api_keys.c.revoked_us.is_(None)))
             .values(revoked_us=now_us)
@@ -153,7 +154,7 @@ def list_usage(
 # --- worker leases and crash recovery -------------------------------------------
 
 def register_worker(engine: Engine, worker_id: str, now_us: int) -> None:
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         connection.execute(
             insert(workers).values(
                 worker_id=worker_id, pid=os.getpid(), hostname=socket.gethostname(),
@@ -163,12 +164,12 @@ def register_worker(engine: Engine, worker_id: str, now_us: int) -> None:
 
 
 def heartbeat(engine: Engine, worker_id: str, now_us: int) -> None:
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         connection.execute(update(workers).where(workers.c.worker_id == worker_id).values(heartbeat_us=now_us))
 
 
 def unregister_worker(engine: Engine, worker_id: str) -> None:
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         connection.execute(delete(workers).where(workers.c.worker_id == worker_id))
 
 
@@ -196,7 +197,7 @@ def forget_crashed_local_workers(engine: Engine) -> int:
     """Drop the leases of workers on this host whose process no longer exists, so a
     restart after a crash closes their pending records at once instead of waiting for
     the lease to run out. (A reused pid only delays that to the lease.)"""
-    with engine.begin() as connection:
+    with writing(engine) as connection:
         rows = connection.execute(
             select(workers.c.worker_id, workers.c.pid).where(workers.c.hostname == socket.gethostname())
         ).all()

@@ -35,6 +35,7 @@ from ._repo import ensure_customer
 from ._schema import usage_records
 from ._settlement import HOST_OWNER, closed_periods, lock_closes_shared, period_of_us
 from ._sql import bulk_insert
+from ._engine import writing
 
 import_batch_records_max: Final = 5_000
 import_errors_reported_max: Final = 20
@@ -154,7 +155,7 @@ def validate_lines(lines: Iterable[bytes], schedule: PriceSchedule) -> ImportRep
 
 def _write_batch(engine: Engine, batch: list[_Record], schedule: PriceSchedule, customer_ids: dict, now_us: int) -> tuple[int, int]:
     """Insert one batch in one transaction; returns (imported, late)."""
-    with engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+    with writing(engine) as connection:
         lock_closes_shared(connection)
         closed = closed_periods(connection)
         unique = list({record.request_id: record for record in batch}.values())

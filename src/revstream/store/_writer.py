@@ -37,6 +37,7 @@ from ._metering import (
     finalize_batch,
 )
 from ._prices import load_prices, prices_version
+from ._engine import writing
 
 log = logging.getLogger("revstream.store")
 RETRY_DELAY_S = 1.0
@@ -227,7 +228,7 @@ class UsageWriter:
         responses = {op.value.request_id: op.response for op in batch if op.kind == "final" and op.response}
         discards = [op.value for op in batch if op.kind == "discard"]
         now_us = time.time_ns() // 1000
-        with self._engine.connect().execution_options(write_lock=True) as connection, connection.begin():
+        with writing(self._engine) as connection:
             schedule = self._prices(connection)
             outcomes = iter(admit_batch(connection, admits, schedule, now_us))
             finalize_batch(connection, finals, schedule, responses)
