@@ -103,3 +103,15 @@ def test_a_customer_sees_only_its_own_usage(embedded_server):
     assert len(alice_records) == 1 and len(bob_records) == 1
     assert alice_records[0]["customer_id"] != bob_records[0]["customer_id"]
     assert alice_records[0]["request_id"] != bob_records[0]["request_id"]
+
+
+def test_own_usage_can_be_filtered_by_time_and_a_bad_time_is_400(embedded_server):
+    key = embedded_server.new_key("timely")
+    openai.OpenAI(base_url=embedded_server.v1, api_key=key).completions.create(model=MODEL, prompt="Hi", max_tokens=1)
+    headers = {"Authorization": f"Bearer {key}"}
+    past = httpx.get(embedded_server.v1 + "/usage", params={"since": "2020-01-01"}, headers=headers)
+    assert past.status_code == 200 and len(past.json()["data"]) == 1
+    future = httpx.get(embedded_server.v1 + "/usage", params={"since": "2999-01-01"}, headers=headers)
+    assert future.status_code == 200 and future.json()["data"] == []
+    bad = httpx.get(embedded_server.v1 + "/usage", params={"since": "yesterday"}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "since"

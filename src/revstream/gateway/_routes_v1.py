@@ -99,8 +99,9 @@ async def my_usage(request: Request) -> Response:
     state = state_of(request)
     principal = await state.keys.authenticate(request.headers)
     since = request.query_params.get("since")
-    since_us = since_us(since) if since else None
-    records = await asyncio.to_thread(list_usage, state.engine, principal.customer_id, since_us)
+    records = await asyncio.to_thread(
+        list_usage, state.engine, principal.customer_id, since_us(since) if since else None
+    )
     return json_response({"object": "list", "data": [usage_json(r) for r in records]})
 
 
