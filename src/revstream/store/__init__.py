@@ -11,7 +11,6 @@ from ._accounts import (
     read_funding,
     set_budget,
     set_credit_limit,
-    set_prepaid,
 )
 from ._ledger import LedgerCheck, balances_of, check_ledger, post_entries
 from ._idempotency import ADMITTED, DENIED, MISMATCH, REPLAY, RUNNING, AdmitOutcome, AdmitRequest, StoredResponse
@@ -142,7 +141,6 @@ __all__ = [
     "set_key_limits",
     "set_model_licensor",
     "settle",
-    "set_prepaid",
     "set_price",
     "NotFound",
     "StoreError",

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from ..billing import BILLING_POSTPAID, BILLING_PREPAID, BUDGET_PERIODS, BillingError, Funding, window_start_us
+from ..billing import BILLING_POSTPAID, BUDGET_PERIODS, BillingError, Funding, window_start_us
 from ..keys import new_id
 from ..ledger import AccountKind, credit_top_up
 from ..money import Money
@@ -65,15 +65,6 @@ def set_credit_limit(engine: Engine, customer: str, limit_nanos: int, currency: 
         connection.execute(
             update(customers).where(customers.c.customer_id == row.customer_id)
             .values(billing_mode=BILLING_POSTPAID, credit_limit_nanos=limit_nanos)
-        )
-
-
-def set_prepaid(engine: Engine, customer: str) -> None:
-    with writing(engine) as connection:
-        row = _customer_row(connection, customer)
-        connection.execute(
-            update(customers).where(customers.c.customer_id == row.customer_id)
-            .values(billing_mode=BILLING_PREPAID, credit_limit_nanos=None)
         )
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..keys import hash_secret, key_hint, new_api_key, new_id
-from ..metering import STATUS_INTERRUPTED, STATUS_PENDING, FinalUsage, PendingUsage, UsageRecord
-from ._errors import Conflict, NotFound
+from ..metering import STATUS_INTERRUPTED, STATUS_PENDING, FinalUsage, UsageRecord
+from ._errors import NotFound
 from ._schema import api_keys, customers, meta, usage_records, workers
 from ._engine import writing
 

@@ -48,6 +48,7 @@ from ._ledger import post_entries
 from ._prices import load_prices
 from ._schema import period_closes, statements, usage_records
 from ._statement_json import checked_statement, statement_bytes, statement_id_of, statement_json
+from ._engine import writing
 
 HOST_OWNER = "host"
 # Gateway and imported usage is API access; the subscription issue adds its own stream.
@@ -94,10 +95,6 @@ def _shift(period: str, months: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
-def _write_connection(engine: Engine):
-    return engine.connect().execution_options(write_lock=True)
-
-
 def _lock_closes(connection: Connection) -> None:
     """Serialise period closes with import batches (SQLite: BEGIN IMMEDIATE does it)."""
     if connection.dialect.name == "postgresql":
@@ -128,7 +125,7 @@ def _check_order(connection: Connection, period: str, start_us: int) -> None:
 
 def _begin_close(engine: Engine, period: str, now_us: int) -> None:
     start_us, end_us = period_bounds_us(period)
-    with _write_connection(engine) as connection, connection.begin():
+    with writing(engine) as connection:
         _lock_closes(connection)
         if connection.execute(select(period_closes.c.state).where(period_closes.c.period == period)).scalar():
             return  # another settle began it; compute and finish resume it
@@ -310,7 +307,7 @@ def _entries(draft: _Draft, statement_id: str, now_us: int) -> list:
 
 
 def _finish_close(engine: Engine, period: str, drafts: list[_Draft], now_us: int) -> None:
-    with _write_connection(engine) as connection, connection.begin():
+    with writing(engine) as connection:
         _lock_closes(connection)
         state = connection.execute(select(period_closes.c.state).where(period_closes.c.period == period)).scalar()
         if state == CLOSED:
