@@ -23,7 +23,7 @@ EXPECTED_ALL = {
     "inclusion_plan", "inclusion_proof", "leaf_hash", "node_hash", "parse_checkpoint",
     "parse_verifier_key", "proof_from_plan", "root_hash", "sign_note", "subtree_root",
     "verify_checkpoint", "verify_checkpoint_consistency", "verify_consistency", "verify_inclusion",
-    "verify_note",
+    "verify_note", "CompactRange", "compact_range",
 }
 
 

@@ -39,7 +39,7 @@ def run(args, engine, config) -> int:
         return 0
     if args.action == "init":
         origin = args.origin or config.transparency.origin
-        vkey = init_log_key(engine, origin)
+        vkey = init_log_key(engine, origin, time.time_ns() // 1000)
         print_json({"origin": origin, "vkey": vkey}) if args.json else print(vkey)
         return 0
     if args.action == "vkey":

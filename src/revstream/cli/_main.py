@@ -28,6 +28,7 @@ from ..store import (
 from . import _log as transparency_log
 from . import _money as money
 from . import _settlement as settlement
+from . import _verify as verifier
 from ._output import fail, print_json, print_table
 
 
@@ -67,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     money.add_parsers(commands)
     settlement.add_parsers(commands)
     transparency_log.add_parsers(commands)
+    verifier.add_parsers(commands)
 
     usage = commands.add_parser("usage", help="usage records")
     usage.add_argument("--customer")
@@ -106,6 +108,8 @@ def _dispatch(args, config) -> int:
         if args.command == "db":
             print_json({"revision": revision}) if args.json else print(f"store at revision {revision}")
             return 0
+        if verifier.handles(args):
+            return verifier.run(args, engine, config)
         if transparency_log.handles(args):
             return transparency_log.run(args, engine, config)
         if settlement.handles(args):

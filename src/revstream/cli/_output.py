@@ -26,3 +26,31 @@ def print_table(rows: Sequence[dict], columns: Sequence[str]) -> None:
 def fail(message: str, code: int = 1) -> int:
     print(f"revstream: error: {message}", file=sys.stderr)
     return code
+
+
+PROGRESS_BAR_CHARS = 30
+PROGRESS_LINES = 10
+"""Without a terminal, a progress line is printed at each tenth of the work."""
+
+
+def progress_reporter(unit: str):
+    """A ``(done, total)`` callback drawing progress on stderr: a bar redrawn in place on a
+    terminal, else one line per tenth, so logs of long runs show they are moving."""
+    tty = sys.stderr.isatty()
+    printed = [-1]
+
+    def report(done: int, total: int) -> None:
+        if tty:
+            filled = PROGRESS_BAR_CHARS * done // total if total else PROGRESS_BAR_CHARS
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (PROGRESS_BAR_CHARS - filled)}] {done}/{total} {unit}")
+            if done >= total:
+                sys.stderr.write("\n")
+        else:
+            step = PROGRESS_LINES * done // total if total else PROGRESS_LINES
+            if step == printed[0]:
+                return
+            printed[0] = step
+            sys.stderr.write(f"{done}/{total} {unit}\n")
+        sys.stderr.flush()
+
+    return report

@@ -27,9 +27,8 @@ from ..store import (
     settle,
 )
 from . import _log as transparency_log
-from ._output import fail, print_json, print_table
+from ._output import fail, print_json, print_table, progress_reporter
 
-progress_bar_chars: int = 30
 
 
 def add_parsers(commands) -> None:
@@ -72,8 +71,8 @@ def add_parsers(commands) -> None:
     statements.add_parser("list", help="every statement").add_argument("--json", action="store_true")
     show = statements.add_parser("show", help="one statement")
     show.add_argument("statement_id")
-    show.add_argument("--format", choices=("json", "csv", "md"), default="json",
-                      help="json: the stored canonical (RFC 8785) bytes")
+    show.add_argument("--format", choices=("json", "csv", "md", "note"), default="json",
+                      help="json: the stored canonical (RFC 8785) bytes; note: the signed statement `revstream verify` checks")
 
 
 def add_usage_import(usage) -> None:
@@ -266,17 +265,13 @@ def _statements_show(args, engine, now_us) -> int:
         sys.stdout.flush()
         sys.stdout.buffer.write(stored.body)
         sys.stdout.buffer.flush()
+    elif args.format == "note":
+        if stored.signed_note is None:
+            return fail(f"statement {stored.statement_id} was closed before `revstream log init`: it is not signed")
+        sys.stdout.write(stored.signed_note)
     else:
         sys.stdout.write(_csv(value) if args.format == "csv" else _markdown(value))
     return 0
-
-
-def _progress(done: int, total: int) -> None:
-    filled = progress_bar_chars * done // total if total else progress_bar_chars
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (progress_bar_chars - filled)}] {done}/{total} records")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def _lines(path: Path):
@@ -291,7 +286,7 @@ def _usage_import(args, engine, now_us) -> int:
     if not path.is_file():
         return fail(f"no such file: {args.file}", 2)
     report = import_usage(engine, _lines(path), now_us, args.skip_invalid,
-                          _progress if sys.stderr.isatty() else None)
+                          progress_reporter("records"))
     value = {"lines": report.lines, "imported": report.imported, "duplicates": report.duplicates,
              "invalid": report.invalid, "late": report.late,
              "errors": [{"line": number, "reason": reason} for number, reason in report.errors]}

@@ -35,7 +35,16 @@ from ._errors import ApiError, from_backend, internal
 from ._metrics import Metrics
 from ._routes_v1 import chat_completions, completions, list_models, my_balance, my_usage
 from ._state import AppState, ServedModel
-from ._transparency import checkpoint, consistency_proof, entries, inclusion_proof, run_appender
+from ._transparency import (
+    checkpoint,
+    consistency_proof,
+    entries,
+    inclusion_proof,
+    prefix,
+    run_appender,
+    statement_note,
+    statements,
+)
 
 log = logging.getLogger("revstream.gateway")
 HEARTBEAT_INTERVAL_S = 5.0
@@ -188,6 +197,9 @@ def create_app(config: Config) -> Starlette:
         Route("/transparency/proof/inclusion", inclusion_proof, methods=["GET"]),
         Route("/transparency/proof/consistency", consistency_proof, methods=["GET"]),
         Route("/transparency/entries", entries, methods=["GET"]),
+        Route("/transparency/prefix", prefix, methods=["GET"]),
+        Route("/transparency/statements", statements, methods=["GET"]),
+        Route("/transparency/statements/{statement_id}", statement_note, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]

@@ -25,8 +25,12 @@ from ..store import (
     get_meta,
     inclusion_hashes,
     latest_checkpoint,
+    NotFound,
+    get_statement,
+    list_statements,
     log_entries,
     log_verifier_key,
+    prefix_hashes,
 )
 from ._auth import ADMIN_TOKEN_META_KEY, bearer
 from ._errors import ApiError, invalid
@@ -77,19 +81,22 @@ async def log_health(state: AppState) -> dict:
 
 # --- HTTP -----------------------------------------------------------------------------
 
-async def _require_reader(request: Request) -> None:
+async def _require_reader(request: Request) -> str | None:
+    """The licensor id of a licensor token, or None for the admin token; 401/403 otherwise."""
     token = bearer(request.headers)
     if token is None:
         raise ApiError(401, "the transparency log needs a licensor token: Authorization: Bearer rslic-… "
                             "(create one with `revstream licensors token NAME`)", code="invalid_licensor_token")
     engine = state_of(request).engine
     digest = hash_secret(token)
-    if await asyncio.to_thread(find_licensor_token, engine, digest) is not None:
-        return
+    licensor_id = await asyncio.to_thread(find_licensor_token, engine, digest)
+    if licensor_id is not None:
+        return licensor_id
     admin = await asyncio.to_thread(get_meta, engine, ADMIN_TOKEN_META_KEY)
     if admin is None or not secrets_equal(admin, digest):
         raise ApiError(403, "this token cannot read the transparency log: use a licensor token or the admin token",
                        code="forbidden")
+    return None
 
 
 def _integer(request: Request, name: str) -> int:
@@ -141,3 +148,41 @@ async def entries(request: Request) -> Response:
     start, end = _integer(request, "start"), _integer(request, "end")
     data = await _read(log_entries, state_of(request).engine, start, end)
     return json_response({"start": start, "end": start + len(data), "entries": _b64(data)})
+
+
+async def prefix(request: Request) -> Response:
+    """The complete-subtree hashes tiling leaves [0, start): with entries [start, size) they
+    give the root of size leaves (see revstream.transparency.CompactRange)."""
+    await _require_reader(request)
+    start = _integer(request, "start")
+    hashes = await _read(prefix_hashes, state_of(request).engine, start)
+    return json_response({"start": start, "hashes": _b64(hashes)})
+
+
+def _statement_summary(stored) -> dict:
+    return {"statement": stored.statement_id, "period": stored.period, "agreement": stored.agreement_id,
+            "currency": stored.currency, "share_total_minor": stored.share_total_minor,
+            "signed": stored.signed_note is not None}
+
+
+async def statements(request: Request) -> Response:
+    """The statements a licensor token may read (its own licensor's; all with the admin token)."""
+    licensor_id = await _require_reader(request)
+    found = await asyncio.to_thread(list_statements, state_of(request).engine, None, licensor_id)
+    return json_response({"statements": [_statement_summary(stored) for stored in found]})
+
+
+async def statement_note(request: Request) -> Response:
+    """One statement as its signed note (text/plain), the file `revstream verify` checks."""
+    licensor_id = await _require_reader(request)
+    statement_id = request.path_params["statement_id"]
+    try:
+        stored = await asyncio.to_thread(get_statement, state_of(request).engine, statement_id)
+    except NotFound:
+        stored = None
+    if stored is None or (licensor_id is not None and stored.licensor_id != licensor_id):
+        raise ApiError(404, f"no statement {statement_id} for this token", code="statement_not_found")
+    if stored.signed_note is None:
+        raise ApiError(404, f"statement {statement_id} was closed before the log had a key: it is not signed",
+                       code="statement_not_signed")
+    return Response(stored.signed_note, media_type=NOTE_MEDIA_TYPE)

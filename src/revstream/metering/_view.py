@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from ..money import format_nanos_exact
 from ._record import UsageRecord
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def rfc3339(time_us: int | None) -> str | None:
     if time_us is None:
         return None
-    moment = datetime.fromtimestamp(time_us / 1_000_000, tz=timezone.utc)
+    moment = _EPOCH + timedelta(microseconds=time_us)  # exact: no float seconds
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 

@@ -8,6 +8,8 @@ Pure values and functions, no I/O. ``compute_statement`` is deterministic and ex
 from revstream.settlement._allocate import allocate_largest_remainder
 from revstream.settlement._compute import Adjustment, UsageLine, compute_statement
 from revstream.settlement._declare import draft_agreement, parse_stream_shares
+from revstream.settlement._periods import day_us, period_bounds_us, period_of_us, shift_period
+from revstream.settlement._rate import STREAM_API, UsageGroup, in_force, rate_usage, window_us
 from revstream.settlement._errors import (
     AgreementError,
     PeriodError,
@@ -35,6 +37,7 @@ from revstream.settlement._terms import (
 __all__ = [
     "BPS_PER_UNIT",
     "KNOWN_STREAMS",
+    "STREAM_API",
     "TIERED_RATE",
     "Adjustment",
     "AdjustmentLine",
@@ -47,13 +50,21 @@ __all__ = [
     "StatementError",
     "StatementLine",
     "TierParseError",
+    "UsageGroup",
     "UsageLine",
     "UsageLineError",
     "allocate_largest_remainder",
     "compute_statement",
+    "day_us",
     "draft_agreement",
+    "in_force",
     "parse_period",
     "parse_stream_shares",
     "parse_tiers",
+    "period_bounds_us",
+    "period_of_us",
+    "rate_usage",
+    "shift_period",
     "validate_statement",
+    "window_us",
 ]

@@ -43,6 +43,7 @@ from ._agreements import (
     LicensorRow,
     add_agreement,
     add_licensor,
+    agreement_from_terms,
     agreement_terms,
     list_agreements,
     list_licensors,
@@ -59,22 +60,42 @@ from ._log import (
     LogIntegrityError,
     StoredCheckpoint,
     append_log,
-    check_log,
-    consistency_hashes,
-    inclusion_hashes,
     init_log_key,
-    latest_checkpoint,
     leaf_data,
-    log_entries,
-    log_size,
     log_verifier_key,
     pseudonym,
     pseudonym_secret,
+)
+from ._log_read import (
+    check_log,
+    consistency_hashes,
+    inclusion_hashes,
+    latest_checkpoint,
+    log_entries,
+    log_size,
+    prefix_hashes,
+)
+from ._audits import AuditedStatement, list_audited_statements, record_audit
+from ._statement_json import (
+    STATEMENT_NOTE_HEADER,
+    checked_statement,
+    statement_body_of_note_text,
+    statement_bytes,
+    statement_json,
 )
 from ._usage_import import ImportRejected, ImportReport, import_usage
 from ._writer import UsageWriter, UsageWriterClosed
 
 __all__ = [
+    "AuditedStatement",
+    "list_audited_statements",
+    "record_audit",
+    "agreement_from_terms",
+    "STATEMENT_NOTE_HEADER",
+    "checked_statement",
+    "statement_body_of_note_text",
+    "statement_bytes",
+    "statement_json",
     "LOG_APPEND_BATCH_MAX",
     "LOG_ENTRIES_PAGE_MAX",
     "AppendResult",
@@ -95,6 +116,7 @@ __all__ = [
     "log_size",
     "log_verifier_key",
     "pseudonym",
+    "prefix_hashes",
     "pseudonym_secret",
     "ADMITTED",
     "DENIED",

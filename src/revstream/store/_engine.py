@@ -6,8 +6,8 @@ import contextlib
 from pathlib import Path
 from typing import Iterator
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
+import re
+
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
@@ -68,19 +68,47 @@ def writing(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
-def _alembic_config(connection) -> AlembicConfig:
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = connection
-    return config
+_REVISION = re.compile(r'^revision = "(\w+)"$', re.M)
+_DOWN_REVISION = re.compile(r'^down_revision = "(\w+)"$', re.M)
+
+
+def head_revision() -> str:
+    """The newest migration, read from the migration files without loading alembic."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        text = path.read_text()
+        revisions.update(_REVISION.findall(text))
+        parents.update(_DOWN_REVISION.findall(text))
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise StoreError(f"the migrations must form one chain, found heads {sorted(heads)}")
+    return heads.pop()
+
+
+def _current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        if "alembic_version" not in inspect(connection).get_table_names():
+            return None
+        return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
 def upgrade(engine: Engine) -> str:
-    """Apply every pending migration; returns the revision now in force."""
+    """Apply every pending migration; returns the revision now in force.
+
+    A store already at the head is answered without loading alembic, which alone takes
+    most of a CLI command's start-up time."""
+    head = head_revision()
+    if _current_revision(engine) == head:
+        return head
+    from alembic import command  # only when a migration may run (see the docstring)
+    from alembic.config import Config as AlembicConfig
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
-        command.upgrade(_alembic_config(connection), "head")
-    with engine.connect() as connection:
-        return str(connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar())
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return str(_current_revision(engine))
 
 
 def is_current(engine: Engine) -> bool:

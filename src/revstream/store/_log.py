@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from hashlib import sha256
 from typing import Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+import orjson
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..transparency import (
@@ -40,10 +41,10 @@ from ..transparency import (
     ProofError,
     TransparencyError,
     canonical_json,
+    compact_range,
     consistency_plan,
     format_checkpoint,
     generate_key,
-    inclusion_plan,
     leaf_hash,
     node_hash,
     proof_from_plan,
@@ -52,8 +53,10 @@ from ..transparency import (
 )
 from ._errors import Conflict, StoreError
 from ._repo import get_meta, put_meta_if_absent
-from ._schema import log_checkpoints, log_state, log_subtrees, meta, usage_records
+from ..settlement import period_bounds_us
+from ._schema import log_checkpoints, log_state, log_subtrees, meta, period_closes, usage_records
 from ._sql import bulk_insert, bulk_update
+from ._statement_json import statement_note_text
 from ._engine import writing
 
 LOG_APPEND_BATCH_MAX = 512
@@ -68,6 +71,7 @@ SECRET_META_KEY = "log_pseudonym_secret"
 SIGNER_KEY_META_KEY = "log_signer_key"
 VERIFIER_KEY_META_KEY = "log_verifier_key"
 ORIGIN_META_KEY = "log_origin"
+BASE_SIZE_META_KEY = "log_settled_base_size"
 _SECRET_BYTES = 32
 _LOG_ID = 1
 
@@ -76,7 +80,7 @@ _LEAF_COLUMNS = (
     usage_records.c.request_id, usage_records.c.time_us, usage_records.c.customer_id, usage_records.c.model,
     usage_records.c.endpoint, usage_records.c.status, usage_records.c.tokens_prompt,
     usage_records.c.tokens_completion, usage_records.c.usage_source, usage_records.c.charge_nanos,
-    usage_records.c.currency,
+    usage_records.c.currency, usage_records.c.late_period,
 )
 UNLOGGED = and_(usage_records.c.status != "pending", usage_records.c.log_index.is_(None))
 
@@ -143,6 +147,9 @@ def leaf_data(row, secret: bytes) -> bytes:
         "usage_source": row.usage_source,
         "charge_nanos": row.charge_nanos,
         "currency": row.currency,
+        # Set when the record became final after its period's close began: it is then
+        # settled as an adjustment by the next close, never by its own period's statement.
+        "late_period": row.late_period,
     })
 
 
@@ -159,12 +166,7 @@ def pseudonym_secret(engine: Engine) -> bytes:
 
 def _compact_range(size: int) -> list[tuple[int, int]]:
     """(level, index) of the complete subtrees, largest first, that tile leaves [0, size)."""
-    pieces, begin = [], 0
-    for level in range(size.bit_length() - 1, -1, -1):
-        if size >> level & 1:
-            pieces.append((level, begin >> level))
-            begin += 1 << level
-    return pieces
+    return [(piece.level, piece.index) for piece in compact_range(size)]
 
 
 def _fetch_subtrees(connection: Connection, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -287,17 +289,27 @@ def _latest(connection: Connection) -> StoredCheckpoint | None:
     return None if row is None else StoredCheckpoint(row.size, bytes(row.root), row.note, row.created_us)
 
 
-def _maybe_sign(connection: Connection, size: int, policy: CheckpointPolicy, now_us: int) -> StoredCheckpoint | None:
-    keys = dict(connection.execute(
+def _signing_keys(connection: Connection) -> dict[str, str]:
+    return dict(connection.execute(
         select(meta.c.key, meta.c.value).where(meta.c.key.in_((SIGNER_KEY_META_KEY, ORIGIN_META_KEY)))
     ).all())
-    if SIGNER_KEY_META_KEY not in keys or size == 0:
+
+
+def _maybe_sign(connection: Connection, size: int, policy: CheckpointPolicy, now_us: int) -> StoredCheckpoint | None:
+    if SIGNER_KEY_META_KEY not in _signing_keys(connection) or size == 0:
         return None
     last = _latest(connection)
     last_size, last_us = (0, None) if last is None else (last.size, last.created_us)
     due = last_us is None or size - last_size >= policy.records or now_us - last_us >= policy.interval_us
     if size <= last_size or not due:
         return None
+    return _sign(connection, size, last, now_us)
+
+
+def _sign(connection: Connection, size: int, last: StoredCheckpoint | None, now_us: int) -> StoredCheckpoint:
+    """Sign the tree of `size` leaves, after proving it extends the last signed checkpoint:
+    the host never signs two inconsistent checkpoints."""
+    keys = _signing_keys(connection)
     root = _root(connection, size)
     if last is not None and last.size > 0:
         proof = _proof(connection, consistency_plan(last.size, size))
@@ -312,15 +324,61 @@ def _maybe_sign(connection: Connection, size: int, policy: CheckpointPolicy, now
     return StoredCheckpoint(size, root, note, now_us)
 
 
+def _append_all(connection: Connection, size: int, secret: bytes, now_us: int, where=UNLOGGED) -> int:
+    """Append every waiting record matching `where`, in bounded batches, in this transaction."""
+    while True:
+        rows = connection.execute(
+            select(*_LEAF_COLUMNS).where(where)
+            .order_by(usage_records.c.finalized_us, usage_records.c.request_id).limit(LOG_APPEND_BATCH_MAX)
+        ).all()
+        if rows:
+            size = _append_rows(connection, size, rows, secret, now_us)
+        if len(rows) < LOG_APPEND_BATCH_MAX:
+            return size
+
+
+def checkpoint_for_close(connection: Connection, secret: bytes, now_us: int) -> StoredCheckpoint | None:
+    """In a period close's write transaction: append every final record still waiting in
+    the outbox, then sign a checkpoint of the result (or return the one already signed
+    at that size). None when the log has no key: such a host publishes no log.
+
+    Every record the close settles as its period's own is then a leaf below the
+    checkpoint's size; a record that becomes final later is appended above it."""
+    if SIGNER_KEY_META_KEY not in _signing_keys(connection):
+        return None
+    size = connection.execute(
+        select(log_state.c.size).where(log_state.c.log_id == _LOG_ID).with_for_update()
+    ).scalar_one()
+    size = _append_all(connection, size, secret, now_us)
+    last = _latest(connection)
+    if last is not None and last.size == size:
+        return last
+    return _sign(connection, size, last, now_us)
+
+
 # --- keys -----------------------------------------------------------------------------
 
-def init_log_key(engine: Engine, origin: str) -> str:
+def _closed_until_us(connection: Connection) -> int:
+    """The end of the latest period whose close has begun (0 if none): usage before it
+    has been assigned to a statement, or will be as a late adjustment."""
+    latest = connection.execute(select(func.max(period_closes.c.period))).scalar()
+    return 0 if latest is None else period_bounds_us(latest)[1]
+
+
+def init_log_key(engine: Engine, origin: str, now_us: int = 0) -> str:
     """Create the log's Ed25519 key for `origin`; returns the verifier key. The signer key
-    stays in `meta`. Raises Conflict if the log has a key already."""
+    stays in `meta`. Raises Conflict if the log has a key already.
+
+    Usage that closed periods already settled is appended first, in the same
+    transaction, and the size after it is kept as the log's settled base
+    (`settled_base_size`): every leaf above it is settled by a close that ran after
+    the log existed, which is what lets a verifier tell a late record from one that an
+    earlier, unlogged close settled."""
     try:
         skey, vkey = generate_key(origin)
     except TransparencyError as error:
         raise ValueError(f"origin {origin!r}: {error}") from error
+    secret = pseudonym_secret(engine)
     try:
         with writing(engine) as connection:
             connection.execute(meta.insert(), [
@@ -328,90 +386,41 @@ def init_log_key(engine: Engine, origin: str) -> str:
                 {"key": VERIFIER_KEY_META_KEY, "value": vkey},
                 {"key": ORIGIN_META_KEY, "value": origin},
             ])
+            size = connection.execute(
+                select(log_state.c.size).where(log_state.c.log_id == _LOG_ID).with_for_update()
+            ).scalar_one()
+            settled = or_(usage_records.c.settled_period.is_not(None), and_(
+                usage_records.c.late_period.is_(None), usage_records.c.time_us < _closed_until_us(connection)))
+            size = _append_all(connection, size, secret, now_us, and_(UNLOGGED, settled))
+            connection.execute(meta.insert().values(key=BASE_SIZE_META_KEY, value=str(size)))
     except IntegrityError:
         raise Conflict("the log key exists already; `revstream log vkey` prints its verifier key") from None
     return vkey
+
+
+def log_origin(connection: Connection) -> str | None:
+    return connection.execute(select(meta.c.value).where(meta.c.key == ORIGIN_META_KEY)).scalar()
+
+
+def sign_statement(connection: Connection, body: bytes) -> str | None:
+    """A statement bound to a checkpoint, signed with the log key; None for a statement
+    closed without the log (it names no checkpoint, so there is nothing to verify)."""
+    value = orjson.loads(body)
+    if value.get("log") is None:
+        return None
+    keys = _signing_keys(connection)
+    if SIGNER_KEY_META_KEY not in keys:
+        raise LogIntegrityError(f"statement {value.get('statement')} names a checkpoint but the log key is gone")
+    return sign_note(statement_note_text(body), keys[SIGNER_KEY_META_KEY])
+
+
+def settled_base_size(connection: Connection) -> int:
+    """The log size below which every leaf was settled before the log had a key (0 if none)."""
+    value = connection.execute(select(meta.c.value).where(meta.c.key == BASE_SIZE_META_KEY)).scalar()
+    return 0 if value is None else int(value)
 
 
 def log_verifier_key(engine: Engine) -> str | None:
     return get_meta(engine, VERIFIER_KEY_META_KEY)
 
 
-# --- reading --------------------------------------------------------------------------
-
-def log_size(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return connection.execute(select(log_state.c.size).where(log_state.c.log_id == _LOG_ID)).scalar_one()
-
-
-def latest_checkpoint(engine: Engine) -> StoredCheckpoint | None:
-    with engine.connect() as connection:
-        return _latest(connection)
-
-
-def inclusion_hashes(engine: Engine, index: int, size: int) -> tuple[bytes, ...]:
-    """Inclusion proof of leaf `index` in the tree of `size` leaves; ValueError on a bad range."""
-    with engine.connect() as connection:
-        current = connection.execute(select(log_state.c.size).where(log_state.c.log_id == _LOG_ID)).scalar_one()
-        if not 0 < size <= current:
-            raise ValueError(f"size must be between 1 and the log size {current}, got {size}")
-        if not 0 <= index < size:
-            raise ValueError(f"index must be between 0 and size - 1 = {size - 1}, got {index}")
-        return _proof(connection, inclusion_plan(index, size))
-
-
-def consistency_hashes(engine: Engine, old: int, new: int) -> tuple[bytes, ...]:
-    """Consistency proof from `old` to `new` leaves; ValueError on a bad range."""
-    with engine.connect() as connection:
-        current = connection.execute(select(log_state.c.size).where(log_state.c.log_id == _LOG_ID)).scalar_one()
-        if not 0 <= new <= current:
-            raise ValueError(f"new must be between 0 and the log size {current}, got {new}")
-        if not 0 <= old <= new:
-            raise ValueError(f"old must be between 0 and new = {new}, got {old}")
-        return _proof(connection, consistency_plan(old, new))
-
-
-def log_entries(engine: Engine, start: int, end: int) -> list[bytes]:
-    """Leaf data of leaves [start, min(end, start + LOG_ENTRIES_PAGE_MAX)), recomputed from the records."""
-    secret = pseudonym_secret(engine)
-    with engine.connect() as connection:
-        current = connection.execute(select(log_state.c.size).where(log_state.c.log_id == _LOG_ID)).scalar_one()
-        if not 0 <= start <= end:
-            raise ValueError(f"start must be between 0 and end = {end}, got {start}")
-        if end > current:
-            raise ValueError(f"end must be at most the log size {current}, got {end}")
-        end = min(end, start + LOG_ENTRIES_PAGE_MAX)
-        rows = connection.execute(
-            select(usage_records.c.log_index, *_LEAF_COLUMNS)
-            .where(usage_records.c.log_index >= start, usage_records.c.log_index < end)
-            .order_by(usage_records.c.log_index)
-        ).all()
-    if [row.log_index for row in rows] != list(range(start, end)):
-        raise LogIntegrityError(f"usage records of log entries [{start}, {end}) are missing from the store")
-    return [leaf_data(row, secret) for row in rows]
-
-
-def check_log(engine: Engine) -> LogCheck:
-    """Recompute every leaf from its record and compare it with the stored leaf hash."""
-    secret = pseudonym_secret(engine)
-    mismatched, missing = [], []
-    with engine.connect() as connection:
-        size = connection.execute(select(log_state.c.size).where(log_state.c.log_id == _LOG_ID)).scalar_one()
-        for start in range(0, size, LOG_CHECK_BATCH_MAX):
-            end = min(size, start + LOG_CHECK_BATCH_MAX)
-            stored = dict(connection.execute(
-                select(log_subtrees.c.subtree_index, log_subtrees.c.hash)
-                .where(log_subtrees.c.level == 0, log_subtrees.c.subtree_index >= start,
-                       log_subtrees.c.subtree_index < end)
-            ).all())
-            rows = {row.log_index: row for row in connection.execute(
-                select(usage_records.c.log_index, *_LEAF_COLUMNS)
-                .where(usage_records.c.log_index >= start, usage_records.c.log_index < end)
-            )}
-            for index in range(start, end):
-                if index not in rows or index not in stored:
-                    missing.append(index)
-                elif leaf_hash(leaf_data(rows[index], secret)) != bytes(stored[index]):
-                    mismatched.append(index)
-        root = _root(connection, size)
-    return LogCheck(size, root, tuple(mismatched), tuple(missing))

@@ -236,6 +236,8 @@ statements = Table(
     Column("share_total_minor", BigInteger, nullable=False),
     Column("residue_nanos", BigInteger, nullable=False),
     Column("created_us", BigInteger, nullable=False),
+    # The statement as a signed note (see `_statement_json`), when the log had a key at its close.
+    Column("signed_note", Text, nullable=True),
     UniqueConstraint("agreement_id", "period", name="uq_statements_agreement_period"),
 )
 
@@ -246,6 +248,10 @@ period_closes = Table(
     Column("state", String(16), nullable=False),  # "closing", then "closed"
     Column("started_us", BigInteger, nullable=False),
     Column("closed_us", BigInteger, nullable=True),
+    # With a log key: the size of the checkpoint signed when the close began (every record
+    # the close settles as the period's own is below it) and the previous close's size.
+    Column("log_size", BigInteger, nullable=True),
+    Column("log_previous_size", BigInteger, nullable=True),
 )
 
 
@@ -284,4 +290,23 @@ licensor_tokens = Table(
     Column("licensor_id", String(40), ForeignKey("licensors.licensor_id"), nullable=False),
     Column("token_sha256", String(64), nullable=False, unique=True),
     Column("created_us", BigInteger, nullable=False),
+)
+
+# Verifier side (a licensor's install): every statement `revstream verify` checked, with the
+# outcome, so the licensor's dashboard shows what was verified, what failed and why.
+audited_statements = Table(
+    "audited_statements",
+    metadata,
+    Column("origin", String(255), primary_key=True),
+    Column("statement_id", String(64), primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("licensor", String(255), nullable=False),
+    Column("agreement_id", String(40), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("share_total_minor", BigInteger, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("state", String(16), nullable=False),  # "verified", "failed" or "unchecked"
+    Column("reason", Text, nullable=True),
+    Column("checked_us", BigInteger, nullable=False),
 )

@@ -31,23 +31,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from typing import Final
 
-from sqlalchemy import Connection, Engine, case, func, insert, literal, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, insert, literal, or_, select, update
 
 from ..ledger import Account, AccountKind, accrue_licensor_share, rounding_adjustment
 from ..metering import STATUS_PENDING, rfc3339
 from ..money import Money
 from ..pricing import TOKENS_PER_MTOK, PriceSchedule
-from ..settlement import Adjustment, Agreement, PeriodError, Statement, UsageLine, compute_statement, parse_period
+from ..settlement import Adjustment, Agreement, PeriodError, Statement, UsageLine, compute_statement
+from ..settlement import day_us as _day_us, period_bounds_us, period_of_us, shift_period as _shift, window_us
 from ._agreements import AgreementRow, _agreement_rows, agreement_terms
 from ._errors import NotFound, StoreError
 from ._ledger import post_entries
 from ._prices import load_prices
-from ._schema import period_closes, statements, usage_records
-from ._statement_json import checked_statement, statement_bytes, statement_id_of, statement_json
+from ._log import LogIntegrityError, checkpoint_for_close, log_origin, pseudonym_secret, settled_base_size, sign_statement
+from ._schema import log_checkpoints, period_closes, statements, usage_records
+from ._statement_json import checked_statement, statement_bytes, statement_id_of, statement_json, usage_line_json
 from ._engine import writing
 
 HOST_OWNER = "host"
@@ -68,31 +70,12 @@ class StoredStatement:
     share_total_minor: int
     residue_nanos: int
     created_us: int
+    # The statement as a signed note (None when it was closed without the log).
+    signed_note: str | None = None
 
     def json(self) -> dict:
         """The statement's JSON, re-checked against every invariant."""
         return checked_statement(self.body, self.share_total_minor, self.residue_nanos)[0]
-
-
-def _day_us(day: date) -> int:
-    return (day - date(1970, 1, 1)).days * 86_400_000_000
-
-
-def period_bounds_us(period: str) -> tuple[int, int]:
-    """[start, end) of a period in epoch microseconds."""
-    first, last = parse_period(period)
-    return _day_us(first), _day_us(last + timedelta(days=1))
-
-
-def period_of_us(time_us: int) -> str:
-    moment = _EPOCH + timedelta(microseconds=time_us)
-    return f"{moment.year:04d}-{moment.month:02d}"
-
-
-def _shift(period: str, months: int) -> str:
-    first, _ = parse_period(period)
-    index = first.year * 12 + first.month - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def _lock_closes(connection: Connection) -> None:
@@ -123,24 +106,49 @@ def _check_order(connection: Connection, period: str, start_us: int) -> None:
         raise PeriodError(f"settle {_shift(latest.period, 1)} first: periods close in order")
 
 
+def _previous_log_size(connection: Connection, period: str) -> int:
+    """The checkpoint size of the latest earlier close bound to the log, else the log's
+    settled base (every leaf below it was settled before the log had a key)."""
+    size = connection.execute(
+        select(period_closes.c.log_size).where(period_closes.c.period < period, period_closes.c.log_size.is_not(None))
+        .order_by(period_closes.c.period.desc()).limit(1)
+    ).scalar()
+    return settled_base_size(connection) if size is None else size
+
+
 def _begin_close(engine: Engine, period: str, now_us: int) -> None:
     start_us, end_us = period_bounds_us(period)
+    secret = pseudonym_secret(engine)
     with writing(engine) as connection:
         _lock_closes(connection)
         if connection.execute(select(period_closes.c.state).where(period_closes.c.period == period)).scalar():
             return  # another settle began it; compute and finish resume it
         _check_order(connection, period, start_us)
-        connection.execute(insert(period_closes).values(period=period, state=CLOSING, started_us=now_us))
+        # With a log key, the close is bound to a checkpoint: every final record is appended
+        # first, and the period's records that are not leaves below it (still pending, or
+        # final an instant too late) become late. A late record of an earlier period is
+        # claimed only once it is a leaf, so a verifier finds this statement's adjustments
+        # exactly between the previous close's checkpoint and this one's.
+        checkpoint = checkpoint_for_close(connection, secret, now_us)
+        if checkpoint is None:
+            not_settled_now, claimable = usage_records.c.status == STATUS_PENDING, usage_records.c.status != STATUS_PENDING
+        else:
+            not_settled_now, claimable = usage_records.c.log_index.is_(None), usage_records.c.log_index.is_not(None)
+        connection.execute(insert(period_closes).values(
+            period=period, state=CLOSING, started_us=now_us,
+            log_size=None if checkpoint is None else checkpoint.size,
+            log_previous_size=None if checkpoint is None else _previous_log_size(connection, period),
+        ))
         connection.execute(
             update(usage_records)
             .where(usage_records.c.time_us >= start_us, usage_records.c.time_us < end_us,
-                   usage_records.c.status == STATUS_PENDING, usage_records.c.late_period.is_(None))
+                   not_settled_now, usage_records.c.late_period.is_(None))
             .values(late_period=period)
         )
         connection.execute(
             update(usage_records)
             .where(usage_records.c.late_period.is_not(None), usage_records.c.settled_period.is_(None),
-                   usage_records.c.late_period < period, usage_records.c.status != STATUS_PENDING)
+                   usage_records.c.late_period < period, claimable)
             .values(settled_period=period)
         )
 
@@ -245,7 +253,20 @@ class _Draft:
     body: bytes
 
 
-def _draft(connection, row: AgreementRow, period: str, groups, late_groups, schedule) -> _Draft:
+def _prices_json(schedule: PriceSchedule, agreement: Agreement, end_us: int) -> list[dict]:
+    """Every price of the agreement's models that started before ``end_us``: what a
+    verifier rates the statement's entries with."""
+    prices = []
+    for price in schedule.prices:
+        start_us = (price.effective_from_utc - _EPOCH) // timedelta(microseconds=1)
+        if price.model in agreement.models and start_us < end_us:
+            prices.append({"model": price.model, "currency": price.currency, "effective_from_us": start_us,
+                           "input_nanos_per_mtok": price.input_nanos_per_mtok,
+                           "output_nanos_per_mtok": price.output_nanos_per_mtok})
+    return sorted(prices, key=lambda item: (item["model"], item["effective_from_us"]))
+
+
+def _draft(connection, row: AgreementRow, period: str, groups, late_groups, schedule, log: dict | None) -> _Draft:
     agreement = row.agreement
     start_us, end_us = period_bounds_us(period)
     bodies = _stored_bodies(connection, agreement.agreement_id, period)
@@ -260,13 +281,48 @@ def _draft(connection, row: AgreementRow, period: str, groups, late_groups, sche
             adjustments.append(Adjustment(late_period, lines, _prior_lines(bodies, late_period)))
     lines = _usage_lines(agreement, groups, schedule)
     statement = compute_statement(agreement, period, lines, carry_in, tuple(adjustments))
-    window_from = max(start_us, _day_us(agreement.effective_from))
-    window_to = end_us if agreement.effective_to is None else min(end_us, _day_us(agreement.effective_to + timedelta(days=1)))
+    window_from, window_to = window_us(agreement, start_us, end_us)
     usage = {"time_from": rfc3339(window_from), "time_before": rfc3339(window_to),
              "records": sum(line.requests for line in lines),
              "late_records": sum(line.requests for a in adjustments for line in a.lines)}
-    body = statement_bytes(statement_json(statement, agreement_terms(agreement), usage))
+    evidence = {
+        "log": log,
+        "prices": _prices_json(schedule, agreement, end_us),
+        "adjustment_basis": [{"period": a.period, "prior_lines": [usage_line_json(line) for line in a.prior_lines]}
+                             for a in adjustments],
+    }
+    body = statement_bytes(statement_json(statement, agreement_terms(agreement), usage, evidence))
     return _Draft(row, statement, body)
+
+
+def _log_section(connection: Connection, period: str) -> dict | None:
+    """Where the close's records are in the transparency log, or None without a log key.
+
+    Checks the binding: every record the close settles is a leaf below the checkpoint."""
+    close = connection.execute(
+        select(period_closes.c.log_size, period_closes.c.log_previous_size).where(period_closes.c.period == period)
+    ).one()
+    if close.log_size is None:
+        return None
+    start_us, end_us = period_bounds_us(period)
+    settled = or_(
+        and_(usage_records.c.time_us >= start_us, usage_records.c.time_us < end_us,
+             usage_records.c.status != STATUS_PENDING, usage_records.c.late_period.is_(None)),
+        usage_records.c.settled_period == period,
+    )
+    index = usage_records.c.log_index
+    first, unbound = connection.execute(
+        select(func.min(index), func.sum(case((or_(index.is_(None), index >= close.log_size), 1), else_=0)))
+        .where(settled)
+    ).one()
+    if unbound:
+        raise LogIntegrityError(f"{unbound} records settled in {period} are not leaves below its checkpoint "
+                                f"of size {close.log_size}")
+    note = connection.execute(select(log_checkpoints.c.note).where(log_checkpoints.c.size == close.log_size)).scalar()
+    if note is None:
+        raise LogIntegrityError(f"the checkpoint of size {close.log_size} that closed {period} is missing")
+    return {"origin": log_origin(connection), "checkpoint": note, "size": close.log_size,
+            "previous_size": close.log_previous_size, "start": close.log_size if first is None else int(first)}
 
 
 def _compute(engine: Engine, period: str) -> list[_Draft]:
@@ -284,7 +340,8 @@ def _compute(engine: Engine, period: str) -> list[_Draft]:
             usage_records.c.status != STATUS_PENDING, usage_records.c.late_period.is_(None),
         ), late=False)
         late_groups = _aggregate(connection, models, boundaries, (usage_records.c.settled_period == period,), late=True)
-        return [_draft(connection, row, period, groups, late_groups, schedule) for row in rows]
+        log = _log_section(connection, period)
+        return [_draft(connection, row, period, groups, late_groups, schedule, log) for row in rows]
 
 
 # --- 3. finish ----------------------------------------------------------------------------
@@ -319,6 +376,7 @@ def _finish_close(engine: Engine, period: str, drafts: list[_Draft], now_us: int
                 statement_id=statement_id, agreement_id=stmt.agreement_id, period=period,
                 licensor_id=draft.row.licensor_id, currency=stmt.currency, body=draft.body,
                 share_total_minor=stmt.share_total_minor, residue_nanos=stmt.residue_nanos, created_us=now_us,
+                signed_note=sign_statement(connection, draft.body),
             ))
             post_entries(connection, _entries(draft, statement_id, now_us))
         connection.execute(update(period_closes).where(period_closes.c.period == period)
@@ -342,16 +400,19 @@ def settle(engine: Engine, period: str, now_us: int) -> list[StoredStatement]:
 
 def _stored(row) -> StoredStatement:
     stored = StoredStatement(row.statement_id, row.agreement_id, row.period, row.licensor_id, row.currency,
-                             bytes(row.body), row.share_total_minor, row.residue_nanos, row.created_us)
+                             bytes(row.body), row.share_total_minor, row.residue_nanos, row.created_us,
+                             row.signed_note)
     checked_statement(stored.body, stored.share_total_minor, stored.residue_nanos)
     return stored
 
 
-def list_statements(engine: Engine, period: str | None = None) -> list[StoredStatement]:
-    """Stored statements (of one period, or all), each re-checked as it is read."""
+def list_statements(engine: Engine, period: str | None = None, licensor_id: str | None = None) -> list[StoredStatement]:
+    """Stored statements (of one period and/or one licensor, or all), each re-checked as it is read."""
     query = select(statements).order_by(statements.c.period, statements.c.agreement_id)
     if period is not None:
         query = query.where(statements.c.period == period)
+    if licensor_id is not None:
+        query = query.where(statements.c.licensor_id == licensor_id)
     with engine.connect() as connection:
         return [_stored(row) for row in connection.execute(query)]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import orjson
 
-from ..settlement import AdjustmentLine, BracketLine, Statement, StatementLine, validate_statement
+from ..settlement import AdjustmentLine, BracketLine, Statement, StatementLine, UsageLine, validate_statement
 from ..transparency import canonical_json
 from ._errors import StoreError
 
@@ -27,9 +27,36 @@ def statement_id_of(agreement_id: str, period: str) -> str:
     return f"stm_{agreement_id.removeprefix('agr_')}_{period.replace('-', '')}"
 
 
-def statement_json(stmt: Statement, terms: dict, usage: dict) -> dict:
-    """The statement as published; ``usage`` is the range of usage it covers."""
-    return {
+STATEMENT_NOTE_HEADER = "revstream statement v1"
+"""First line of a signed statement's note text; the second is the statement's canonical JSON."""
+
+
+def statement_note_text(body: bytes) -> str:
+    """The text a statement's signed note signs: a header line, then the canonical JSON."""
+    return f"{STATEMENT_NOTE_HEADER}\n{body.decode('utf-8')}\n"
+
+
+def statement_body_of_note_text(text: str) -> bytes:
+    """The canonical JSON a verified statement note carries (ValueError if it is not one)."""
+    header, _, rest = text.partition("\n")
+    if header != STATEMENT_NOTE_HEADER or not rest.endswith("\n") or "\n" in rest[:-1]:
+        raise ValueError(f"not a revstream statement: the note must be '{STATEMENT_NOTE_HEADER}' and one JSON line")
+    return rest[:-1].encode("utf-8")
+
+
+def usage_line_json(line: UsageLine) -> dict:
+    """A settled usage line (whole nanos of gross) as statements publish it."""
+    if line.gross_exact.denominator != 1:
+        raise StoreError(f"usage line {line.model}/{line.stream} has a fractional gross {line.gross_exact}")
+    return {"model": line.model, "stream": line.stream, "requests": line.requests,
+            "tokens_prompt": line.tokens_prompt, "tokens_completion": line.tokens_completion,
+            "gross_nanos": int(line.gross_exact)}
+
+
+def statement_json(stmt: Statement, terms: dict, usage: dict, evidence: dict | None = None) -> dict:
+    """The statement as published; ``usage`` is the range of usage it covers, ``evidence``
+    what a verifier needs to recompute it (the log range, prices, adjustment basis)."""
+    return {**(evidence or {}),
         "statement": statement_id_of(stmt.agreement_id, stmt.period),
         "period": stmt.period, "licensor": stmt.licensor, "agreement": stmt.agreement_id, "currency": stmt.currency,
         "terms": terms,

@@ -36,6 +36,7 @@ from ._merkle import (
     subtree_root,
 )
 from ._note import NOTE_SIGNATURES_MAX, VerifierKey, generate_key, parse_verifier_key, sign_note, verify_note
+from ._range import CompactRange, compact_range
 from ._verify import verify_consistency, verify_inclusion
 
 __all__ = (
@@ -49,6 +50,7 @@ __all__ = (
     "TREE_SIZE_MAX",
     "CanonicalJSONError",
     "Checkpoint",
+    "CompactRange",
     "FormatError",
     "MerkleTree",
     "ProofError",
@@ -59,6 +61,7 @@ __all__ = (
     "TreeRangeError",
     "VerifierKey",
     "canonical_json",
+    "compact_range",
     "consistency_plan",
     "consistency_proof",
     "format_checkpoint",

@@ -1,0 +1,223 @@
+"""Recompute a statement from the transparency log's entries: pure, no I/O.
+
+A signed statement carries what is needed to recompute it: the agreement terms, the
+prices of its models, the checkpoint that closed its period (size ``N``), the previous
+close's size ``N_prev``, and the lines earlier statements settled of each period it
+adjusts. From the entries of the log the statement of period ``P`` settles exactly:
+
+* as the period's own lines, every entry below ``N`` whose time falls in ``P`` and that
+  is not late (``late_period`` null);
+* as adjustments, every late entry of an earlier period at an index in ``[N_prev, N)``.
+
+The host's close guarantees this binding (see ``revstream.store._settlement``); the
+verifier feeds the same ``UsageGroup`` values to the same ``compute_statement`` as the
+host, so an honest statement is reproduced byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import orjson
+
+from ..pricing import ModelPrice, PriceSchedule
+from ..settlement import Adjustment, Agreement, UsageGroup, UsageLine, compute_statement, period_bounds_us
+from ..metering import rfc3339
+from ..settlement import in_force, period_of_us, rate_usage, window_us
+from ..store import agreement_from_terms, agreement_terms, statement_bytes, statement_json
+from ._errors import AuditError
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ENTRY_FIELDS = ("time_us", "model", "tokens_prompt", "tokens_completion")
+
+
+@dataclass(frozen=True, slots=True)
+class LogBinding:
+    """Where a statement's entries are in the log."""
+
+    origin: str
+    checkpoint: str
+    size: int
+    previous_size: int
+    start: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatementFacts:
+    """The inputs a signed statement declares, parsed and checked for shape."""
+
+    statement_id: str
+    period: str
+    agreement: Agreement
+    schedule: PriceSchedule
+    log: LogBinding
+    carry_in_residue_nanos: int
+    prior_lines: dict[str, tuple[UsageLine, ...]]
+
+
+def _int(value: object, what: str) -> int:
+    if type(value) is not int or value < 0:
+        raise AuditError(f"statement: {what} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _binding(value: object) -> LogBinding:
+    if not isinstance(value, dict):
+        raise AuditError("the statement is not bound to a transparency log (no 'log' section): "
+                         "it was closed before the host ran `revstream log init`")
+    try:
+        binding = LogBinding(str(value["origin"]), str(value["checkpoint"]), _int(value["size"], "log.size"),
+                             _int(value["previous_size"], "log.previous_size"), _int(value["start"], "log.start"))
+    except KeyError as error:
+        raise AuditError(f"statement: the log section lacks {error}") from None
+    if not binding.previous_size <= binding.size or not binding.start <= binding.size:
+        raise AuditError(f"statement: log range is inconsistent ({binding})")
+    return binding
+
+
+def _schedule(prices: object) -> PriceSchedule:
+    try:
+        return PriceSchedule(tuple(
+            ModelPrice(item["model"], item["currency"], item["input_nanos_per_mtok"], item["output_nanos_per_mtok"],
+                       _EPOCH + timedelta(microseconds=_int(item["effective_from_us"], "price effective_from_us")))
+            for item in prices
+        ))
+    except (KeyError, TypeError, ValueError) as error:
+        raise AuditError(f"statement: malformed prices: {error}") from None
+
+
+def _usage_line(item: dict) -> UsageLine:
+    return UsageLine(item["model"], item["stream"], item["requests"], item["tokens_prompt"],
+                     item["tokens_completion"], item["gross_nanos"])
+
+
+def statement_facts(value: dict) -> StatementFacts:
+    """Parse what ``value`` (a statement's JSON) declares; AuditError if anything is missing."""
+    try:
+        agreement = agreement_from_terms(value["terms"])
+        if agreement_terms(agreement) != value["terms"]:
+            raise AuditError("statement: the agreement terms do not round-trip")
+        prior = {item["period"]: tuple(_usage_line(line) for line in item["prior_lines"])
+                 for item in value["adjustment_basis"]}
+        return StatementFacts(value["statement"], value["period"], agreement, _schedule(value["prices"]),
+                              _binding(value.get("log")), _int(value["carry_in_residue_nanos"], "carry-in"), prior)
+    except (KeyError, TypeError, ValueError) as error:
+        raise AuditError(f"statement: malformed or missing field: {error!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """The fields of a log entry a statement depends on."""
+
+    time_us: int
+    model: str
+    tokens_prompt: int
+    tokens_completion: int
+    late_period: str | None
+
+
+def parse_entry(index: int, data: bytes) -> Entry:
+    try:
+        value = orjson.loads(data)
+        entry = Entry(*(value[name] for name in _ENTRY_FIELDS), value.get("late_period"))
+    except (orjson.JSONDecodeError, KeyError, TypeError) as error:
+        raise AuditError(f"log entry {index} is not a usage record: {error}") from None
+    if type(entry.time_us) is not int or type(entry.tokens_prompt) is not int or type(entry.tokens_completion) is not int:
+        raise AuditError(f"log entry {index} has non-integer time or tokens")
+    return entry
+
+
+class Tally:
+    """Aggregates entries by what rating needs: (model, price start) per period kind."""
+
+    def __init__(self, facts: StatementFacts) -> None:
+        self._facts = facts
+        self._models = frozenset(facts.agreement.models)
+        self.own: dict[tuple[str, int], list[int]] = {}
+        self.late: dict[str, dict[tuple[str, int], list[int]]] = defaultdict(dict)
+        self.later_first_index: dict[str, int] = {}
+        self.own_first_index: int | None = None
+
+    def add(self, index: int, entry: Entry) -> None:
+        facts = self._facts
+        period = period_of_us(entry.time_us)
+        if entry.late_period is None and period == facts.period:
+            if self.own_first_index is None:
+                self.own_first_index = index
+            self._count(self.own, entry)
+        elif entry.late_period is not None and entry.late_period < facts.period and index >= facts.log.previous_size:
+            self._count(self.late[entry.late_period], entry)
+        elif period > facts.period and entry.late_period is None:
+            self.later_first_index.setdefault(period, index)
+
+    def _count(self, groups: dict, entry: Entry) -> None:
+        if entry.model not in self._models:
+            return
+        price = self._facts.schedule.price_at_us(entry.model, entry.time_us)
+        start = -1 if price is None else (price.effective_from_utc - _EPOCH) // timedelta(microseconds=1)
+        # Split by agreement dates too: one group never straddles the start or end of the agreement.
+        key = (entry.model, start if in_force(self._facts.agreement, entry.time_us) else -2)
+        total = groups.get(key)
+        if total is None:
+            groups[key] = [entry.time_us, 1, entry.tokens_prompt, entry.tokens_completion]
+        else:
+            total[1] += 1
+            total[2] += entry.tokens_prompt
+            total[3] += entry.tokens_completion
+
+
+def _groups(groups: dict) -> list[UsageGroup]:
+    return [UsageGroup(model, t[0], t[1], t[2], t[3]) for (model, _), t in sorted(groups.items())]
+
+
+def expected_statement(facts: StatementFacts, tally: Tally, actual: dict) -> bytes:
+    """The canonical bytes the statement must have, recomputed from the tallied entries.
+    The declared inputs (log binding, prices, adjustment basis) are taken from ``actual``."""
+    agreement = facts.agreement
+    adjustments = []
+    for late_period in sorted(tally.late):
+        lines = rate_usage(agreement, _groups(tally.late[late_period]), facts.schedule)
+        if lines and agreement.covers(late_period):
+            adjustments.append(Adjustment(late_period, lines, facts.prior_lines.get(late_period, ())))
+    lines = rate_usage(agreement, _groups(tally.own), facts.schedule)
+    statement = compute_statement(agreement, facts.period, lines, facts.carry_in_residue_nanos, tuple(adjustments))
+    start_us, end_us = period_bounds_us(facts.period)
+    window_from, window_to = window_us(agreement, start_us, end_us)
+    usage = {"time_from": rfc3339(window_from), "time_before": rfc3339(window_to),
+             "records": sum(line.requests for line in lines),
+             "late_records": sum(line.requests for a in adjustments for line in a.lines)}
+    evidence = {name: actual.get(name) for name in ("log", "prices", "adjustment_basis")}
+    return statement_bytes(statement_json(statement, agreement_terms(agreement), usage, evidence))
+
+
+def differences(expected: dict, actual: dict) -> list[str]:
+    """Human-readable differences between the recomputed and the signed statement."""
+    found = []
+    for name in sorted(set(expected) | set(actual)):
+        if name in ("lines", "adjustment_lines", "bracket_lines"):
+            found.extend(_line_differences(name, expected.get(name) or [], actual.get(name) or []))
+        elif expected.get(name) != actual.get(name):
+            found.append(f"{name}: the log gives {expected.get(name)!r}, the statement says {actual.get(name)!r}")
+    return found
+
+
+def _line_differences(name: str, expected: list, actual: list) -> list[str]:
+    def key(line: dict) -> tuple:
+        return tuple(line.get(k) for k in ("period", "model", "stream", "lower_nanos"))
+    want, have = {key(line): line for line in expected}, {key(line): line for line in actual}
+    found = []
+    for line_key in sorted(set(want) | set(have), key=repr):
+        a, b = want.get(line_key), have.get(line_key)
+        label = "/".join(str(part) for part in line_key if part is not None)
+        if a is None:
+            found.append(f"{name} {label}: in the statement but not in the log")
+        elif b is None:
+            found.append(f"{name} {label}: in the log but missing from the statement")
+        else:
+            for field in sorted(set(a) | set(b)):
+                if a.get(field) != b.get(field):
+                    found.append(f"{name} {label} {field}: the log gives {a.get(field)!r}, "
+                                 f"the statement says {b.get(field)!r}")
+    return found
