@@ -2,6 +2,17 @@
 
 Usage: python bench/transparency.py [--leaves N] [--proofs P] [--json]
        python bench/transparency.py --store sqlite|postgres [--leaves N] [--proofs P] [--json]
+       python bench/transparency.py --stored-proofs sqlite|postgres [--leaves N] [--proofs P] [--json]
+       python bench/transparency.py --verify-statement [--leaves N] [--http-records M] [--json]
+
+--stored-proofs: the subtree hashes of an N-leaf log are written to a scratch store as the
+appender stores them (no records), then inclusion and consistency proofs are read from it,
+against the in-memory tree's latency as baseline.
+--verify-statement: `revstream verify`'s whole work for an honest signed statement of N
+entries (signatures, consistency, prefix + CompactRange fold, parse and tally every entry,
+recompute and compare), over an in-memory log, against hashing the same leaves alone; then
+the same verification of a real statement of M entries settled by a real host and read
+from a running `revstream serve` over HTTP, extrapolated linearly to N entries (printed as such).
 
 With --store, the stored log instead: N final usage records are written to a scratch
 store, then appended by `append_log` (the gateway's appender, batch by batch, signing a
@@ -29,7 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import scratch_store  # noqa: E402
+from _audit_bench import http_verify, stored_proofs, verify_entries  # noqa: E402
+from _common import scratch_dir, scratch_store  # noqa: E402
 from revstream.store import (  # noqa: E402
     CheckpointPolicy,
     append_log,
@@ -217,6 +229,15 @@ def _main_store(args) -> None:
     print(f"consistency proof           p50 {figures['consistency_ms_p50']:.3f} ms  p99 {figures['consistency_ms_p99']:.3f} ms")
 
 
+def _print(figures: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(figures, indent=2))
+        return
+    for name, value in figures.items():
+        shown = f"{value:,.3f}" if isinstance(value, float) else (f"{value:,}" if isinstance(value, int) else value)
+        print(f"{name:<40}{shown}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--leaves", type=int, default=10_000_000)
@@ -224,7 +245,22 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--store", choices=("sqlite", "postgres"), help="benchmark the stored log instead")
     parser.add_argument("--postgres-url", default=POSTGRES_ADMIN_URL, help="admin URL for --store postgres")
+    parser.add_argument("--stored-proofs", choices=("sqlite", "postgres"), help="proof latency from a stored log")
+    parser.add_argument("--verify-statement", action="store_true", help="time verifying a statement of N entries")
+    parser.add_argument("--http-records", type=int, default=200_000,
+                        help="with --verify-statement: entries read over HTTP from a real host (0: skip)")
     args = parser.parse_args()
+    if args.stored_proofs:
+        _print(stored_proofs(args.stored_proofs, args.leaves, args.proofs, args.postgres_url), args.json)
+        return
+    if args.verify_statement:
+        figures = verify_entries(args.leaves)
+        if args.http_records:
+            with scratch_dir("revstream-bench-http-") as workdir:
+                figures.update(http_verify(args.http_records, _insert_records, workdir))
+            figures["extrapolated_http_verify_s_at_leaves"] = args.leaves / figures["http_entries_per_s"]
+        _print(figures, args.json)
+        return
     if args.store:
         _main_store(args)
         return

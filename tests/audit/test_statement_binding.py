@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from revstream.audit._recompute import Tally, differences, expected_statement, parse_entry, statement_facts
+from revstream.audit._recompute import Tally, differences, expected_statement, statement_facts
 from revstream.pricing import ModelPrice, parse_price
 from revstream.settlement import draft_agreement
 from revstream.store import (
@@ -56,7 +56,7 @@ def _recomputed(engine, value: dict, start: int) -> bytes:
     index = start
     while index < facts.log.size:
         for data in log_entries(engine, index, facts.log.size):
-            tally.add(index, parse_entry(index, data))
+            tally.add(index, data)
             index += 1
     return expected_statement(facts, tally, value)
 

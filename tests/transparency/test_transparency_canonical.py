@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from revstream.transparency import JSON_DEPTH_MAX, JSON_INT_MAX, CanonicalJSONError, canonical_json
 
@@ -56,3 +59,23 @@ def test_nesting_bound_is_inclusive() -> None:
 
 def test_integer_bounds_are_inclusive() -> None:
     assert canonical_json([JSON_INT_MAX, -JSON_INT_MAX]) == b"[9007199254740991,-9007199254740991]"
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
+_SCALARS = st.none() | st.booleans() | st.integers(-JSON_INT_MAX, JSON_INT_MAX) | _TEXT
+_ASCII_KEYS = st.text(st.characters(max_codepoint=127), max_size=8)
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(_ASCII_KEYS, inner, max_size=5), max_leaves=20)
+
+
+@given(st.dictionaries(_ASCII_KEYS, _VALUES, max_size=8))
+@settings(max_examples=400, deadline=None)
+def test_the_fast_path_is_byte_for_byte_rfc8785(value) -> None:
+    """ASCII keys take orjson; any string value (controls, quotes, U+2028, astral) must
+    come out exactly as the reference implementation writes it."""
+    assert canonical_json(value) == rfc8785.dumps(value)
+
+
+def test_non_ascii_keys_still_sort_by_utf16_code_units() -> None:
+    value = {"\U0001f600": 1, "\ufb01": 2, "a": 3}
+    assert canonical_json(value) == rfc8785.dumps(value) == '{"a":3,"\U0001f600":1,"\ufb01":2}'.encode()

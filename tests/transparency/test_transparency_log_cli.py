@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from conftest import revstream
 from revstream.store import CheckpointPolicy, append_log, make_engine
@@ -48,3 +48,13 @@ def test_log_key_checkpoint_and_licensor_token(tmp_path):
     assert cli("licensors", "token", "Nobody", check=False).returncode == 1
     outputs = "".join(cli(*args).stdout for args in (("log", "vkey"), ("log", "checkpoint")))
     assert "PRIVATE+KEY" not in outputs + json.dumps(init)
+
+    checked = json.loads(cli("log", "check", "--json").stdout)
+    assert (checked["ok"], checked["size"], checked["mismatched"]) == (True, 3, [])
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(update(usage_records).where(usage_records.c.request_id == "req_1").values(tokens_prompt=99))
+    engine.dispose()
+    damaged = cli("log", "check", "--json", check=False)
+    assert damaged.returncode == 1 and json.loads(damaged.stdout)["mismatched"] == [1]
+    assert "LOG DAMAGED" in cli("log", "check", check=False).stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -25,8 +26,10 @@ from revstream.store import (
     pseudonym_secret,
     upgrade,
 )
+from revstream.store._log import _LEAF_COLUMNS
 from revstream.store._schema import log_subtrees, usage_records
 from revstream.transparency import (
+    canonical_json,
     leaf_hash,
     parse_checkpoint,
     root_hash,
@@ -62,10 +65,23 @@ def _leaves(engine) -> list[bytes]:
     secret = pseudonym_secret(engine)
     with engine.connect() as connection:
         rows = connection.execute(
-            select(usage_records).where(usage_records.c.log_index.is_not(None)).order_by(usage_records.c.log_index)
+            select(usage_records.c.log_index, *_LEAF_COLUMNS).where(usage_records.c.log_index.is_not(None))
+            .order_by(usage_records.c.log_index)
         ).all()
     assert [row.log_index for row in rows] == list(range(len(rows)))
     return [leaf_data(row, secret) for row in rows]
+
+
+def test_a_leaf_is_the_canonical_json_of_the_record_projection(engine) -> None:
+    _add_records(engine, 3)
+    append_log(engine, ALWAYS, NOW_US)
+    secret = pseudonym_secret(engine)
+    values = [json.loads(data) for data in _leaves(engine)]
+    assert [canonical_json(value) for value in values] == _leaves(engine)
+    assert set(values[0]) == {"request_id", "time_us", "customer", "model", "endpoint", "status", "tokens_prompt",
+                              "tokens_completion", "usage_source", "charge_nanos", "currency", "late_period"}
+    assert [value["customer"] for value in values] == [pseudonym(f"cus_{n}", secret) for n in range(3)]
+    assert values[2]["late_period"] is None and values[2]["tokens_completion"] == 2
 
 
 def test_final_records_are_appended_once_in_finalization_order(engine):

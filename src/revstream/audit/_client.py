@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import http.client
+import queue
 import ssl
+import threading
 from collections.abc import Iterator
 from urllib.parse import urlencode, urlsplit
 
@@ -12,8 +14,10 @@ import orjson
 
 from ._errors import AuditError, HostError
 
-ENTRIES_PAGE_MAX = 1000
+ENTRIES_PAGE_MAX = 10_000
 """Entries asked for per request (the host may answer fewer; the client asks again)."""
+PREFETCH_PAGES = 2
+"""Pages fetched ahead of the verifier's hashing (each up to ENTRIES_PAGE_MAX entries)."""
 REQUEST_TIMEOUT_S = 60.0
 
 
@@ -88,7 +92,44 @@ class TransparencyClient:
         return _hashes(self._json("prefix", start=start))
 
     def entries(self, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
-        """Pages of leaf data ``(first index, leaves)`` covering ``[start, end)``."""
+        """Pages of leaf data ``(first index, leaves)`` covering ``[start, end)``.
+
+        A helper thread with its own connection fetches up to ``PREFETCH_PAGES`` pages
+        ahead, so the host's work and the network overlap the caller's hashing."""
+        pages: queue.Queue = queue.Queue(maxsize=PREFETCH_PAGES)
+        stop = threading.Event()
+
+        def fetch() -> None:
+            fetcher = TransparencyClient(self._parts.geturl(), None)
+            fetcher._headers = self._headers
+            try:
+                for page in fetcher._pages(start, end):
+                    while not stop.is_set():
+                        try:
+                            pages.put(page, timeout=0.5)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                pages.put(None)
+            except (AuditError, HostError) as error:
+                pages.put(error)
+            finally:
+                fetcher.close()
+
+        thread = threading.Thread(target=fetch, name="revstream-verify-fetch", daemon=True)
+        thread.start()
+        try:
+            while (page := pages.get()) is not None:
+                if isinstance(page, Exception):
+                    raise page
+                yield page
+        finally:
+            stop.set()
+            thread.join()
+
+    def _pages(self, start: int, end: int) -> Iterator[tuple[int, list[bytes]]]:
         while start < end:
             value = self._json("entries", start=start, end=min(end, start + ENTRIES_PAGE_MAX))
             leaves = [_b64(item) for item in value.get("entries") or []]

@@ -25,7 +25,7 @@ import orjson
 from ..pricing import ModelPrice, PriceSchedule
 from ..settlement import Adjustment, Agreement, UsageGroup, UsageLine, compute_statement, period_bounds_us
 from ..metering import rfc3339
-from ..settlement import in_force, period_of_us, rate_usage, window_us
+from ..settlement import period_of_us, rate_usage, window_us
 from ..store import agreement_from_terms, agreement_terms, statement_bytes, statement_json
 from ._errors import AuditError
 
@@ -107,65 +107,70 @@ def statement_facts(value: dict) -> StatementFacts:
         raise AuditError(f"statement: malformed or missing field: {error!r}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """The fields of a log entry a statement depends on."""
-
-    time_us: int
-    model: str
-    tokens_prompt: int
-    tokens_completion: int
-    late_period: str | None
-
-
-def parse_entry(index: int, data: bytes) -> Entry:
+def _entry_fields(index: int, data: bytes) -> tuple[int, str, int, int, str | None]:
+    """(time_us, model, tokens_prompt, tokens_completion, late_period) of a log entry."""
     try:
         value = orjson.loads(data)
-        entry = Entry(*(value[name] for name in _ENTRY_FIELDS), value.get("late_period"))
+        fields = (value["time_us"], value["model"], value["tokens_prompt"], value["tokens_completion"],
+                  value.get("late_period"))
     except (orjson.JSONDecodeError, KeyError, TypeError) as error:
         raise AuditError(f"log entry {index} is not a usage record: {error}") from None
-    if type(entry.time_us) is not int or type(entry.tokens_prompt) is not int or type(entry.tokens_completion) is not int:
+    if type(fields[0]) is not int or type(fields[2]) is not int or type(fields[3]) is not int:
         raise AuditError(f"log entry {index} has non-integer time or tokens")
-    return entry
+    return fields
 
 
 class Tally:
-    """Aggregates entries by what rating needs: (model, price start) per period kind."""
+    """Aggregates entries by what rating needs: per (model, price interval), for the
+    period's own usage and for each earlier period's late usage. The per-entry work is
+    kept to dict lookups and integer comparisons: a statement may have 10M entries."""
 
     def __init__(self, facts: StatementFacts) -> None:
         self._facts = facts
         self._models = frozenset(facts.agreement.models)
+        self._start_us, self._end_us = period_bounds_us(facts.period)
+        self._window = window_us(facts.agreement, 0, 2**63)
+        self._price_start_us = {id(price): (price.effective_from_utc - _EPOCH) // timedelta(microseconds=1)
+                                for price in facts.schedule.prices}
         self.own: dict[tuple[str, int], list[int]] = {}
         self.late: dict[str, dict[tuple[str, int], list[int]]] = defaultdict(dict)
         self.later_first_index: dict[str, int] = {}
-        self.own_first_index: int | None = None
+        self._later = ("", 0, 0)  # the later period last noted, and its bounds
 
-    def add(self, index: int, entry: Entry) -> None:
-        facts = self._facts
-        period = period_of_us(entry.time_us)
-        if entry.late_period is None and period == facts.period:
-            if self.own_first_index is None:
-                self.own_first_index = index
-            self._count(self.own, entry)
-        elif entry.late_period is not None and entry.late_period < facts.period and index >= facts.log.previous_size:
-            self._count(self.late[entry.late_period], entry)
-        elif period > facts.period and entry.late_period is None:
-            self.later_first_index.setdefault(period, index)
+    def add(self, index: int, data: bytes) -> None:
+        time_us, model, tokens_prompt, tokens_completion, late_period = _entry_fields(index, data)
+        if late_period is None:
+            if self._start_us <= time_us < self._end_us:
+                self._count(self.own, time_us, model, tokens_prompt, tokens_completion)
+            elif time_us >= self._end_us:
+                self._note_later(index, time_us)
+        elif late_period < self._facts.period and index >= self._facts.log.previous_size:
+            self._count(self.late[late_period], time_us, model, tokens_prompt, tokens_completion)
 
-    def _count(self, groups: dict, entry: Entry) -> None:
-        if entry.model not in self._models:
+    def _note_later(self, index: int, time_us: int) -> None:
+        period, start_us, end_us = self._later
+        if not start_us <= time_us < end_us:
+            period = period_of_us(time_us)
+            start_us, end_us = period_bounds_us(period)
+            self._later = (period, start_us, end_us)
+        self.later_first_index.setdefault(period, index)
+
+    def _count(self, groups: dict, time_us: int, model: str, tokens_prompt: int, tokens_completion: int) -> None:
+        if model not in self._models:
             return
-        price = self._facts.schedule.price_at_us(entry.model, entry.time_us)
-        start = -1 if price is None else (price.effective_from_utc - _EPOCH) // timedelta(microseconds=1)
-        # Split by agreement dates too: one group never straddles the start or end of the agreement.
-        key = (entry.model, start if in_force(self._facts.agreement, entry.time_us) else -2)
+        window_from, window_to = self._window
+        if window_from <= time_us < window_to:
+            price = self._facts.schedule.price_at_us(model, time_us)
+            key = (model, -1 if price is None else self._price_start_us[id(price)])
+        else:  # outside the agreement's dates: one group, skipped by the rating
+            key = (model, -2)
         total = groups.get(key)
         if total is None:
-            groups[key] = [entry.time_us, 1, entry.tokens_prompt, entry.tokens_completion]
+            groups[key] = [time_us, 1, tokens_prompt, tokens_completion]
         else:
             total[1] += 1
-            total[2] += entry.tokens_prompt
-            total[3] += entry.tokens_completion
+            total[2] += tokens_prompt
+            total[3] += tokens_completion
 
 
 def _groups(groups: dict) -> list[UsageGroup]:

@@ -1,10 +1,12 @@
-"""Transparency-log commands: `log init|vkey|checkpoint` and `licensors token`."""
+"""Transparency-log commands: `log init|vkey|checkpoint|check` and `licensors token`."""
 
 from __future__ import annotations
 
+import base64
+import sys
 import time
 
-from ..store import NotFound, create_licensor_token, init_log_key, latest_checkpoint, log_size, log_verifier_key
+from ..store import NotFound, check_log, create_licensor_token, init_log_key, latest_checkpoint, log_size, log_verifier_key
 from ._output import print_json
 
 
@@ -15,6 +17,8 @@ def add_parsers(commands) -> None:
     init.add_argument("--json", action="store_true")
     log.add_parser("vkey", help="print the verifier key").add_argument("--json", action="store_true")
     log.add_parser("checkpoint", help="print the latest signed checkpoint").add_argument("--json", action="store_true")
+    log.add_parser("check", help="recompute every leaf from its usage record and the root from the stored "
+                                 "hashes; exit 1 if anything differs").add_argument("--json", action="store_true")
 
 
 def add_licensor_token(licensor_actions) -> None:
@@ -48,6 +52,8 @@ def run(args, engine, config) -> int:
             raise NotFound("the log has no key yet: run `revstream log init`")
         print_json({"vkey": vkey}) if args.json else print(vkey)
         return 0
+    if args.action == "check":
+        return _check(args, engine)
     latest = latest_checkpoint(engine)
     if latest is None:
         raise NotFound(f"no signed checkpoint yet (log size {log_size(engine)}; a key from `revstream log init`?)")
@@ -56,3 +62,17 @@ def run(args, engine, config) -> int:
     else:
         print(latest.note, end="")
     return 0
+
+
+def _check(args, engine) -> int:
+    found = check_log(engine)
+    value = {"ok": found.ok, "size": found.size, "root": base64.b64encode(found.root).decode("ascii"),
+             "mismatched": list(found.mismatched), "missing": list(found.missing)}
+    if args.json:
+        print_json(value)
+    elif found.ok:
+        print(f"ok: {found.size} leaves, every one recomputed from its usage record; root {value['root']}")
+    else:
+        print(f"LOG DAMAGED: {len(found.mismatched)} leaves no longer match their record "
+              f"{value['mismatched'][:20]}, {len(found.missing)} missing {value['missing'][:20]}", file=sys.stderr)
+    return 0 if found.ok else 1

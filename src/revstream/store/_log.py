@@ -25,11 +25,11 @@ to its stored leaf (`check_log` finds it, and so does any licensor's proof check
 
 from __future__ import annotations
 
+import functools
 import hmac
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
-from hashlib import sha256
 from typing import Iterator, Sequence
 
 import orjson
@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..transparency import (
     EMPTY_ROOT,
+    JSON_INT_MAX,
     ProofError,
     TransparencyError,
     canonical_json,
@@ -62,9 +63,11 @@ from ._engine import writing
 LOG_APPEND_BATCH_MAX = 512
 """Most usage records one append transaction takes from the outbox: small enough that
 the write lock (all of SQLite) is held for milliseconds, not a visible stall."""
-LOG_ENTRIES_PAGE_MAX = 1000
+LOG_ENTRIES_PAGE_MAX = 10_000
 """Most leaves one `log_entries` call returns."""
 LOG_CHECK_BATCH_MAX = 10_000
+PSEUDONYM_CACHE_MAX = 65_536
+"""Customers whose pseudonym is kept computed (a leaf is built for every record served)."""
 """Records `check_log` reads per query."""
 
 SECRET_META_KEY = "log_pseudonym_secret"
@@ -128,29 +131,44 @@ class LogCheck:
 
 # --- leaves ---------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=PSEUDONYM_CACHE_MAX)
 def pseudonym(customer_id: str, secret: bytes) -> str:
     """The customer as a licensor sees it: stable per host, meaningless without the secret."""
-    return hmac.new(secret, customer_id.encode("utf-8"), sha256).hexdigest()
+    return hmac.digest(secret, customer_id.encode("utf-8"), "sha256").hex()
+
+
+_LEAF_INTEGERS = ("time_us", "tokens_prompt", "tokens_completion", "charge_nanos")
 
 
 def leaf_data(row, secret: bytes) -> bytes:
-    """The log leaf of a final usage record row: canonical JSON of its public projection."""
-    return canonical_json({
-        "request_id": row.request_id,
-        "time_us": row.time_us,
-        "customer": pseudonym(row.customer_id, secret),
-        "model": row.model,
-        "endpoint": row.endpoint,
-        "status": row.status,
-        "tokens_prompt": row.tokens_prompt,
-        "tokens_completion": row.tokens_completion,
-        "usage_source": row.usage_source,
-        "charge_nanos": row.charge_nanos,
-        "currency": row.currency,
+    """The log leaf of a final usage record row (ending with `_LEAF_COLUMNS`): the
+    canonical JSON of its public projection.
+
+    Equal to `canonical_json` of the same dict (a test pins it), built without its
+    generic type walk: every leaf is encoded when appended and again whenever served."""
+    # The row ends with _LEAF_COLUMNS, in order (positional access: ~10x cheaper per field).
+    (request_id, time_us, customer_id, model, endpoint, status, tokens_prompt, tokens_completion, usage_source,
+     charge_nanos, currency, late_period) = row[-len(_LEAF_COLUMNS):]
+    value = {
+        "request_id": request_id,
+        "time_us": time_us,
+        "customer": pseudonym(customer_id, secret),
+        "model": model,
+        "endpoint": endpoint,
+        "status": status,
+        "tokens_prompt": tokens_prompt,
+        "tokens_completion": tokens_completion,
+        "usage_source": usage_source,
+        "charge_nanos": charge_nanos,
+        "currency": currency,
         # Set when the record became final after its period's close began: it is then
         # settled as an adjustment by the next close, never by its own period's statement.
-        "late_period": row.late_period,
-    })
+        "late_period": late_period,
+    }
+    for name in _LEAF_INTEGERS:
+        if type(value[name]) is not int or abs(value[name]) > JSON_INT_MAX:
+            return canonical_json(value)  # the generic path raises the precise error
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
 def pseudonym_secret(engine: Engine) -> bytes:
