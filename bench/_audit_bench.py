@@ -24,10 +24,8 @@ from revstream.store._statement_json import statement_note_text
 from revstream.transparency import (
     MerkleTree,
     compact_range,
-    consistency_proof,
     format_checkpoint,
     generate_key,
-    inclusion_proof,
     sign_note,
 )
 
@@ -85,10 +83,10 @@ def stored_proofs(store: str, leaves: int, proofs: int, postgres_url: str) -> di
     memory = {"inclusion": [], "consistency": []}
     for index, old in pairs:
         begin = time.perf_counter()
-        inclusion_proof(tree, index, leaves)
+        tree.inclusion_proof(index, leaves)
         memory["inclusion"].append(time.perf_counter() - begin)
         begin = time.perf_counter()
-        consistency_proof(tree, old, leaves)
+        tree.consistency_proof(old, leaves)
         memory["consistency"].append(time.perf_counter() - begin)
     with scratch_store(store, postgres_url) as url:
         engine = make_engine(url)
@@ -101,7 +99,7 @@ def stored_proofs(store: str, leaves: int, proofs: int, postgres_url: str) -> di
                 begin = time.perf_counter()
                 got = inclusion_hashes(engine, index, leaves)
                 stored["inclusion"].append(time.perf_counter() - begin)
-                if got != inclusion_proof(tree, index, leaves):
+                if got != tree.inclusion_proof(index, leaves):
                     raise RuntimeError("stored inclusion proof differs from the in-memory one")
                 begin = time.perf_counter()
                 consistency_hashes(engine, old, leaves)
@@ -129,10 +127,10 @@ class LocalLog:
         return self._note
 
     def consistency(self, old: int, new: int):
-        return consistency_proof(self._tree, old, new)
+        return self._tree.consistency_proof(old, new)
 
     def inclusion(self, index: int, size: int):
-        return inclusion_proof(self._tree, index, size)
+        return self._tree.inclusion_proof(index, size)
 
     def prefix(self, start: int):
         return tuple(self._tree.subtree_hash(p.level, p.index) for p in compact_range(start))

@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from ..transparency import (
     EMPTY_ROOT,
     JSON_INT_MAX,
+    PROOF_HASHES_MAX,
     ProofError,
     TransparencyError,
     canonical_json,
@@ -55,7 +56,7 @@ from ..transparency import (
 from ._errors import Conflict, StoreError
 from ._repo import get_meta, put_meta_if_absent
 from ..settlement import period_bounds_us
-from ._schema import log_checkpoints, log_state, log_subtrees, meta, period_closes, usage_records
+from ._schema import log_checkpoints, log_state, meta, period_closes, usage_records
 from ._sql import bulk_insert, bulk_update
 from ._statement_json import statement_note_text
 from ._engine import writing
@@ -187,15 +188,21 @@ def _compact_range(size: int) -> list[tuple[int, int]]:
     return [(piece.level, piece.index) for piece in compact_range(size)]
 
 
+@functools.lru_cache(maxsize=PROOF_HASHES_MAX * 2)
+def _subtrees_sql(count: int, marker: str) -> str:
+    """`count` primary-key lookups in one statement (a UNION ALL: SQLite answers a row-value
+    IN list or a long OR with a scan or a costly plan; this is an index probe per hash)."""
+    one = f"SELECT level, subtree_index, hash FROM log_subtrees WHERE level = {marker} AND subtree_index = {marker}"
+    return " UNION ALL ".join([one] * count)
+
+
 def _fetch_subtrees(connection: Connection, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
     wanted = sorted(set(wanted))
     if not wanted:
         return {}
-    condition = or_(*(and_(log_subtrees.c.level == level, log_subtrees.c.subtree_index == index)
-                      for level, index in wanted))
-    rows = connection.execute(
-        select(log_subtrees.c.level, log_subtrees.c.subtree_index, log_subtrees.c.hash).where(condition)
-    ).all()
+    marker = "%s" if connection.dialect.name == "postgresql" else "?"
+    rows = connection.exec_driver_sql(
+        _subtrees_sql(len(wanted), marker), tuple(value for pair in wanted for value in pair)).all()
     found = {(level, index): bytes(value) for level, index, value in rows}
     missing = [pair for pair in wanted if pair not in found]
     if missing:
