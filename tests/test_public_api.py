@@ -8,7 +8,7 @@ import pytest
 
 PUBLIC = {
     "revstream.config": {
-        "AgreementConfig", "Config", "ConfigError", "EMBEDDED_MODEL_NAME", "LicensorConfig", "LimitsConfig", "ModelConfig",
+        "AgreementConfig", "Config", "ConfigError", "CostsConfig", "EMBEDDED_MODEL_NAME", "LicensorConfig", "LimitsConfig", "ModelConfig",
         "PriceConfig", "ServerConfig",
         "StoreConfig", "TransparencyConfig", "default_config", "load_config",
     },
