@@ -40,10 +40,12 @@ function money(amount) {
 // columns: [{title, value: (row) => text or Node, num: bool}]
 function fillTable(table, columns, rows, emptyText) {
   table.replaceChildren();
-  const head = el("tr");
-  for (const column of columns) head.append(el("th", column.title, column.num ? "num" : ""));
-  table.append(el("thead"));
-  table.tHead.append(head);
+  if (columns.some((column) => column.title)) {
+    const head = el("tr");
+    for (const column of columns) head.append(el("th", column.title, column.num ? "num" : ""));
+    table.append(el("thead"));
+    table.tHead.append(head);
+  }
   const body = el("tbody");
   if (rows.length === 0) {
     const cell = el("td", emptyText || "nothing yet", "empty");
@@ -201,7 +203,7 @@ async function showHost() {
     api("/host/usage?bucket=" + bucket), api("/host/customers?bucket=" + bucket), api("/host/licensors"),
     api("/statements"), api("/host/checkpoint"),
   ]);
-  $("host-window").textContent = "from " + usage.window.since + " to " + usage.window.before;
+  $("host-window").textContent = "from " + usage.window.since.slice(0, 10) + " until " + usage.window.before.slice(0, 10) + " (UTC)";
   drawMoneyChart("chart-revenue-stream", "host-revenue-total", usage.labels, usage.revenue_by_stream);
   drawMoneyChart("chart-revenue-model", null, usage.labels, usage.revenue_by_model);
   drawCountChart("chart-requests", "host-requests-total", usage.labels, usage.requests_by_model, "requests");
@@ -223,6 +225,7 @@ async function showHost() {
   ], customers.outstanding, "no credit or receivables");
   fillTable($("accounts"), [
     { title: "customer", value: (a) => a.customer }, { title: "billing", value: (a) => a.billing_mode },
+    { title: "account", value: (a) => a.kind === "customer_credit" ? "prepaid credit" : "receivable" },
     { title: "balance", value: (a) => money(a.balance), num: true }, { title: "credit limit", value: (a) => money(a.credit_limit), num: true },
   ], customers.accounts, "no customer accounts");
   const owedRows = licensors.licensors.flatMap((l) => [
