@@ -22,5 +22,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 step "installing Debian's chromium for the dashboard's browser tests (about 100 MB)"
 "${SUDO[@]}" apt-get update -q
-"${SUDO[@]}" apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core
+"${SUDO[@]}" apt-get install -y --no-install-recommends chromium fonts-dejavu-core
 echo "chromium: $(command -v chromium)"

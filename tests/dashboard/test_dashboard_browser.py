@@ -2,7 +2,7 @@
 by its path, never downloaded) against `revstream serve` with the embedded model and real
 requests. Every figure a chart shows is compared with the CLI's `--json` output.
 
-Screenshots go to test-output/dashboard/ at the repository root."""
+Screenshots go to test-output/dashboard/ at the repository root; the run prints where."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ from datetime import datetime, timedelta, timezone
 
 import openai
 import pytest
+from playwright.sync_api import sync_playwright
 
 from revstream.money import format_amount, split_minor
 
 from conftest import REPO, start_server
-
-playwright_api = pytest.importorskip("playwright.sync_api", reason="the test extras install playwright")
 
 pytestmark = [pytest.mark.model, pytest.mark.browser]
 
@@ -79,16 +78,21 @@ def served(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(request):
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail("Debian's chromium is missing: run `bash scripts/browser.sh` (make test does)")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
         yield launched
         launched.close()
-    print(f"\ndashboard screenshots: {SCREENSHOTS}")
+    taken = ", ".join(sorted(path.name for path in SCREENSHOTS.glob("*.png")))
+    plugins = request.config.pluginmanager
+    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():  # shown whatever the output capture
+            reporter.write_line(f"\ndashboard screenshots ({taken}): {SCREENSHOTS}")
 
 
 def open_as(browser, served, token: str):

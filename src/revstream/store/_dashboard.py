@@ -16,8 +16,8 @@ from sqlalchemy import Engine, and_, func, select
 
 from ..ledger import AccountKind, normal_balance_nanos
 from ..metering import STATUS_PENDING
-from ._schema import account_balances, customers, licensors, period_closes, statements, usage_records
-from ._settlement import STREAM_API, StoredStatement, _compute, _shift, _stored, period_of_us
+from ._schema import account_balances, customers, licensors, period_closes, usage_records
+from ._settlement import STREAM_API, StoredStatement, _compute, _shift, list_statements, period_of_us
 
 MICROSECONDS_PER_DAY: Final = 86_400_000_000
 # The open periods a preview computes at most (the current one and unsettled ones before it).
@@ -148,12 +148,9 @@ def licensor_name(engine: Engine, licensor_id: str) -> str | None:
 
 
 def statements_of(engine: Engine, licensor_id: str | None = None) -> list[StoredStatement]:
-    """Stored statements, every licensor's or one's, by period; each re-checked as it is read."""
-    query = select(statements).order_by(statements.c.period, statements.c.agreement_id)
-    if licensor_id is not None:
-        query = query.where(statements.c.licensor_id == licensor_id)
-    with engine.connect() as connection:
-        return [_stored(row) for row in connection.execute(query)]
+    """Stored statements, every licensor's or one's, by period; each re-checked as it is read.
+    (A host holds one statement per agreement and month: reading them all is cheap.)"""
+    return [stored for stored in list_statements(engine) if licensor_id in (None, stored.licensor_id)]
 
 
 def verification_states(engine: Engine, statement_ids: list[str]) -> dict[str, VerificationState]:
