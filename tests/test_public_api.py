@@ -21,6 +21,9 @@ PUBLIC = {
         "FinalUsage", "PendingUsage", "UsageRecord", "balance_json", "parse_time_us", "rfc3339", "usage_json",
     },
     "revstream.gateway": {"ApiError", "AppState", "app_from_environment", "create_app"},
+    "revstream.dashboard": {
+        "STATEMENT_COLUMNS", "DashboardError", "dashboard_routes", "statement_csv", "statement_markdown", "statement_rows",
+    },
     "revstream.cli": {"main"},
 }
 

@@ -4,7 +4,7 @@ PostgreSQL: who may read what, and every figure against the store's own records.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import pytest
 
