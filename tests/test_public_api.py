@@ -8,7 +8,7 @@ import pytest
 
 PUBLIC = {
     "revstream.config": {
-        "AgreementConfig", "Config", "ConfigError", "EMBEDDED_MODEL_NAME", "LicensorConfig", "LimitsConfig", "ModelConfig",
+        "AgreementConfig", "Config", "ConfigError", "CostsConfig", "EMBEDDED_MODEL_NAME", "LicensorConfig", "LimitsConfig", "ModelConfig",
         "PriceConfig", "ServerConfig",
         "StoreConfig", "TransparencyConfig", "default_config", "load_config",
     },
@@ -21,6 +21,9 @@ PUBLIC = {
         "FinalUsage", "PendingUsage", "UsageRecord", "balance_json", "parse_time_us", "rfc3339", "usage_json",
     },
     "revstream.gateway": {"ApiError", "AppState", "app_from_environment", "create_app"},
+    "revstream.dashboard": {
+        "STATEMENT_COLUMNS", "DashboardError", "dashboard_routes", "statement_csv", "statement_markdown", "statement_rows",
+    },
     "revstream.cli": {"main"},
 }
 

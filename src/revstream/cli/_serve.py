@@ -111,6 +111,7 @@ Try it:
     -d '{{"model": "smollm2-135m-instruct", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
 
 More keys:  .venv/bin/revstream keys create --customer NAME
+Dashboard:  {base}/dashboard   (paste the admin token, a licensor token or an API key)
 """,
         flush=True,
     )

@@ -3,13 +3,12 @@ and the bulk import of usage records."""
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from ..dashboard import statement_csv, statement_markdown
 from ..metering import rfc3339
 from ..money import format_nanos_exact
 from ..settlement import SettlementError, draft_agreement, parse_period
@@ -210,54 +209,6 @@ def _statements_list(args, engine, now_us) -> int:
     return 0
 
 
-_ROW_COLUMNS = ("kind", "period", "description", "model", "stream", "requests", "tokens_prompt", "tokens_completion",
-                "gross_nanos", "net_nanos", "rate", "share_nanos")
-
-
-def statement_rows(value: dict) -> list[dict]:
-    """Every line of a statement as flat rows (CSV and Markdown)."""
-    rows = [{"kind": "line", "period": value["period"], **line} for line in value["lines"]]
-    for bracket in value["bracket_lines"]:
-        upper = "" if bracket["upper_nanos"] is None else format_nanos_exact(bracket["upper_nanos"], value["currency"])
-        rows.append({"kind": "bracket", "period": value["period"], "net_nanos": bracket["net_nanos"],
-                     "description": f"{format_nanos_exact(bracket['lower_nanos'], value['currency'])}..{upper}",
-                     "rate": f"{bracket['bps']}bps", "share_nanos": bracket["share_nanos"]})
-    for name in ("minimum", "cap"):
-        if value[name] is not None:
-            rows.append({"kind": name, "period": value["period"], "description": value[name]["description"],
-                         "share_nanos": value[name]["share_nanos"]})
-    rows += [{"kind": "adjustment", **line} for line in value["adjustment_lines"]]
-    rows.append({"kind": "total", "period": value["period"], "description": "share total",
-                 "gross_nanos": value["gross_total_nanos"], "net_nanos": value["net_total_nanos"],
-                 "share_nanos": value["share_total_nanos"]})
-    return rows
-
-
-def _csv(value: dict) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, _ROW_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(statement_rows(value))
-    return out.getvalue()
-
-
-def _markdown(value: dict) -> str:
-    currency = value["currency"]
-    head = [
-        f"# Statement {value['statement']}", "",
-        f"- period: {value['period']}", f"- licensor: {value['licensor']}", f"- agreement: {value['agreement']}",
-        f"- currency: {currency}",
-        f"- usage: {value['usage']['time_from']} to {value['usage']['time_before']} (excl.), "
-        f"{value['usage']['records']} records, {value['usage']['late_records']} late",
-        f"- share total: {format_nanos_exact(value['share_total_nanos'], currency)} {currency}",
-        f"- payable: {value['share_total_minor']} minor units; residue carried: {value['residue_nanos']} nanos", "",
-        "| " + " | ".join(_ROW_COLUMNS) + " |", "|" + "---|" * len(_ROW_COLUMNS),
-    ]
-    body = ["| " + " | ".join("" if row.get(c) is None else str(row.get(c)) for c in _ROW_COLUMNS) + " |"
-            for row in statement_rows(value)]
-    return "\n".join(head + body) + "\n"
-
-
 def _statements_show(args, engine, now_us) -> int:
     stored = get_statement(engine, args.statement_id)
     value = stored.json()
@@ -270,7 +221,7 @@ def _statements_show(args, engine, now_us) -> int:
             return fail(f"statement {stored.statement_id} was closed before `revstream log init`: it is not signed")
         sys.stdout.write(stored.signed_note)
     else:
-        sys.stdout.write(_csv(value) if args.format == "csv" else _markdown(value))
+        sys.stdout.write(statement_csv(value) if args.format == "csv" else statement_markdown(value))
     return 0
 
 

@@ -14,11 +14,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..money import MoneyError, parse_amount, validate_currency
 from ._model import (
     BACKEND_KINDS,
     EMBEDDED_MODEL_NAME,
     Config,
     ConfigError,
+    CostsConfig,
     LimitsConfig,
     AgreementConfig,
     LicensorConfig,
@@ -30,7 +32,7 @@ from ._model import (
 )
 
 EMBEDDED_PATH = "embedded"
-TOP_LEVEL_KEYS = frozenset({"home", "server", "store", "limits", "models", "prices", "licensors", "agreements", "transparency"})
+TOP_LEVEL_KEYS = frozenset({"home", "server", "store", "limits", "models", "prices", "licensors", "agreements", "transparency", "costs"})
 
 
 def _home(environ: Mapping[str, str], value: Any = None) -> Path:
@@ -101,6 +103,7 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] | None = Non
         prices=_prices(raw.get("prices") or []),
         licensors=_tables(LicensorConfig, raw.get("licensors") or [], "licensors", ("name",)),
         agreements=_tables(AgreementConfig, raw.get("agreements") or [], "agreements", ("licensor", "models", "from")),
+        costs=_costs(raw.get("costs", {})),
         source=Path(path).resolve() if path is not None else None,
     )
 
@@ -113,6 +116,43 @@ def _transparency(values: Any) -> TransparencyConfig:
     if not section.origin or any(char.isspace() or char == "+" for char in section.origin):
         raise ConfigError("transparency.origin: a non-empty name without spaces or '+'")
     return section
+
+
+def _cost_nanos(key: str, value: Any, currency: str) -> int:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a decimal string, e.g. \"2.50\"")
+    try:
+        nanos = parse_amount(value, currency)
+    except MoneyError as error:
+        raise ConfigError(f"{key}: {error}") from error
+    if nanos < 0:
+        raise ConfigError(f"{key}: must not be negative")
+    return nanos
+
+
+def _costs(values: Any) -> CostsConfig:
+    """[costs]: currency, gpu_hour (a decimal string) and [costs.per_mtok] (model = "0.02")."""
+    if not isinstance(values, Mapping):
+        raise ConfigError("costs: expected a table")
+    unknown = sorted(set(values) - {"currency", "gpu_hour", "per_mtok"})
+    if unknown:
+        raise ConfigError(f"costs.{unknown[0]}: unknown key (known: currency, gpu_hour, per_mtok)")
+    currency = values.get("currency", "USD")
+    try:
+        validate_currency(currency)
+    except MoneyError as error:
+        raise ConfigError(f"costs.currency: {error}") from error
+    per_mtok = values.get("per_mtok", {})
+    if not isinstance(per_mtok, Mapping):
+        raise ConfigError('costs.per_mtok: expected a table of model = "cost per million tokens"')
+    gpu_hour = values.get("gpu_hour")
+    return CostsConfig(
+        currency=currency,
+        gpu_hour_nanos=None if gpu_hour is None else _cost_nanos("costs.gpu_hour", gpu_hour, currency),
+        per_mtok_nanos=tuple(sorted(
+            (model, _cost_nanos(f"costs.per_mtok.{model}", value, currency)) for model, value in per_mtok.items()
+        )),
+    )
 
 
 def _section(cls: type, values: Mapping[str, Any], name: str) -> Any:

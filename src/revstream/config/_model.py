@@ -124,6 +124,23 @@ class AgreementConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CostsConfig:
+    """What serving costs the host, so the dashboard can show a margin per stream.
+
+    Amounts are integer nanos of `currency`, parsed from decimal strings when the file
+    is loaded: a cost per GPU-hour (charged for each request's duration) and a cost per
+    million tokens (prompt and completion alike) per model. Both are optional."""
+
+    currency: str = "USD"
+    gpu_hour_nanos: int | None = None
+    per_mtok_nanos: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def configured(self) -> bool:
+        return self.gpu_hour_nanos is not None or bool(self.per_mtok_nanos)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     home: Path
     server: ServerConfig
@@ -134,6 +151,7 @@ class Config:
     prices: tuple[PriceConfig, ...] = ()
     licensors: tuple[LicensorConfig, ...] = ()
     agreements: tuple[AgreementConfig, ...] = ()
+    costs: CostsConfig = field(default_factory=CostsConfig)
     source: Path | None = None
 
     def model_named(self, name: str) -> ModelConfig | None:

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from ..backends import BackendError, make_backend
 from ..config import Config, load_config
+from ..dashboard import DashboardError, dashboard_routes
 from ..keys import new_id
 from ..ratelimit import RateLimitUnavailable, make_rate_limiter
 from ..store import (
@@ -104,6 +105,8 @@ def _as_api_error(error: Exception, request_id: str) -> ApiError:
         return error
     if isinstance(error, BackendError):
         return from_backend(error)
+    if isinstance(error, DashboardError):
+        return ApiError(error.status, error.message, error.error_type, error.code, error.param)
     if isinstance(error, RateLimitUnavailable):
         return ApiError(503, f"rate limits cannot be checked: {error}", "server_error", "rate_limiter_unavailable",
                         headers={"x-should-retry": "true"})
@@ -202,6 +205,7 @@ def create_app(config: Config) -> Starlette:
         Route("/transparency/statements/{statement_id}", statement_note, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *dashboard_routes(),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(RequestContext)

@@ -85,6 +85,20 @@ from ._statement_json import (
 )
 from ._usage_import import ImportRejected, ImportReport, import_usage
 from ._writer import UsageWriter, UsageWriterClosed
+from ._dashboard import (
+    CustomerAccount,
+    CustomerSpend,
+    DayUsage,
+    VerificationState,
+    customer_accounts,
+    licensor_name,
+    open_periods,
+    preview_statements,
+    statements_of,
+    top_customers,
+    usage_by_day,
+    verification_states,
+)
 
 __all__ = [
     "AuditedStatement",
@@ -183,4 +197,17 @@ __all__ = [
     "revoke_key",
     "unregister_worker",
     "upgrade",
+    # the dashboard's reads (_dashboard)
+    "CustomerAccount",
+    "CustomerSpend",
+    "DayUsage",
+    "VerificationState",
+    "customer_accounts",
+    "licensor_name",
+    "open_periods",
+    "preview_statements",
+    "statements_of",
+    "top_customers",
+    "usage_by_day",
+    "verification_states",
 ]

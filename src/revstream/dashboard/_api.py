@@ -1,0 +1,251 @@
+"""The dashboard over HTTP: the page, its static files, and the JSON API under
+`/dashboard/api/` that the page calls with `Authorization: Bearer <token>`.
+
+Each endpoint reads through `revstream.store` in a worker thread and answers JSON with
+money already formatted (see `_views`). `dashboard_routes()` is what the gateway mounts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Final
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..metering import balance_json, rfc3339
+from ..store import (
+    NotFound as StoreNotFound,
+    customer_accounts,
+    customer_balance,
+    get_statement,
+    latest_checkpoint,
+    open_periods,
+    preview_statements,
+    statements_of,
+    top_customers,
+    usage_by_day,
+    verification_states,
+)
+from ._errors import BadRequest, NotFound
+from ._statement_files import statement_csv, statement_markdown
+from ._viewer import CUSTOMER, HOST, LICENSOR, Viewer, require, resolve_viewer, token_of
+from ._views import (
+    ViewError,
+    bucket_starts,
+    customers_json,
+    day_of,
+    licensors_owed,
+    money_json,
+    next_bucket,
+    share_trend,
+    statement_json_summary,
+    streams_table,
+    usage_series,
+)
+
+STATIC_DIRECTORY: Final = Path(__file__).resolve().parent / "static"
+MICROSECONDS_PER_DAY: Final = 86_400_000_000
+TOP_CUSTOMERS_DEFAULT: Final = 10
+# The page loads only what this server serves: no CDN, no inline script.
+PAGE_HEADERS: Final = {
+    "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+_DOWNLOADS: Final = {"json": "application/json", "csv": "text/csv; charset=utf-8", "md": "text/markdown; charset=utf-8"}
+
+
+def _engine(request: Request):
+    return request.app.state.revstream.engine
+
+
+def _json(value, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(orjson.dumps(value), status, media_type="application/json",
+                    headers={"cache-control": "no-store", **(headers or {})})
+
+
+async def _viewer(request: Request, *views: str) -> Viewer:
+    viewer = await asyncio.to_thread(resolve_viewer, _engine(request), token_of(request.headers))
+    return require(viewer, *views) if views else viewer
+
+
+def _day_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return day_of(date.fromisoformat(value))
+    except ValueError:
+        raise BadRequest(f"'{name}' must be a date YYYY-MM-DD, got {value!r}", name) from None
+
+
+def _window(request: Request) -> tuple[str, list[int]]:
+    bucket = request.query_params.get("bucket", "day")
+    today = day_of(datetime.now(timezone.utc).date())
+    until = _day_param(request, "until")
+    try:
+        return bucket, bucket_starts(bucket, _day_param(request, "since"), today if until is None else until)
+    except ViewError as error:
+        raise BadRequest(str(error), error.param) from error
+
+
+def _window_us(bucket: str, starts: list[int]) -> tuple[int, int]:
+    return starts[0] * MICROSECONDS_PER_DAY, next_bucket(starts[-1], bucket) * MICROSECONDS_PER_DAY
+
+
+def _window_json(bucket: str, starts: list[int]) -> dict:
+    since_us, until_us = _window_us(bucket, starts)
+    return {"since": rfc3339(since_us), "before": rfc3339(until_us)}
+
+
+# --- everyone -------------------------------------------------------------------------
+
+async def page(request: Request) -> Response:
+    return FileResponse(STATIC_DIRECTORY / "index.html", headers=PAGE_HEADERS)
+
+
+async def me(request: Request) -> Response:
+    viewer = await _viewer(request)
+    return _json({"view": viewer.view, "name": viewer.name})
+
+
+# --- host -----------------------------------------------------------------------------
+
+async def host_usage(request: Request) -> Response:
+    await _viewer(request, HOST)
+    bucket, starts = _window(request)
+    rows = await asyncio.to_thread(usage_by_day, _engine(request), *_window_us(bucket, starts))
+    costs = request.app.state.revstream.config.costs
+    return _json({**usage_series(rows, bucket, starts, by_stream=True), "window": _window_json(bucket, starts),
+                  "streams": streams_table(rows, costs), "costs_configured": costs.configured})
+
+
+async def host_customers(request: Request) -> Response:
+    await _viewer(request, HOST)
+    bucket, starts = _window(request)
+    limit = request.query_params.get("limit", str(TOP_CUSTOMERS_DEFAULT))
+    if not limit.isdigit() or not 0 < int(limit) <= 100:
+        raise BadRequest(f"'limit' must be an integer from 1 to 100, got {limit!r}", "limit")
+    engine = _engine(request)
+    spend = await asyncio.to_thread(top_customers, engine, *_window_us(bucket, starts), int(limit))
+    accounts = await asyncio.to_thread(customer_accounts, engine)
+    return _json({**customers_json(spend, accounts), "window": _window_json(bucket, starts)})
+
+
+def _owed(engine) -> list[dict]:
+    closed = statements_of(engine)
+    previews = [value for period in open_periods(engine, time.time_ns() // 1000)
+                for value in preview_statements(engine, period)]
+    return licensors_owed(closed, previews)
+
+
+async def host_licensors(request: Request) -> Response:
+    await _viewer(request, HOST)
+    return _json({"licensors": await asyncio.to_thread(_owed, _engine(request))})
+
+
+async def host_checkpoint(request: Request) -> Response:
+    await _viewer(request, HOST)
+    stored = await asyncio.to_thread(latest_checkpoint, _engine(request))
+    if stored is None:
+        return _json({"checkpoint": None})
+    return _json({"checkpoint": {"size": stored.size, "root": base64.b64encode(stored.root).decode("ascii"),
+                                 "note": stored.note, "created": rfc3339(stored.created_us)}})
+
+
+# --- statements (host: all; licensor: its own) ------------------------------------------
+
+def _statement_values(engine, licensor_id: str | None) -> list[dict]:
+    values = [stored.json() for stored in statements_of(engine, licensor_id)]
+    states = verification_states(engine, [value["statement"] for value in values])
+    return [{**statement_json_summary(value, states[value["statement"]]),
+             "downloads": {kind: f"/dashboard/api/statements/{value['statement']}?format={kind}" for kind in _DOWNLOADS}}
+            for value in values]
+
+
+async def statements(request: Request) -> Response:
+    viewer = await _viewer(request, HOST, LICENSOR)
+    values = await asyncio.to_thread(_statement_values, _engine(request), viewer.subject_id)
+    return _json({"statements": values})
+
+
+async def statement_download(request: Request) -> Response:
+    viewer = await _viewer(request, HOST, LICENSOR)
+    statement_id = request.path_params["statement_id"]
+    kind = request.query_params.get("format", "json")
+    if kind not in _DOWNLOADS:
+        raise BadRequest(f"'format' must be one of {', '.join(_DOWNLOADS)}, got {kind!r}", "format")
+    try:
+        stored = await asyncio.to_thread(get_statement, _engine(request), statement_id)
+    except StoreNotFound:
+        stored = None
+    if stored is None or (viewer.view == LICENSOR and stored.licensor_id != viewer.subject_id):
+        raise NotFound(f"no statement {statement_id} for this token", "statement_id")
+    body = stored.body if kind == "json" else (statement_csv if kind == "csv" else statement_markdown)(stored.json())
+    disposition = f'attachment; filename="{stored.statement_id}.{kind}"'
+    return Response(body, media_type=_DOWNLOADS[kind],
+                    headers={"content-disposition": disposition, "cache-control": "no-store"})
+
+
+# --- licensor -------------------------------------------------------------------------
+
+async def licensor_trend(request: Request) -> Response:
+    viewer = await _viewer(request, LICENSOR)
+    stored = await asyncio.to_thread(statements_of, _engine(request), viewer.subject_id)
+    return _json(share_trend([s.json() for s in stored]))
+
+
+# --- customer -------------------------------------------------------------------------
+
+async def customer_usage(request: Request) -> Response:
+    viewer = await _viewer(request, CUSTOMER)
+    bucket, starts = _window(request)
+    rows = await asyncio.to_thread(usage_by_day, _engine(request), *_window_us(bucket, starts), viewer.subject_id)
+    return _json({**usage_series(rows, bucket, starts, by_stream=False), "window": _window_json(bucket, starts)})
+
+
+async def customer_balance_view(request: Request) -> Response:
+    viewer = await _viewer(request, CUSTOMER)
+    balance = await asyncio.to_thread(customer_balance, _engine(request), viewer.name)
+    value = balance_json(balance)
+    currency = balance.currency
+    if currency is not None:
+        for name in ("available", "reserved", "spent", "credit_limit"):
+            nanos = value[f"{name}_nanos"]
+            value[name] = None if nanos is None else money_json(nanos, currency)
+    return _json(value)
+
+
+async def unknown(request: Request) -> Response:
+    raise NotFound(f"no dashboard endpoint {request.url.path}")
+
+
+def dashboard_routes() -> list[BaseRoute]:
+    """The routes the gateway mounts: the page at /dashboard, the API under /dashboard/api."""
+    api = "/dashboard/api"
+    return [
+        Route("/dashboard", page, methods=["GET"]),
+        Route("/dashboard/", page, methods=["GET"]),
+        Mount("/dashboard/static", app=StaticFiles(directory=STATIC_DIRECTORY), name="dashboard-static"),
+        Route(f"{api}/me", me, methods=["GET"]),
+        Route(f"{api}/host/usage", host_usage, methods=["GET"]),
+        Route(f"{api}/host/customers", host_customers, methods=["GET"]),
+        Route(f"{api}/host/licensors", host_licensors, methods=["GET"]),
+        Route(f"{api}/host/checkpoint", host_checkpoint, methods=["GET"]),
+        Route(f"{api}/statements", statements, methods=["GET"]),
+        Route(f"{api}/statements/{{statement_id}}", statement_download, methods=["GET"]),
+        Route(f"{api}/licensor/trend", licensor_trend, methods=["GET"]),
+        Route(f"{api}/customer/usage", customer_usage, methods=["GET"]),
+        Route(f"{api}/customer/balance", customer_balance_view, methods=["GET"]),
+        Route(f"{api}/{{rest:path}}", unknown),
+    ]
