@@ -21,9 +21,11 @@ import orjson
 STATE_VERSION = 1
 
 
-def _file_name(origin: str) -> str:
+def _file_name(origin: str, vkey: str) -> str:
+    """One file per log: its origin for people, the verifier key's hash so that two hosts
+    using the same origin name never share a state."""
     readable = re.sub(r"[^A-Za-z0-9._-]+", "_", origin)[:80]
-    return f"{readable}-{hashlib.sha256(origin.encode()).hexdigest()[:12]}.json"
+    return f"{readable}-{hashlib.sha256(vkey.encode()).hexdigest()[:16]}.json"
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -36,26 +38,29 @@ def _write_atomically(path: Path, data: bytes) -> None:
 class VerifierState:
     directory: Path
     origin: str
+    vkey: str
     accepted_checkpoint: str | None = None
     statements: dict[str, dict] = field(default_factory=dict)
     first_index: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, directory: Path, origin: str) -> "VerifierState":
-        path = directory / _file_name(origin)
+    def load(cls, directory: Path, origin: str, vkey: str) -> "VerifierState":
+        path = directory / _file_name(origin, vkey)
         if not path.exists():
-            return cls(directory, origin)
+            return cls(directory, origin, vkey)
         value = orjson.loads(path.read_bytes())
-        if value.get("version") != STATE_VERSION or value.get("origin") != origin:
-            raise ValueError(f"{path} is not a revstream verifier state for {origin!r}")
-        return cls(directory, origin, value.get("accepted_checkpoint"), value.get("statements") or {},
+        if value.get("version") != STATE_VERSION or value.get("origin") != origin or value.get("vkey") != vkey:
+            raise ValueError(f"{path} is not a revstream verifier state for {origin!r} and this key")
+        return cls(directory, origin, vkey, value.get("accepted_checkpoint"), value.get("statements") or {},
                    value.get("first_index") or {})
 
     def save(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        value = {"version": STATE_VERSION, "origin": self.origin, "accepted_checkpoint": self.accepted_checkpoint,
+        value = {"version": STATE_VERSION, "origin": self.origin, "vkey": self.vkey,
+                 "accepted_checkpoint": self.accepted_checkpoint,
                  "statements": self.statements, "first_index": self.first_index}
-        _write_atomically(self.directory / _file_name(self.origin), orjson.dumps(value, option=orjson.OPT_INDENT_2))
+        _write_atomically(self.directory / _file_name(self.origin, self.vkey),
+                          orjson.dumps(value, option=orjson.OPT_INDENT_2))
 
     def previous_statement(self, agreement_id: str, period: str) -> dict | None:
         """The verified statement of the same agreement for the latest period before ``period``."""

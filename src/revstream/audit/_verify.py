@@ -159,7 +159,11 @@ class _Run:
         accepted = None
         if state.accepted_checkpoint:
             self.evidence["checkpoint-accepted.note"] = state.accepted_checkpoint
-            accepted = verify_checkpoint(state.accepted_checkpoint, [self.vkey], checkpoint.origin)
+            try:
+                accepted = verify_checkpoint(state.accepted_checkpoint, [self.vkey], checkpoint.origin)
+            except ProofError as error:
+                raise AuditError(f"the checkpoint accepted before no longer verifies ({error}): the state "
+                                 "directory was altered") from None
             self.consistent(accepted, checkpoint, "against the checkpoint accepted before")
         latest_note = self.client.checkpoint()
         self.evidence["checkpoint-host-latest.note"] = latest_note
@@ -269,7 +273,7 @@ def verify_statement(note_text: str, vkey: str, client: TransparencyClient, stat
         value, body = run.statement()
         facts = statement_facts(value)
         checkpoint = run.checkpoint(facts)
-        state = VerifierState.load(state_dir, facts.log.origin)
+        state = VerifierState.load(state_dir, facts.log.origin, vkey)
         newest_note = run.history(state, checkpoint, facts.log.checkpoint)
         tally = run.entries(facts, state, checkpoint)
         run.totals(facts, tally, value, body)
