@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from ..backends import BackendError, Finish, PreparedRequest, TextDelta, UsageMeter
 from ..ratelimit import RateLimitError, rate_limit_headers, refusal_message
+from ..plans import CODE_MODEL_NOT_IN_PLAN
 from ..metering import STATUS_ABORTED, STATUS_ERROR, STATUS_OK, FinalUsage, PendingUsage
 from ..store import ADMITTED, DENIED, MISMATCH, RUNNING, AdmitOutcome, AdmitRequest, StoredResponse
 from ._auth import Principal
@@ -138,6 +139,8 @@ async def give_back_tokens(state: AppState, principal: Principal, tokens: int) -
 
 
 def _refusal(outcome: AdmitOutcome) -> ApiError | Response:
+    if outcome.kind == DENIED and outcome.code == CODE_MODEL_NOT_IN_PLAN:
+        return ApiError(403, outcome.message, "invalid_request_error", CODE_MODEL_NOT_IN_PLAN, "model")
     if outcome.kind == DENIED:
         return ApiError(429, outcome.message, "insufficient_quota", "insufficient_quota", headers={"x-should-retry": "false"})
     if outcome.kind == RUNNING:

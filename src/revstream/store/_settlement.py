@@ -33,6 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
+from types import MappingProxyType
 from typing import Final
 
 from sqlalchemy import Connection, Engine, case, func, insert, literal, select, update
@@ -40,19 +41,23 @@ from sqlalchemy import Connection, Engine, case, func, insert, literal, select, 
 from ..ledger import Account, AccountKind, accrue_licensor_share, rounding_adjustment
 from ..metering import STATUS_PENDING, rfc3339
 from ..money import Money
-from ..pricing import TOKENS_PER_MTOK, PriceSchedule
+from ..plans import Plan, discount_factor, overage_exact
+from ..pricing import PriceSchedule, charge_exact
 from ..settlement import Adjustment, Agreement, PeriodError, Statement, UsageLine, compute_statement, parse_period
 from ._agreements import AgreementRow, _agreement_rows, agreement_terms
 from ._errors import NotFound, StoreError
 from ._ledger import post_entries
 from ._prices import load_prices
+from ._plans import period_fees, plans_by_id
 from ._schema import period_closes, statements, usage_records
 from ._statement_json import checked_statement, statement_bytes, statement_id_of, statement_json
 from ._engine import writing
 
 HOST_OWNER = "host"
-# Gateway and imported usage is API access; the subscription issue adds its own stream.
+# Usage without a plan is API access; a plan's usage and fees name their stream.
 STREAM_API: Final = "api"
+STREAM_SUBSCRIPTION: Final = "subscription"
+STREAM_ADS: Final = "ads"
 CLOSING, CLOSED = "closing", "closed"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -157,6 +162,14 @@ class _Group:
     requests: int
     tokens_prompt: int
     tokens_completion: int
+    # The stream and plan of the usage (see `revstream.plans`); subscription fees come as
+    # groups of their own with no usage and their exact share of the fee.
+    stream: str = STREAM_API
+    plan: Plan | None = None
+    tokens_included: int = 0
+    charge_nanos: int = 0
+    prepaid_nanos: int = 0
+    fee_exact: Fraction = Fraction(0)
 
 
 def _boundaries(schedule: PriceSchedule, rows: list[AgreementRow], models: set[str]) -> list[int]:
@@ -172,21 +185,77 @@ def _boundaries(schedule: PriceSchedule, rows: list[AgreementRow], models: set[s
     return sorted(times)
 
 
-def _aggregate(connection: Connection, models: list[str], boundaries: list[int], where, late: bool) -> list[_Group]:
-    """SUM and COUNT per model and interval in SQL: the one scan of the period's records."""
-    time = usage_records.c.time_us
+def _aggregate(connection: Connection, models: list[str] | None, boundaries: list[int], where, late: bool) -> list[_Group]:
+    """SUM and COUNT per model, stream, plan and interval in SQL: the one scan of the
+    period's records (`models` None: every model)."""
+    time, records = usage_records.c.time_us, usage_records.c
     bucket = case(*[(time < b, index) for index, b in enumerate(boundaries)], else_=len(boundaries)) if boundaries else literal(0)
-    period_column = usage_records.c.late_period if late else literal("")
+    period_column = records.late_period if late else literal("")
+    prepaid = case((records.funding_kind == str(AccountKind.CUSTOMER_CREDIT), records.charge_nanos), else_=0)
+    keys = (records.model, period_column.label("period"), bucket.label("bucket"), records.stream, records.plan_id)
     query = (
-        select(usage_records.c.model, period_column.label("period"), bucket.label("bucket"), func.min(time),
-               func.count(), func.sum(usage_records.c.tokens_prompt), func.sum(usage_records.c.tokens_completion))
-        .where(usage_records.c.model.in_(models), *where)
-        .group_by(usage_records.c.model, period_column, bucket)
+        select(*keys, func.min(time), func.count(), func.sum(records.tokens_prompt), func.sum(records.tokens_completion),
+               func.sum(records.tokens_included), func.sum(records.charge_nanos), func.sum(prepaid))
+        .where(*([records.model.in_(models)] if models is not None else []), *where)
+        .group_by(records.model, period_column, bucket, records.stream, records.plan_id)
     )
+    rows = connection.execute(query).all()
+    plans = plans_by_id(connection, [row[4] for row in rows if row[4]])
     return [
-        _Group(row[0], row[1], int(row[3]), int(row[4]), int(row[5] or 0), int(row[6] or 0))
-        for row in connection.execute(query)
+        _Group(row[0], row[1], int(row[5]), int(row[6]), int(row[7] or 0), int(row[8] or 0), row[3],
+               plans.get(row[4]) if row[4] else None, int(row[9] or 0), int(row[10] or 0), int(row[11] or 0))
+        for row in rows
     ]
+
+
+def _fee_groups(connection: Connection, period: str) -> list[_Group]:
+    """Subscription fees of `period` as groups of the `subscription` stream (see the README):
+    each plan's fees for the period, exact, split over the plan's models in proportion to
+    the tokens each served under the plan in the period; evenly over the plan's listed
+    models when it served none (a plan open to every model that served nothing is not
+    attributed to any model)."""
+    start_us, end_us = period_bounds_us(period)
+    fees = period_fees(connection, period)
+    if not fees:
+        return []
+    served = connection.execute(
+        select(usage_records.c.plan_id, usage_records.c.model,
+               func.sum(usage_records.c.tokens_prompt + usage_records.c.tokens_completion))
+        .where(usage_records.c.plan_id.in_(sorted(fees)), usage_records.c.time_us >= start_us,
+               usage_records.c.time_us < end_us, usage_records.c.status != STATUS_PENDING)
+        .group_by(usage_records.c.plan_id, usage_records.c.model)
+    ).all()
+    groups = []
+    for plan_id, (plan, fee) in sorted(fees.items()):
+        tokens = {model: int(total or 0) for pid, model, total in served if pid == plan_id and total}
+        weights = tokens or {model: 1 for model in plan.models}
+        weight_total = sum(weights.values())
+        for model, weight in sorted(weights.items()):
+            groups.append(_Group(model, "", start_us, 0, 0, 0, STREAM_SUBSCRIPTION, plan,
+                                 fee_exact=fee * weight / weight_total))
+    return groups
+
+
+def _api_gross(group: _Group, price) -> Fraction:
+    if price is None:
+        return Fraction(0)
+    return charge_exact(group.tokens_prompt, group.tokens_completion, price) * discount_factor(group.plan)
+
+
+def _subscription_gross(group: _Group, price) -> Fraction:
+    overage_tokens = group.tokens_prompt + group.tokens_completion - group.tokens_included
+    return group.fee_exact + (overage_exact(group.plan, overage_tokens) if group.plan else Fraction(0))
+
+
+def _unpaid_gross(group: _Group, price) -> Fraction:
+    """The free tier: customers pay nothing; its advertisers' revenue joins this stream later."""
+    return Fraction(0)
+
+
+# How each stream's gross is rated: a registry, so a new stream (messaging) is one entry.
+STREAM_GROSS: Final = MappingProxyType({
+    STREAM_API: _api_gross, STREAM_SUBSCRIPTION: _subscription_gross, STREAM_ADS: _unpaid_gross,
+})
 
 
 def _in_force(agreement: Agreement, time_us: int) -> bool:
@@ -196,24 +265,27 @@ def _in_force(agreement: Agreement, time_us: int) -> bool:
 
 
 def _usage_lines(agreement: Agreement, groups: list[_Group], schedule: PriceSchedule) -> tuple[UsageLine, ...]:
-    """One line per model (stream "api"), gross exact at the price of each interval."""
-    totals: dict[str, list[int]] = {}
+    """One line per model and stream, gross exact: at the price of each interval (less a
+    commit plan's discount) for `api`, fees plus overage for `subscription` (see STREAM_GROSS)."""
+    totals: dict[tuple[str, str], list] = {}
     for group in groups:
         if group.model not in agreement.models or not _in_force(agreement, group.first_us):
             continue
+        rate = STREAM_GROSS.get(group.stream)
+        if rate is None:
+            raise StoreError(f"no settlement rule for stream {group.stream!r}")
         price = schedule.price_at_us(group.model, group.first_us)
-        numerator = 0
-        if price is not None:
-            if price.currency != agreement.currency:
-                raise StoreError(f"model {group.model!r} is priced in {price.currency}, agreement "
-                                 f"{agreement.agreement_id} settles in {agreement.currency}")
-            numerator = group.tokens_prompt * price.input_nanos_per_mtok + group.tokens_completion * price.output_nanos_per_mtok
-        total = totals.setdefault(group.model, [0, 0, 0, 0])
-        for index, value in enumerate((group.requests, group.tokens_prompt, group.tokens_completion, numerator)):
+        gross = rate(group, price)
+        currency = price.currency if group.stream == STREAM_API and price else group.plan.currency if group.plan else None
+        if gross and currency != agreement.currency:
+            raise StoreError(f"model {group.model!r} is priced in {currency}, agreement "
+                             f"{agreement.agreement_id} settles in {agreement.currency}")
+        total = totals.setdefault((group.model, group.stream), [0, 0, 0, Fraction(0)])
+        for index, value in enumerate((group.requests, group.tokens_prompt, group.tokens_completion, gross)):
             total[index] += value
     return tuple(
-        UsageLine(model, STREAM_API, t[0], t[1], t[2], Fraction(t[3], TOKENS_PER_MTOK))
-        for model, t in sorted(totals.items())
+        UsageLine(model, stream, t[0], t[1], t[2], t[3])
+        for (model, stream), t in sorted(totals.items())
     )
 
 
@@ -283,6 +355,7 @@ def _compute(engine: Engine, period: str) -> list[_Draft]:
             usage_records.c.time_us >= start_us, usage_records.c.time_us < end_us,
             usage_records.c.status != STATUS_PENDING, usage_records.c.late_period.is_(None),
         ), late=False)
+        groups += _fee_groups(connection, period)
         late_groups = _aggregate(connection, models, boundaries, (usage_records.c.settled_period == period,), late=True)
         return [_draft(connection, row, period, groups, late_groups, schedule) for row in rows]
 
