@@ -61,13 +61,14 @@ _PENDING_COLUMNS = (
     ("key_id", "text"), ("model", "text"), ("backend", "text"), ("endpoint", "text"), ("status", "text"),
     ("tokens_prompt", "int"), ("tokens_completion", "int"), ("usage_source", "text"), ("worker_id", "text"),
     ("max_tokens", "int"), ("reserved_nanos", "bigint"), ("currency", "text"), ("funding_kind", "text"),
-    ("budget_windows", "text"), ("stream", "text"), ("plan_id", "text"), ("subscription_id", "text"),
-    ("tokens_included", "int"),
+    ("budget_windows", "text"),
 )
+# A batch with a plan's request writes these too; one without leaves the defaults (stream "api").
+_PLAN_COLUMNS = (("stream", "text"), ("plan_id", "text"), ("subscription_id", "text"), ("tokens_included", "int"))
 _FINAL_COLUMNS = (
     ("status", "text"), ("tokens_prompt", "int"), ("tokens_completion", "int"), ("usage_source", "text"),
     ("finalized_us", "bigint"), ("ttft_ms", "int"), ("duration_ms", "int"), ("error_code", "text"),
-    ("charge_nanos", "bigint"), ("ledger_entry_id", "text"), ("tokens_included", "int"),
+    ("charge_nanos", "bigint"), ("ledger_entry_id", "text"),
 )
 
 
@@ -238,15 +239,19 @@ def _insert_pending(connection: Connection, requests, outcomes, holds: dict[int,
     for index, (request, outcome) in enumerate(zip(requests, outcomes)):
         if outcome.kind != ADMITTED:
             continue
-        p, hold, plan = request.pending, holds.get(index), plan_holds.get(index, NO_PLAN)
-        rows.append((
+        p, hold = request.pending, holds.get(index)
+        row = (
             p.request_id, p.idempotency_key, p.time_us, p.customer_id, p.key_id, p.model, p.backend, p.endpoint,
             STATUS_PENDING, p.tokens_prompt, 0, "backend", p.worker_id, request.max_completion_tokens,
             hold.amount_nanos if hold else None, hold.currency if hold else None,
             hold.funding_kind if hold else None, hold.windows if hold else None,
-            plan.stream, plan.plan_id, plan.subscription_id, plan.tokens_included,
-        ))
-    bulk_insert(connection, "usage_records", [c for c, _ in _PENDING_COLUMNS], [t for _, t in _PENDING_COLUMNS], rows)
+        )
+        if plan_holds:
+            plan = plan_holds.get(index, NO_PLAN)
+            row += (plan.stream, plan.plan_id, plan.subscription_id, plan.tokens_included)
+        rows.append(row)
+    columns = _PENDING_COLUMNS + _PLAN_COLUMNS if plan_holds else _PENDING_COLUMNS
+    bulk_insert(connection, "usage_records", [c for c, _ in columns], [t for _, t in columns], rows)
 
 
 def _move_windows(connection: Connection, deltas: dict[tuple[str, int], tuple[int, int]]) -> None:
@@ -324,14 +329,17 @@ def _write_finals(connection, finals, records, charges, entry_ids, tokens_includ
             continue  # already final: finalizing twice cannot bill twice
         charge = charges.get(f.request_id)
         entry_id = entry_ids.get((record.customer_id, record.funding_kind, record.currency)) if charge else None
-        rows.append((
+        row = (
             f.status, f.tokens_prompt, f.tokens_completion, f.usage_source, f.finalized_us, f.ttft_ms,
             f.duration_ms, f.error_code, charge, entry_id,
-            tokens_included.get(f.request_id, record.tokens_included), f.request_id,
-        ))
+        )
+        if tokens_included:  # a plan's included tokens settle to what was used
+            row += (tokens_included.get(f.request_id, record.tokens_included),)
+        rows.append((*row, f.request_id))
+    columns = _FINAL_COLUMNS + (("tokens_included", "int"),) if tokens_included else _FINAL_COLUMNS
     bulk_update(
-        connection, "usage_records", "request_id", [c for c, _ in _FINAL_COLUMNS],
-        [*(t for _, t in _FINAL_COLUMNS), "text"], rows, condition=f"status = '{STATUS_PENDING}'",
+        connection, "usage_records", "request_id", [c for c, _ in columns],
+        [*(t for _, t in columns), "text"], rows, condition=f"status = '{STATUS_PENDING}'",
     )
 
 

@@ -206,7 +206,11 @@ def tax_rate_of(connection: Connection, country: str | None) -> int:
 # --- quota windows (live enforcement) -------------------------------------------------
 
 # The batch's active subscriptions with their plans: the one extra read per admission batch.
-_ACTIVE = _SUBSCRIPTIONS.where(
+_ACTIVE = select(
+    subscriptions.c.subscription_id, subscriptions.c.started_us, subscriptions.c.ended_us, subscriptions.c.customer_id,
+    subscriptions.c.customer_id.label("customer"), plans.c.plan_id, plans.c.name, plans.c.models,
+    *[plans.c[f] for f in _TERMS],
+).join(plans, plans.c.plan_id == subscriptions.c.plan_id).where(
     subscriptions.c.customer_id.in_(bindparam("ids", expanding=True)),
     subscriptions.c.started_us <= bindparam("now"),
     or_(subscriptions.c.ended_us.is_(None), subscriptions.c.ended_us > bindparam("now")),
@@ -214,7 +218,8 @@ _ACTIVE = _SUBSCRIPTIONS.where(
 
 
 def active_subscriptions(connection: Connection, customer_ids, now_us: int) -> dict[str, SubscriptionRow]:
-    """customer_id → its subscription in force at `now_us` (customers without one are absent)."""
+    """customer_id → its subscription in force at `now_us` (customers without one are
+    absent). Its `customer` is the customer id: admission needs no name."""
     if not customer_ids:
         return {}
     rows = connection.execute(_ACTIVE, {"ids": sorted(customer_ids), "now": now_us}).all()
