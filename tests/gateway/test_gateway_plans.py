@@ -54,8 +54,12 @@ def test_included_tokens_run_out_into_a_429_that_names_the_plan_and_its_renewal(
     add_plan(server.engine, draft_plan(name="starter", kind="subscription", fee="5.00", tokens_included=20), now_us())
     subscribe(server.engine, "pipeline", "starter", month_start_us(), now_us())
     client = server.client()
+    # Each finalization is awaited (records final) so the next admission sees it: a batch
+    # that admits and finalizes together admits first, which can only refuse earlier.
     ask(client)  # reserves 12 (2 + max_tokens 10), uses 7
+    server.records()
     ask(client)  # 13 left: reserves 12, uses 7
+    server.records()
     started = FakeBackend.started
     with pytest.raises(openai.RateLimitError) as caught:
         ask(client)  # 6 left, 12 asked
@@ -105,3 +109,16 @@ def test_customers_see_their_own_invoices_and_never_another_customers(server):
         assert answer.status_code == 404, path
         assert answer.json()["error"]["code"] == "invoice_not_found"
     assert get(server, "/invoices", key="rs-not-a-key").status_code == 401
+
+
+def test_a_plan_rate_limit_holds_for_every_key_of_the_customer(server):
+    add_plan(server.engine, draft_plan(name="limited", kind="subscription", fee="1.00", tokens_included=10_000,
+                                       requests_per_minute=2), now_us())
+    subscribe(server.engine, "pipeline", "limited", month_start_us(), now_us())
+    ask(server.client())
+    ask(server.client(server.new_key("pipeline")))  # another key of the same customer
+    with pytest.raises(openai.RateLimitError) as caught:
+        ask(server.client())
+    assert caught.value.code == "rate_limit_exceeded" and "plan" in caught.value.message
+    assert int(caught.value.response.headers["retry-after"]) > 0
+    ask(server.client(server.new_key("someone-else")))  # other customers are not limited by it

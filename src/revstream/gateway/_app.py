@@ -33,6 +33,7 @@ from ._admin import admin_balance, admin_keys, admin_revoke_key, admin_usage, he
 from ._auth import KeyCache
 from ._errors import ApiError, from_backend, internal
 from ._metrics import Metrics
+from ._plan_limits import PlanLimitCache
 from ._routes_v1 import chat_completions, completions, list_models, my_balance, my_usage
 from ._routes_plans import my_invoice, my_invoices, my_plan
 from ._state import AppState, ServedModel
@@ -139,6 +140,7 @@ async def _build_state(config: Config) -> AppState:
     return AppState(
         config=config, engine=engine, writer=writer, keys=KeyCache(engine, config.server.auth_cache_ttl_s),
         metrics=Metrics(), worker_id=worker_id, models=models, limiter=make_rate_limiter(config.store.redis_url),
+        plan_limits=PlanLimitCache(engine, config.server.auth_cache_ttl_s),
     )
 
 

@@ -314,3 +314,12 @@ def period_fees(connection: Connection, period: str) -> dict[str, tuple[Plan, Fr
             plan = by_name[part.plan]
             totals[plan.plan_id] = (plan, totals.get(plan.plan_id, (plan, Fraction(0)))[1] + part.fee_exact)
     return totals
+
+
+def plan_rate_limits(engine: Engine, customer_id: str, now_us: int) -> tuple[int | None, int | None] | None:
+    """(requests, tokens) per minute of the customer's plan in force, None without limits."""
+    with engine.connect() as connection:
+        subscription = active_subscriptions(connection, [customer_id], now_us).get(customer_id)
+    if subscription is None or (subscription.plan.requests_per_minute is None and subscription.plan.tokens_per_minute is None):
+        return None
+    return subscription.plan.requests_per_minute, subscription.plan.tokens_per_minute
