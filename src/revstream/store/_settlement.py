@@ -33,7 +33,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
-from types import MappingProxyType
 from typing import Final
 
 from sqlalchemy import Connection, Engine, case, func, insert, literal, select, update
@@ -41,23 +40,20 @@ from sqlalchemy import Connection, Engine, case, func, insert, literal, select, 
 from ..ledger import Account, AccountKind, accrue_licensor_share, rounding_adjustment
 from ..metering import STATUS_PENDING, rfc3339
 from ..money import Money
-from ..plans import Plan, discount_factor, overage_exact
-from ..pricing import PriceSchedule, charge_exact
+from ..plans import Plan
+from ..pricing import PriceSchedule
 from ..settlement import Adjustment, Agreement, PeriodError, Statement, UsageLine, compute_statement, parse_period
 from ._agreements import AgreementRow, _agreement_rows, agreement_terms
 from ._errors import NotFound, StoreError
 from ._ledger import post_entries
 from ._prices import load_prices
-from ._plans import period_fees, plans_by_id
+from ._plans import plans_by_id
+from ._streams import STREAM_API, STREAM_GROSS, STREAM_SUBSCRIPTION, fee_shares
 from ._schema import period_closes, statements, usage_records
 from ._statement_json import checked_statement, statement_bytes, statement_id_of, statement_json
 from ._engine import writing
 
 HOST_OWNER = "host"
-# Usage without a plan is API access; a plan's usage and fees name their stream.
-STREAM_API: Final = "api"
-STREAM_SUBSCRIPTION: Final = "subscription"
-STREAM_ADS: Final = "ads"
 CLOSING, CLOSED = "closing", "closed"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -209,53 +205,10 @@ def _aggregate(connection: Connection, models: list[str] | None, boundaries: lis
 
 
 def _fee_groups(connection: Connection, period: str) -> list[_Group]:
-    """Subscription fees of `period` as groups of the `subscription` stream (see the README):
-    each plan's fees for the period, exact, split over the plan's models in proportion to
-    the tokens each served under the plan in the period; evenly over the plan's listed
-    models when it served none (a plan open to every model that served nothing is not
-    attributed to any model)."""
-    start_us, end_us = period_bounds_us(period)
-    fees = period_fees(connection, period)
-    if not fees:
-        return []
-    served = connection.execute(
-        select(usage_records.c.plan_id, usage_records.c.model,
-               func.sum(usage_records.c.tokens_prompt + usage_records.c.tokens_completion))
-        .where(usage_records.c.plan_id.in_(sorted(fees)), usage_records.c.time_us >= start_us,
-               usage_records.c.time_us < end_us, usage_records.c.status != STATUS_PENDING)
-        .group_by(usage_records.c.plan_id, usage_records.c.model)
-    ).all()
-    groups = []
-    for plan_id, (plan, fee) in sorted(fees.items()):
-        tokens = {model: int(total or 0) for pid, model, total in served if pid == plan_id and total}
-        weights = tokens or {model: 1 for model in plan.models}
-        weight_total = sum(weights.values())
-        for model, weight in sorted(weights.items()):
-            groups.append(_Group(model, "", start_us, 0, 0, 0, STREAM_SUBSCRIPTION, plan,
-                                 fee_exact=fee * weight / weight_total))
-    return groups
-
-
-def _api_gross(group: _Group, price) -> Fraction:
-    if price is None:
-        return Fraction(0)
-    return charge_exact(group.tokens_prompt, group.tokens_completion, price) * discount_factor(group.plan)
-
-
-def _subscription_gross(group: _Group, price) -> Fraction:
-    overage_tokens = group.tokens_prompt + group.tokens_completion - group.tokens_included
-    return group.fee_exact + (overage_exact(group.plan, overage_tokens) if group.plan else Fraction(0))
-
-
-def _unpaid_gross(group: _Group, price) -> Fraction:
-    """The free tier: customers pay nothing; its advertisers' revenue joins this stream later."""
-    return Fraction(0)
-
-
-# How each stream's gross is rated: a registry, so a new stream (messaging) is one entry.
-STREAM_GROSS: Final = MappingProxyType({
-    STREAM_API: _api_gross, STREAM_SUBSCRIPTION: _subscription_gross, STREAM_ADS: _unpaid_gross,
-})
+    """Subscription fees of `period` as groups of the `subscription` stream (see `fee_shares`)."""
+    start_us = period_bounds_us(period)[0]
+    return [_Group(model, "", start_us, 0, 0, 0, STREAM_SUBSCRIPTION, plan, fee_exact=fee)
+            for model, plan, fee in fee_shares(connection, period, *period_bounds_us(period))]
 
 
 def _in_force(agreement: Agreement, time_us: int) -> bool:
