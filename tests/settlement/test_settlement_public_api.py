@@ -9,7 +9,7 @@ def test_public_api_is_pinned() -> None:
         "AgreementError", "BracketLine", "PeriodError", "SettlementError", "Statement", "StatementError",
         "StatementLine", "TierParseError", "UsageLine", "UsageLineError", "allocate_largest_remainder",
         "compute_statement", "draft_agreement", "parse_period", "parse_stream_shares", "parse_tiers",
-        "validate_statement", "STREAM_API", "UsageGroup", "in_force", "rate_usage", "window_us", "day_us",
+        "validate_statement", "STREAM_API", "STREAM_ADS", "STREAM_GROSS", "STREAM_SUBSCRIPTION", "UsageGroup", "in_force", "rate_usage", "window_us", "day_us",
         "period_bounds_us", "period_of_us", "shift_period",
     ])
     for name in settlement.__all__:

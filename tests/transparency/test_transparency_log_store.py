@@ -79,7 +79,8 @@ def test_a_leaf_is_the_canonical_json_of_the_record_projection(engine) -> None:
     values = [json.loads(data) for data in _leaves(engine)]
     assert [canonical_json(value) for value in values] == _leaves(engine)
     assert set(values[0]) == {"request_id", "time_us", "customer", "model", "endpoint", "status", "tokens_prompt",
-                              "tokens_completion", "usage_source", "charge_nanos", "currency", "late_period"}
+                              "tokens_completion", "usage_source", "charge_nanos", "currency", "late_period", "stream",
+                              "plan", "tokens_included"}
     assert [value["customer"] for value in values] == [pseudonym(f"cus_{n}", secret) for n in range(3)]
     assert values[2]["late_period"] is None and values[2]["tokens_completion"] == 2
 

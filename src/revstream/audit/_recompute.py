@@ -19,13 +19,15 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from fractions import Fraction
 
 import orjson
 
-from ..pricing import ModelPrice, PriceSchedule
-from ..settlement import Adjustment, Agreement, UsageGroup, UsageLine, compute_statement, period_bounds_us
 from ..metering import rfc3339
-from ..settlement import period_of_us, rate_usage, window_us
+from ..plans import Plan, PlanError
+from ..pricing import ModelPrice, PriceSchedule
+from ..settlement import STREAM_API, STREAM_SUBSCRIPTION, Adjustment, Agreement, UsageGroup, UsageLine
+from ..settlement import compute_statement, period_bounds_us, period_of_us, rate_usage, window_us
 from ..store import agreement_from_terms, agreement_terms, statement_bytes, statement_json
 from ._errors import AuditError
 
@@ -55,6 +57,8 @@ class StatementFacts:
     log: LogBinding
     carry_in_residue_nanos: int
     prior_lines: dict[str, tuple[UsageLine, ...]]
+    plans: dict[str, Plan]
+    fees: tuple[UsageGroup, ...]
 
 
 def _int(value: object, what: str) -> int:
@@ -101,21 +105,28 @@ def statement_facts(value: dict) -> StatementFacts:
             raise AuditError("statement: the agreement terms do not round-trip")
         prior = {item["period"]: tuple(_usage_line(line) for line in item["prior_lines"])
                  for item in value["adjustment_basis"]}
+        plans = {item["plan_id"]: Plan(**item) for item in value.get("plans", [])}
+        start_us = period_bounds_us(value["period"])[0]
+        fees = tuple(UsageGroup(item["model"], start_us, 0, 0, 0, STREAM_SUBSCRIPTION, plans[item["plan"]],
+                                fee_exact=Fraction(item["fee_exact"])) for item in value.get("fees", []))
         return StatementFacts(value["statement"], value["period"], agreement, _schedule(value["prices"]),
-                              _binding(value.get("log")), _int(value["carry_in_residue_nanos"], "carry-in"), prior)
-    except (KeyError, TypeError, ValueError) as error:
+                              _binding(value.get("log")), _int(value["carry_in_residue_nanos"], "carry-in"), prior,
+                              plans, fees)
+    except (KeyError, TypeError, ValueError, PlanError) as error:
         raise AuditError(f"statement: malformed or missing field: {error!r}") from None
 
 
-def _entry_fields(index: int, data: bytes) -> tuple[int, str, int, int, str | None]:
-    """(time_us, model, tokens_prompt, tokens_completion, late_period) of a log entry."""
+def _entry_fields(index: int, data: bytes) -> tuple:
+    """(time_us, model, tokens_prompt, tokens_completion, late_period, stream, plan,
+    tokens_included) of a log entry."""
     try:
         value = orjson.loads(data)
         fields = (value["time_us"], value["model"], value["tokens_prompt"], value["tokens_completion"],
-                  value.get("late_period"))
+                  value.get("late_period"), value.get("stream", STREAM_API), value.get("plan"),
+                  value.get("tokens_included") or 0)
     except (orjson.JSONDecodeError, KeyError, TypeError) as error:
         raise AuditError(f"log entry {index} is not a usage record: {error}") from None
-    if type(fields[0]) is not int or type(fields[2]) is not int or type(fields[3]) is not int:
+    if any(type(fields[position]) is not int for position in (0, 2, 3, 7)):
         raise AuditError(f"log entry {index} has non-integer time or tokens")
     return fields
 
@@ -138,14 +149,15 @@ class Tally:
         self._later = ("", 0, 0)  # the later period last noted, and its bounds
 
     def add(self, index: int, data: bytes) -> None:
-        time_us, model, tokens_prompt, tokens_completion, late_period = _entry_fields(index, data)
+        fields = _entry_fields(index, data)
+        time_us, late_period = fields[0], fields[4]
         if late_period is None:
             if self._start_us <= time_us < self._end_us:
-                self._count(self.own, time_us, model, tokens_prompt, tokens_completion)
+                self._count(self.own, index, fields)
             elif time_us >= self._end_us:
                 self._note_later(index, time_us)
         elif late_period < self._facts.period and index >= self._facts.log.previous_size:
-            self._count(self.late[late_period], time_us, model, tokens_prompt, tokens_completion)
+            self._count(self.late[late_period], index, fields)
 
     def _note_later(self, index: int, time_us: int) -> None:
         period, start_us, end_us = self._later
@@ -155,26 +167,31 @@ class Tally:
             self._later = (period, start_us, end_us)
         self.later_first_index.setdefault(period, index)
 
-    def _count(self, groups: dict, time_us: int, model: str, tokens_prompt: int, tokens_completion: int) -> None:
+    def _count(self, groups: dict, index: int, fields: tuple) -> None:
+        time_us, model, tokens_prompt, tokens_completion, _, stream, plan, tokens_included = fields
         if model not in self._models:
             return
+        if plan is not None and plan not in self._facts.plans:
+            raise AuditError(f"log entry {index} was served under plan {plan}, which the statement does not declare")
         window_from, window_to = self._window
         if window_from <= time_us < window_to:
             price = self._facts.schedule.price_at_us(model, time_us)
-            key = (model, -1 if price is None else self._price_start_us[id(price)])
+            key = (model, stream, plan, -1 if price is None else self._price_start_us[id(price)])
         else:  # outside the agreement's dates: one group, skipped by the rating
-            key = (model, -2)
+            key = (model, stream, plan, -2)
         total = groups.get(key)
         if total is None:
-            groups[key] = [time_us, 1, tokens_prompt, tokens_completion]
+            groups[key] = [time_us, 1, tokens_prompt, tokens_completion, tokens_included]
         else:
             total[1] += 1
             total[2] += tokens_prompt
             total[3] += tokens_completion
+            total[4] += tokens_included
 
 
-def _groups(groups: dict) -> list[UsageGroup]:
-    return [UsageGroup(model, t[0], t[1], t[2], t[3]) for (model, _), t in sorted(groups.items())]
+def _groups(groups: dict, plans: dict[str, Plan]) -> list[UsageGroup]:
+    return [UsageGroup(model, t[0], t[1], t[2], t[3], stream, plans.get(plan) if plan else None, t[4])
+            for (model, stream, plan, _), t in sorted(groups.items(), key=lambda item: repr(item[0]))]
 
 
 def expected_statement(facts: StatementFacts, tally: Tally, actual: dict) -> bytes:
@@ -183,17 +200,17 @@ def expected_statement(facts: StatementFacts, tally: Tally, actual: dict) -> byt
     agreement = facts.agreement
     adjustments = []
     for late_period in sorted(tally.late):
-        lines = rate_usage(agreement, _groups(tally.late[late_period]), facts.schedule)
+        lines = rate_usage(agreement, _groups(tally.late[late_period], facts.plans), facts.schedule)
         if lines and agreement.covers(late_period):
             adjustments.append(Adjustment(late_period, lines, facts.prior_lines.get(late_period, ())))
-    lines = rate_usage(agreement, _groups(tally.own), facts.schedule)
+    lines = rate_usage(agreement, _groups(tally.own, facts.plans) + list(facts.fees), facts.schedule)
     statement = compute_statement(agreement, facts.period, lines, facts.carry_in_residue_nanos, tuple(adjustments))
     start_us, end_us = period_bounds_us(facts.period)
     window_from, window_to = window_us(agreement, start_us, end_us)
     usage = {"time_from": rfc3339(window_from), "time_before": rfc3339(window_to),
              "records": sum(line.requests for line in lines),
              "late_records": sum(line.requests for a in adjustments for line in a.lines)}
-    evidence = {name: actual.get(name) for name in ("log", "prices", "adjustment_basis")}
+    evidence = {name: actual.get(name) for name in ("log", "prices", "adjustment_basis", "plans", "fees")}
     return statement_bytes(statement_json(statement, agreement_terms(agreement), usage, evidence))
 
 

@@ -27,6 +27,7 @@ from ..store import (
 )
 from . import _log as transparency_log
 from . import _money as money
+from . import _plans as plans
 from . import _settlement as settlement
 from . import _verify as verifier
 from ._output import fail, print_json, print_table
@@ -67,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
 
     money.add_parsers(commands)
     settlement.add_parsers(commands)
+    plans.add_parsers(commands)
     transparency_log.add_parsers(commands)
     verifier.add_parsers(commands)
 
@@ -112,6 +114,8 @@ def _dispatch(args, config) -> int:
             return verifier.run(args, engine, config)
         if transparency_log.handles(args):
             return transparency_log.run(args, engine, config)
+        if plans.handles(args):
+            return plans.run(args, engine)
         if settlement.handles(args):
             return settlement.run(args, engine)
         if args.command == "keys":

@@ -17,6 +17,7 @@ from ..gateway import create_app
 from ..gateway._auth import ADMIN_TOKEN_META_KEY
 from ..keys import hash_secret, new_admin_token
 from ..settlement import SettlementError, draft_agreement
+from ._plans import apply_declared_plans
 from ..store import (
     Conflict,
     add_agreement,
@@ -87,6 +88,7 @@ def bootstrap(config: Config) -> dict | None:
         now_us = time.time_ns() // 1000
         ensure_prices(engine, declared_prices(config), now_us)
         apply_declared_agreements(engine, config, now_us)
+        apply_declared_plans(engine, config, now_us)
         admin_token = new_admin_token()
         if not put_meta_if_absent(engine, ADMIN_TOKEN_META_KEY, hash_secret(admin_token)):
             return None

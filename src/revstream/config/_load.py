@@ -25,14 +25,17 @@ from ._model import (
     AgreementConfig,
     LicensorConfig,
     ModelConfig,
+    PlanConfig,
     PriceConfig,
     ServerConfig,
+    TaxRateConfig,
     StoreConfig,
     TransparencyConfig,
 )
 
 EMBEDDED_PATH = "embedded"
-TOP_LEVEL_KEYS = frozenset({"home", "server", "store", "limits", "models", "prices", "licensors", "agreements", "transparency", "costs"})
+TOP_LEVEL_KEYS = frozenset({"home", "server", "store", "limits", "models", "prices", "licensors", "agreements", "transparency",
+                            "costs", "plans", "tax_rates"})
 
 
 def _home(environ: Mapping[str, str], value: Any = None) -> Path:
@@ -105,6 +108,8 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] | None = Non
         agreements=_tables(AgreementConfig, raw.get("agreements") or [], "agreements", ("licensor", "models", "from")),
         costs=_costs(raw.get("costs", {})),
         source=Path(path).resolve() if path is not None else None,
+        plans=_tables(PlanConfig, raw.get("plans") or [], "plans", ("name", "kind")),
+        tax_rates=_tables(TaxRateConfig, raw.get("tax_rates") or [], "tax_rates", ("country", "rate_bps")),
     )
 
 

@@ -141,6 +141,32 @@ class CostsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanConfig:
+    """A plan declared in the file; amounts are decimal strings (see `revstream.plans`)."""
+
+    name: str
+    kind: str
+    currency: str = "USD"
+    fee: str | None = None
+    tokens_included: int = 0
+    overage: str | None = None
+    tokens_per_day: int = 0
+    models: tuple[str, ...] = ()
+    minimum: str | None = None
+    discount_bps: int = 0
+    rpm: int | None = None
+    tpm: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRateConfig:
+    """A tax rate for customers of one country (ISO 3166 alpha-2), in basis points."""
+
+    country: str
+    rate_bps: int
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     home: Path
     server: ServerConfig
@@ -153,6 +179,8 @@ class Config:
     agreements: tuple[AgreementConfig, ...] = ()
     costs: CostsConfig = field(default_factory=CostsConfig)
     source: Path | None = None
+    plans: tuple[PlanConfig, ...] = ()
+    tax_rates: tuple[TaxRateConfig, ...] = ()
 
     def model_named(self, name: str) -> ModelConfig | None:
         for model in self.models:

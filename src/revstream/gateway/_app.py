@@ -34,7 +34,9 @@ from ._admin import admin_balance, admin_keys, admin_revoke_key, admin_usage, he
 from ._auth import KeyCache
 from ._errors import ApiError, from_backend, internal
 from ._metrics import Metrics
+from ._plan_limits import PlanLimitCache
 from ._routes_v1 import chat_completions, completions, list_models, my_balance, my_usage
+from ._routes_plans import my_invoice, my_invoices, my_plan
 from ._state import AppState, ServedModel
 from ._transparency import (
     checkpoint,
@@ -150,6 +152,7 @@ async def _build_state(config: Config) -> AppState:
     return AppState(
         config=config, engine=engine, writer=writer, keys=KeyCache(engine, config.server.auth_cache_ttl_s),
         metrics=Metrics(), worker_id=worker_id, models=models, limiter=make_rate_limiter(config.store.redis_url),
+        plan_limits=PlanLimitCache(engine, config.server.auth_cache_ttl_s),
     )
 
 
@@ -192,6 +195,9 @@ def create_app(config: Config) -> Starlette:
         Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/usage", my_usage, methods=["GET"]),
         Route("/v1/balance", my_balance, methods=["GET"]),
+        Route("/v1/plan", my_plan, methods=["GET"]),
+        Route("/v1/invoices", my_invoices, methods=["GET"]),
+        Route("/v1/invoices/{name}", my_invoice, methods=["GET"]),
         Route("/admin/keys", admin_keys, methods=["GET", "POST"]),
         Route("/admin/keys/{key_id}", admin_revoke_key, methods=["DELETE"]),
         Route("/admin/usage", admin_usage, methods=["GET"]),

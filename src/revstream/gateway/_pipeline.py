@@ -21,11 +21,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..backends import BackendError, Finish, PreparedRequest, TextDelta, UsageMeter
-from ..ratelimit import RateLimitError, rate_limit_headers, refusal_message
+from ..ratelimit import KeyLimits, RateLimitError, rate_limit_headers, refusal_message
+from ..plans import CODE_MODEL_NOT_IN_PLAN
 from ..metering import STATUS_ABORTED, STATUS_ERROR, STATUS_OK, FinalUsage, PendingUsage
 from ..store import ADMITTED, DENIED, MISMATCH, RUNNING, AdmitOutcome, AdmitRequest, StoredResponse
 from ._auth import Principal
 from ._errors import ApiError, from_backend, model_not_found
+from ._plan_limits import plan_bucket
 from ._responses import ResponseBuilder
 from ._schema import ParsedRequest
 from ._state import AppState, ServedModel
@@ -63,6 +65,8 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     tokens_limited: int = 0
     finalized: bool = False
+    # The customer's plan's rate limits, when it has some (the same tokens were charged there).
+    plan_limits: KeyLimits | None = None
 
     async def close(
         self, status: str, finish: Finish | None = None, error_code: str | None = None,
@@ -125,6 +129,8 @@ class Call:
         unused = self.tokens_limited - tokens_prompt - tokens_completion
         if unused > 0 and self.principal.limits.tokens_per_minute:
             self.state.spawn(self._give_back(unused))
+        if unused > 0 and self.plan_limits and self.plan_limits.tokens_per_minute:
+            self.state.spawn(give_back_plan_tokens(self.state, self.principal, self.plan_limits, unused))
 
     async def _give_back(self, tokens: int) -> None:
         await give_back_tokens(self.state, self.principal, tokens)
@@ -137,7 +143,31 @@ async def give_back_tokens(state: AppState, principal: Principal, tokens: int) -
         log.warning("could not return %d unused tokens to the rate limit of %s: %s", tokens, principal.key_id, error)
 
 
+async def give_back_plan_tokens(state: AppState, principal: Principal, limits: KeyLimits, tokens: int) -> None:
+    try:
+        await state.limiter.give_back(plan_bucket(principal.customer_id), limits, tokens)
+    except RateLimitError as error:  # the bucket refills by itself
+        log.warning("could not return %d unused tokens to the plan of %s: %s", tokens, principal.customer_id, error)
+
+
+async def _plan_rate_limit(state: AppState, principal: Principal, tokens_limited: int) -> KeyLimits | None:
+    """Charge the customer's plan's rate limits (when it has some); 429 past them, with the
+    key's tokens given back."""
+    limits = await state.plan_limits.limits_of(principal.customer_id) if state.plan_limits else None
+    if limits is None:
+        return None
+    decision = await state.limiter.admit(plan_bucket(principal.customer_id), limits, tokens_limited)
+    if not decision.allowed:
+        if principal.limits.tokens_per_minute:
+            state.spawn(give_back_tokens(state, principal, tokens_limited))
+        raise ApiError(429, f"Your plan's rate limit: {refusal_message(decision)}", decision.refused[0][0],
+                       "rate_limit_exceeded", headers=rate_limit_headers(decision))
+    return limits
+
+
 def _refusal(outcome: AdmitOutcome) -> ApiError | Response:
+    if outcome.kind == DENIED and outcome.code == CODE_MODEL_NOT_IN_PLAN:
+        return ApiError(403, outcome.message, "invalid_request_error", CODE_MODEL_NOT_IN_PLAN, "model")
     if outcome.kind == DENIED:
         return ApiError(429, outcome.message, "insufficient_quota", "insufficient_quota", headers={"x-should-retry": "false"})
     if outcome.kind == RUNNING:
@@ -174,6 +204,7 @@ async def admit(
     headers = rate_limit_headers(decision)
     if not decision.allowed:
         raise ApiError(429, refusal_message(decision), decision.refused[0][0], "rate_limit_exceeded", headers=headers)
+    plan_limits = await _plan_rate_limit(state, principal, tokens_limited)
     outcome = await state.writer.admit(
         AdmitRequest(pending, max_completion, idempotency.request_sha256 if idempotency else None, prepared.tokens_prompt_max)
     )
@@ -181,13 +212,15 @@ async def admit(
         # The request will not run: what it took from the tokens-per-minute bucket goes back.
         if principal.limits.tokens_per_minute:
             state.spawn(give_back_tokens(state, principal, tokens_limited))
+        if plan_limits and plan_limits.tokens_per_minute:
+            state.spawn(give_back_plan_tokens(state, principal, plan_limits, tokens_limited))
         refusal = _refusal(outcome)
         if isinstance(refusal, ApiError):
             raise refusal
         return refusal
     return Call(
         state, served, prepared, principal, request_id, endpoint, UsageMeter(), time.monotonic(),
-        keeps_response=idempotency is not None, headers=headers, tokens_limited=tokens_limited,
+        keeps_response=idempotency is not None, headers=headers, tokens_limited=tokens_limited, plan_limits=plan_limits,
     )
 
 

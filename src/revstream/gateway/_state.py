@@ -14,6 +14,7 @@ from ..ratelimit import RateLimiter
 from ..store import UsageWriter
 from ._auth import KeyCache
 from ._metrics import Metrics
+from ._plan_limits import PlanLimitCache
 
 
 @dataclass(slots=True)
@@ -36,6 +37,8 @@ class AppState:
     background: set[asyncio.Task] = field(default_factory=set)
     # The last failure of this worker's transparency-log appender, None once it succeeds.
     log_appender_error: str | None = None
+    # The rate limits of customers' plans (None: plans' limits are not enforced).
+    plan_limits: PlanLimitCache | None = None
 
     def model(self, name: str) -> ServedModel | None:
         return self.models.get(name)

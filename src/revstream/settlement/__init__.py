@@ -9,7 +9,16 @@ from revstream.settlement._allocate import allocate_largest_remainder
 from revstream.settlement._compute import Adjustment, UsageLine, compute_statement
 from revstream.settlement._declare import draft_agreement, parse_stream_shares
 from revstream.settlement._periods import day_us, period_bounds_us, period_of_us, shift_period
-from revstream.settlement._rate import STREAM_API, UsageGroup, in_force, rate_usage, window_us
+from revstream.settlement._rate import (
+    STREAM_ADS,
+    STREAM_API,
+    STREAM_GROSS,
+    STREAM_SUBSCRIPTION,
+    UsageGroup,
+    in_force,
+    rate_usage,
+    window_us,
+)
 from revstream.settlement._errors import (
     AgreementError,
     PeriodError,
@@ -37,7 +46,10 @@ from revstream.settlement._terms import (
 __all__ = [
     "BPS_PER_UNIT",
     "KNOWN_STREAMS",
+    "STREAM_ADS",
     "STREAM_API",
+    "STREAM_GROSS",
+    "STREAM_SUBSCRIPTION",
     "TIERED_RATE",
     "Adjustment",
     "AdjustmentLine",

@@ -38,6 +38,8 @@ class AdmitOutcome:
     currency: str | None = None
     message: str = ""
     response: StoredResponse | None = None
+    # Why a DENIED request was refused: "insufficient_quota" or a plan's "model_not_in_plan".
+    code: str = "insufficient_quota"
 
 
 def claim(connection: Connection, request: AdmitRequest, now_us: int) -> AdmitOutcome | None:

@@ -84,7 +84,8 @@ _LEAF_COLUMNS = (
     usage_records.c.request_id, usage_records.c.time_us, usage_records.c.customer_id, usage_records.c.model,
     usage_records.c.endpoint, usage_records.c.status, usage_records.c.tokens_prompt,
     usage_records.c.tokens_completion, usage_records.c.usage_source, usage_records.c.charge_nanos,
-    usage_records.c.currency, usage_records.c.late_period,
+    usage_records.c.currency, usage_records.c.late_period, usage_records.c.stream, usage_records.c.plan_id,
+    usage_records.c.tokens_included,
 )
 UNLOGGED = and_(usage_records.c.status != "pending", usage_records.c.log_index.is_(None))
 
@@ -138,7 +139,7 @@ def pseudonym(customer_id: str, secret: bytes) -> str:
     return hmac.digest(secret, customer_id.encode("utf-8"), "sha256").hex()
 
 
-_LEAF_INTEGERS = ("time_us", "tokens_prompt", "tokens_completion", "charge_nanos")
+_LEAF_INTEGERS = ("time_us", "tokens_prompt", "tokens_completion", "charge_nanos", "tokens_included")
 
 
 def leaf_data(row, secret: bytes) -> bytes:
@@ -149,7 +150,7 @@ def leaf_data(row, secret: bytes) -> bytes:
     generic type walk: every leaf is encoded when appended and again whenever served."""
     # The row ends with _LEAF_COLUMNS, in order (positional access: ~10x cheaper per field).
     (request_id, time_us, customer_id, model, endpoint, status, tokens_prompt, tokens_completion, usage_source,
-     charge_nanos, currency, late_period) = row[-len(_LEAF_COLUMNS):]
+     charge_nanos, currency, late_period, stream, plan_id, tokens_included) = row[-len(_LEAF_COLUMNS):]
     value = {
         "request_id": request_id,
         "time_us": time_us,
@@ -165,6 +166,11 @@ def leaf_data(row, secret: bytes) -> bytes:
         # Set when the record became final after its period's close began: it is then
         # settled as an adjustment by the next close, never by its own period's statement.
         "late_period": late_period,
+        # How settlement rates it: the stream, the plan (plans never change once created)
+        # and the included tokens it used.
+        "stream": stream,
+        "plan": plan_id,
+        "tokens_included": tokens_included or 0,
     }
     for name in _LEAF_INTEGERS:
         if type(value[name]) is not int or abs(value[name]) > JSON_INT_MAX:

@@ -32,7 +32,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 from ..billing import BudgetWindow, Funding, check_reservation, window_start_us
 from ..ledger import settle_usage
 from ..metering import STATUS_PENDING, FinalUsage
-from ..money import Money
+from ..money import Money, round_half_even
 from ..pricing import ModelPrice, PriceSchedule, max_cost_nanos, provisional_charge_nanos
 from ._accounts import ensure_windows, funding_of
 from ._idempotency import (
@@ -46,6 +46,8 @@ from ._idempotency import (
 )
 from ._idempotency import settle as settle_idempotency
 from ._ledger import post_entries
+from ._plan_admission import NO_PLAN, PlanFinals, PlanHold, PlanQuotas, list_cost_nanos, uses_plan_money
+from ._plans import active_subscriptions
 from ._prices import load_prices
 from ._repo import forget_dead_workers, stale_pending
 from ._schema import account_balances, budget_windows, budgets, customers, usage_records
@@ -61,6 +63,8 @@ _PENDING_COLUMNS = (
     ("max_tokens", "int"), ("reserved_nanos", "bigint"), ("currency", "text"), ("funding_kind", "text"),
     ("budget_windows", "text"),
 )
+# A batch with a plan's request writes these too; one without leaves the defaults (stream "api").
+_PLAN_COLUMNS = (("stream", "text"), ("plan_id", "text"), ("subscription_id", "text"), ("tokens_included", "int"))
 _FINAL_COLUMNS = (
     ("status", "text"), ("tokens_prompt", "int"), ("tokens_completion", "int"), ("usage_source", "text"),
     ("finalized_us", "bigint"), ("ttft_ms", "int"), ("duration_ms", "int"), ("error_code", "text"),
@@ -95,7 +99,8 @@ _BUDGETS = select(budgets).where(budgets.c.customer_id.in_(bindparam("ids", expa
 _PENDING_ROWS = (
     select(usage_records.c.request_id, usage_records.c.model, usage_records.c.time_us,
            usage_records.c.customer_id, usage_records.c.idempotency_key, usage_records.c.reserved_nanos,
-           usage_records.c.currency, usage_records.c.funding_kind, usage_records.c.budget_windows)
+           usage_records.c.currency, usage_records.c.funding_kind, usage_records.c.budget_windows,
+           usage_records.c.plan_id, usage_records.c.subscription_id, usage_records.c.tokens_included)
     .where(usage_records.c.request_id.in_(bindparam("ids", expanding=True)), usage_records.c.status == STATUS_PENDING)
     .with_for_update()
 )
@@ -132,17 +137,26 @@ def _windows(connection: Connection, customer_ids: set[str], now_us: int) -> dic
     return by_customer
 
 
-def _amounts(requests: Sequence[AdmitRequest], outcomes: list, schedule: PriceSchedule) -> dict[int, tuple[int, str]]:
+def _tokens_prompt_max(request: AdmitRequest) -> int:
+    return max(request.pending.tokens_prompt, request.tokens_prompt_max or 0)
+
+
+def _amounts(requests: Sequence[AdmitRequest], outcomes: list, schedule: PriceSchedule, subscribed: dict) -> dict[int, tuple[int, str]]:
     amounts = {}
     for index, request in enumerate(requests):
         if outcomes[index] is not None:
             continue
         pending = request.pending
+        subscription = subscribed.get(pending.customer_id)
+        if uses_plan_money(subscription):
+            continue  # a subscription's overage or a free plan: priced by the plan (see PlanQuotas)
         price = price_for(schedule, pending.model, pending.time_us)
         if price is None:
             continue
-        tokens_prompt = max(pending.tokens_prompt, request.tokens_prompt_max or 0)
-        amount = max_cost_nanos(tokens_prompt, request.max_completion_tokens, price)
+        if subscription is None:
+            amount = max_cost_nanos(_tokens_prompt_max(request), request.max_completion_tokens, price)
+        else:
+            amount = list_cost_nanos(subscription.plan, _tokens_prompt_max(request), request.max_completion_tokens, price)
         if amount > 0:
             amounts[index] = (amount, price.currency)
     return amounts
@@ -160,21 +174,32 @@ def admit_batch(connection: Connection, requests: Sequence[AdmitRequest], schedu
     outcomes: list[AdmitOutcome | None] = [
         claim(connection, r, now_us) if r.pending.idempotency_key else None for r in requests
     ]
-    amounts = _amounts(requests, outcomes, schedule)
-    customer_ids = {requests[i].pending.customer_id for i in amounts}
+    subscribed = active_subscriptions(connection, {r.pending.customer_id for r, o in zip(requests, outcomes) if o is None}, now_us)
+    amounts = _amounts(requests, outcomes, schedule, subscribed)
+    customer_ids = {requests[i].pending.customer_id for i in amounts} | set(subscribed)
     fundings = _fundings(connection, customer_ids) if customer_ids else {}
     windows = _windows(connection, customer_ids, now_us) if customer_ids else {}
+    quotas = PlanQuotas(connection, subscribed, requests) if subscribed else None
     holds: dict[int, _Hold] = {}
+    plan_holds: dict[int, PlanHold] = {}
     held_extra: dict[str, int] = defaultdict(int)
     window_deltas: dict[tuple[str, int], int] = defaultdict(int)
     for index, request in enumerate(requests):
         if outcomes[index] is not None:
             continue
+        pending = request.pending
+        plan_hold = NO_PLAN
+        if quotas is not None:
+            decision, plan_hold, overage_nanos = quotas.decide(request, _tokens_prompt_max(request) + request.max_completion_tokens)
+            if decision.refused_code:
+                outcomes[index] = AdmitOutcome(DENIED, message=decision.message, code=decision.refused_code)
+                continue
+            if overage_nanos:
+                amounts[index] = (overage_nanos, subscribed[pending.customer_id].plan.currency)
         if index not in amounts:
-            outcomes[index] = AdmitOutcome(ADMITTED)
+            outcomes[index] = _admitted_on_plan(quotas, plan_holds, index, plan_hold)
             continue
         amount, currency = amounts[index]
-        pending = request.pending
         funding = fundings.get(pending.customer_id)
         applicable = tuple(w for w in windows.get(pending.customer_id, ()) if w.key_id in ("", pending.key_id))
         denial = check_reservation(
@@ -189,9 +214,11 @@ def admit_batch(connection: Connection, requests: Sequence[AdmitRequest], schedu
             window_deltas[(window.budget_id, window.window_start_us)] += amount
         holds[index] = _Hold(amount, currency, str(funding.funding_kind),
                              ";".join(f"{w.budget_id}@{w.window_start_us}" for w in charged))
-        outcomes[index] = AdmitOutcome(ADMITTED, amount, currency)
-    _insert_pending(connection, requests, outcomes, holds)
+        outcomes[index] = _admitted_on_plan(quotas, plan_holds, index, plan_hold, amount, currency)
+    _insert_pending(connection, requests, outcomes, holds, plan_holds)
     _move_windows(connection, {key: (delta, 0) for key, delta in window_deltas.items()})
+    if quotas is not None:
+        quotas.write(connection)
     forget(connection, [
         (r.pending.customer_id, r.pending.idempotency_key)
         for r, o in zip(requests, outcomes) if o.kind == DENIED and r.pending.idempotency_key
@@ -199,19 +226,32 @@ def admit_batch(connection: Connection, requests: Sequence[AdmitRequest], schedu
     return outcomes
 
 
-def _insert_pending(connection: Connection, requests, outcomes, holds: dict[int, _Hold]) -> None:
+def _admitted_on_plan(quotas, plan_holds, index: int, hold: PlanHold, amount: int = 0, currency: str | None = None) -> AdmitOutcome:
+    """Admit a request: its plan's included tokens are taken from the window."""
+    if hold is not NO_PLAN:
+        quotas.take(hold)
+        plan_holds[index] = hold
+    return AdmitOutcome(ADMITTED, amount, currency)
+
+
+def _insert_pending(connection: Connection, requests, outcomes, holds: dict[int, _Hold], plan_holds: dict[int, PlanHold]) -> None:
     rows = []
     for index, (request, outcome) in enumerate(zip(requests, outcomes)):
         if outcome.kind != ADMITTED:
             continue
         p, hold = request.pending, holds.get(index)
-        rows.append((
+        row = (
             p.request_id, p.idempotency_key, p.time_us, p.customer_id, p.key_id, p.model, p.backend, p.endpoint,
             STATUS_PENDING, p.tokens_prompt, 0, "backend", p.worker_id, request.max_completion_tokens,
             hold.amount_nanos if hold else None, hold.currency if hold else None,
             hold.funding_kind if hold else None, hold.windows if hold else None,
-        ))
-    bulk_insert(connection, "usage_records", [c for c, _ in _PENDING_COLUMNS], [t for _, t in _PENDING_COLUMNS], rows)
+        )
+        if plan_holds:
+            plan = plan_holds.get(index, NO_PLAN)
+            row += (plan.stream, plan.plan_id, plan.subscription_id, plan.tokens_included)
+        rows.append(row)
+    columns = _PENDING_COLUMNS + _PLAN_COLUMNS if plan_holds else _PENDING_COLUMNS
+    bulk_insert(connection, "usage_records", [c for c, _ in columns], [t for _, t in columns], rows)
 
 
 def _move_windows(connection: Connection, deltas: dict[tuple[str, int], tuple[int, int]]) -> None:
@@ -246,15 +286,21 @@ def finalize_batch(
     if not finals:
         return
     records = _pending_rows(connection, [f.request_id for f in finals])
+    rated = PlanFinals(connection, records)
     charges: dict[str, int] = {}
     totals: dict[tuple[str, str, str], int] = defaultdict(int)
     deltas: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
     for final in finals:
         record = records.get(final.request_id)
-        if record is None or record.reserved_nanos is None:
+        if record is None or (record.reserved_nanos is None and record.plan_id is None):
             continue
         price = price_for(schedule, record.model, record.time_us)
-        exact = provisional_charge_nanos(final.tokens_prompt, final.tokens_completion, price) if price else 0
+        if record.plan_id is None:  # the hot path: integer arithmetic only
+            exact = provisional_charge_nanos(final.tokens_prompt, final.tokens_completion, price) if price else 0
+        else:
+            exact = round_half_even(rated.exact_charge(record, final, price))
+        if record.reserved_nanos is None:
+            continue
         charge = charges[final.request_id] = min(exact, record.reserved_nanos)
         totals[(record.customer_id, record.funding_kind, record.currency)] += charge
         for key in _hold_windows(record.budget_windows):
@@ -268,13 +314,14 @@ def finalize_batch(
             entries.append(settle_usage(
                 entry_id, moment, customer=customer_id, host=HOST_OWNER, charge=Money(total, currency), source=funding_kind,
             ))
-    _write_finals(connection, finals, records, charges, entry_ids)
+    _write_finals(connection, finals, records, charges, entry_ids, rated.tokens_included)
     post_entries(connection, entries)
     _move_windows(connection, {key: (r, s) for key, (r, s) in deltas.items()})
+    rated.write(connection)
     settle_idempotency(connection, finals, records, responses or {})
 
 
-def _write_finals(connection, finals, records, charges, entry_ids) -> None:
+def _write_finals(connection, finals, records, charges, entry_ids, tokens_included: dict[str, int]) -> None:
     rows = []
     for f in finals:
         record = records.get(f.request_id)
@@ -282,13 +329,17 @@ def _write_finals(connection, finals, records, charges, entry_ids) -> None:
             continue  # already final: finalizing twice cannot bill twice
         charge = charges.get(f.request_id)
         entry_id = entry_ids.get((record.customer_id, record.funding_kind, record.currency)) if charge else None
-        rows.append((
+        row = (
             f.status, f.tokens_prompt, f.tokens_completion, f.usage_source, f.finalized_us, f.ttft_ms,
-            f.duration_ms, f.error_code, charge, entry_id, f.request_id,
-        ))
+            f.duration_ms, f.error_code, charge, entry_id,
+        )
+        if tokens_included:  # a plan's included tokens settle to what was used
+            row += (tokens_included.get(f.request_id, record.tokens_included),)
+        rows.append((*row, f.request_id))
+    columns = _FINAL_COLUMNS + (("tokens_included", "int"),) if tokens_included else _FINAL_COLUMNS
     bulk_update(
-        connection, "usage_records", "request_id", [c for c, _ in _FINAL_COLUMNS],
-        [*(t for _, t in _FINAL_COLUMNS), "text"], rows, condition=f"status = '{STATUS_PENDING}'",
+        connection, "usage_records", "request_id", [c for c, _ in columns],
+        [*(t for _, t in columns), "text"], rows, condition=f"status = '{STATUS_PENDING}'",
     )
 
 
@@ -298,10 +349,13 @@ def discard_batch(connection: Connection, request_ids: Sequence[str], now_us: in
         return
     records = _pending_rows(connection, list(request_ids))
     deltas: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+    rated = PlanFinals(connection, records)
     for record in records.values():
+        rated.release(record)
         for key in _hold_windows(record.budget_windows):
             deltas[key][0] -= record.reserved_nanos or 0
     _move_windows(connection, {key: (r, s) for key, (r, s) in deltas.items()})
+    rated.write(connection)
     forget(connection, [(r.customer_id, r.idempotency_key) for r in records.values() if r.idempotency_key])
     connection.execute(delete(usage_records).where(
         usage_records.c.request_id.in_(list(records)), usage_records.c.status == STATUS_PENDING

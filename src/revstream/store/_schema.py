@@ -310,3 +310,89 @@ audited_statements = Table(
     Column("reason", Text, nullable=True),
     Column("checked_us", BigInteger, nullable=False),
 )
+
+# Plans, subscriptions and invoices (see `_plans`, `_invoices`). A plan never changes once
+# created; a subscription row holds one plan from `started_us` to `ended_us` (a change of
+# plan ends one row and starts the next at the same second). Quota windows count the
+# included tokens used and reserved per subscription and window (month, or day for a free
+# plan). Invoices are stored as their canonical JSON bytes; `invoice_counter` hands out
+# their numbers in the transaction that inserts them, so a rollback returns the number.
+NO_PLAN_STREAM = "api"
+customers.append_column(Column("country", String(2), nullable=True))
+usage_records.append_column(Column("stream", String(16), nullable=False, server_default=NO_PLAN_STREAM))
+usage_records.append_column(Column("plan_id", String(40), nullable=True))
+usage_records.append_column(Column("subscription_id", String(40), nullable=True))
+# While pending: the included tokens reserved; once final: the included tokens used.
+usage_records.append_column(Column("tokens_included", Integer, nullable=True))
+usage_records.append_column(Column("invoice_number", BigInteger, nullable=True))
+INVOICED = text("invoice_number IS NOT NULL")
+Index("ix_usage_records_invoice", usage_records.c.invoice_number, sqlite_where=INVOICED, postgresql_where=INVOICED)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("plan_id", String(40), primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("fee_nanos", BigInteger, nullable=False),
+    Column("tokens_included", BigInteger, nullable=False),
+    Column("overage_nanos_per_mtok", BigInteger, nullable=True),
+    Column("tokens_per_day", BigInteger, nullable=False),
+    Column("models", Text, nullable=False),  # JSON array of model names, [] = every model
+    Column("minimum_nanos", BigInteger, nullable=False),
+    Column("discount_bps", Integer, nullable=False),
+    Column("requests_per_minute", Integer, nullable=True),
+    Column("tokens_per_minute", Integer, nullable=True),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("subscription_id", String(40), primary_key=True),
+    Column("customer_id", String(40), ForeignKey("customers.customer_id"), nullable=False),
+    Column("plan_id", String(40), ForeignKey("plans.plan_id"), nullable=False),
+    Column("started_us", BigInteger, nullable=False),
+    Column("ended_us", BigInteger, nullable=True),
+    Column("created_us", BigInteger, nullable=False),
+    Index("ix_subscriptions_customer", "customer_id", "started_us"),
+)
+
+plan_windows = Table(
+    "plan_windows",
+    metadata,
+    Column("subscription_id", String(40), primary_key=True),
+    Column("window_start_us", BigInteger, primary_key=True),
+    Column("tokens_used", BigInteger, nullable=False),
+    Column("tokens_reserved", BigInteger, nullable=False),
+)
+
+tax_rates = Table(
+    "tax_rates",
+    metadata,
+    Column("country", String(2), primary_key=True),
+    Column("rate_bps", Integer, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)
+
+invoice_counter = Table(
+    "invoice_counter",
+    metadata,
+    Column("counter_id", Integer, primary_key=True),
+    Column("next_number", BigInteger, nullable=False),
+)
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("number", BigInteger, primary_key=True),
+    Column("customer_id", String(40), ForeignKey("customers.customer_id"), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("ledger_entry_id", String(64), nullable=True),
+    Column("created_us", BigInteger, nullable=False),
+    UniqueConstraint("customer_id", "period", name="uq_invoices_customer_period"),
+)

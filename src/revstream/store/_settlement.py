@@ -33,28 +33,28 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
-from typing import Final
 
 from sqlalchemy import Connection, Engine, and_, case, func, insert, literal, or_, select, update
 
 from ..ledger import Account, AccountKind, accrue_licensor_share, rounding_adjustment
 from ..metering import STATUS_PENDING, rfc3339
 from ..money import Money
-from ..pricing import TOKENS_PER_MTOK, PriceSchedule
-from ..settlement import Adjustment, Agreement, PeriodError, Statement, UsageLine, compute_statement
+from ..plans import Plan
+from ..pricing import PriceSchedule
+from ..settlement import Adjustment, Agreement, PeriodError, Statement, UsageLine, UsageLineError, compute_statement, rate_usage
 from ..settlement import day_us as _day_us, period_bounds_us, period_of_us, shift_period as _shift, window_us
 from ._agreements import AgreementRow, _agreement_rows, agreement_terms
 from ._errors import NotFound, StoreError
 from ._ledger import post_entries
 from ._prices import load_prices
 from ._log import LogIntegrityError, checkpoint_for_close, log_origin, pseudonym_secret, settled_base_size, sign_statement
+from ._plans import plans_by_id
+from ._streams import STREAM_API, STREAM_SUBSCRIPTION, fee_shares
 from ._schema import log_checkpoints, period_closes, statements, usage_records
 from ._statement_json import checked_statement, statement_bytes, statement_id_of, statement_json, usage_line_json
 from ._engine import writing
 
 HOST_OWNER = "host"
-# Gateway and imported usage is API access; the subscription issue adds its own stream.
-STREAM_API: Final = "api"
 CLOSING, CLOSED = "closing", "closed"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -165,6 +165,14 @@ class _Group:
     requests: int
     tokens_prompt: int
     tokens_completion: int
+    # The stream and plan of the usage (see `revstream.plans`); subscription fees come as
+    # groups of their own with no usage and their exact share of the fee.
+    stream: str = STREAM_API
+    plan: Plan | None = None
+    tokens_included: int = 0
+    charge_nanos: int = 0
+    prepaid_nanos: int = 0
+    fee_exact: Fraction = Fraction(0)
 
 
 def _boundaries(schedule: PriceSchedule, rows: list[AgreementRow], models: set[str]) -> list[int]:
@@ -180,49 +188,42 @@ def _boundaries(schedule: PriceSchedule, rows: list[AgreementRow], models: set[s
     return sorted(times)
 
 
-def _aggregate(connection: Connection, models: list[str], boundaries: list[int], where, late: bool) -> list[_Group]:
-    """SUM and COUNT per model and interval in SQL: the one scan of the period's records."""
-    time = usage_records.c.time_us
+def _aggregate(connection: Connection, models: list[str] | None, boundaries: list[int], where, late: bool) -> list[_Group]:
+    """SUM and COUNT per model, stream, plan and interval in SQL: the one scan of the
+    period's records (`models` None: every model)."""
+    time, records = usage_records.c.time_us, usage_records.c
     bucket = case(*[(time < b, index) for index, b in enumerate(boundaries)], else_=len(boundaries)) if boundaries else literal(0)
-    period_column = usage_records.c.late_period if late else literal("")
+    period_column = records.late_period if late else literal("")
+    prepaid = case((records.funding_kind == str(AccountKind.CUSTOMER_CREDIT), records.charge_nanos), else_=0)
+    keys = (records.model, period_column.label("period"), bucket.label("bucket"), records.stream, records.plan_id)
     query = (
-        select(usage_records.c.model, period_column.label("period"), bucket.label("bucket"), func.min(time),
-               func.count(), func.sum(usage_records.c.tokens_prompt), func.sum(usage_records.c.tokens_completion))
-        .where(usage_records.c.model.in_(models), *where)
-        .group_by(usage_records.c.model, period_column, bucket)
+        select(*keys, func.min(time), func.count(), func.sum(records.tokens_prompt), func.sum(records.tokens_completion),
+               func.sum(records.tokens_included), func.sum(records.charge_nanos), func.sum(prepaid))
+        .where(*([records.model.in_(models)] if models is not None else []), *where)
+        .group_by(records.model, period_column, bucket, records.stream, records.plan_id)
     )
+    rows = connection.execute(query).all()
+    plans = plans_by_id(connection, [row[4] for row in rows if row[4]])
     return [
-        _Group(row[0], row[1], int(row[3]), int(row[4]), int(row[5] or 0), int(row[6] or 0))
-        for row in connection.execute(query)
+        _Group(row[0], row[1], int(row[5]), int(row[6]), int(row[7] or 0), int(row[8] or 0), row[3],
+               plans.get(row[4]) if row[4] else None, int(row[9] or 0), int(row[10] or 0), int(row[11] or 0))
+        for row in rows
     ]
 
 
-def _in_force(agreement: Agreement, time_us: int) -> bool:
-    if time_us < _day_us(agreement.effective_from):
-        return False
-    return agreement.effective_to is None or time_us < _day_us(agreement.effective_to + timedelta(days=1))
+def _fee_groups(connection: Connection, period: str) -> list[_Group]:
+    """Subscription fees of `period` as groups of the `subscription` stream (see `fee_shares`)."""
+    start_us = period_bounds_us(period)[0]
+    return [_Group(model, "", start_us, 0, 0, 0, STREAM_SUBSCRIPTION, plan, fee_exact=fee)
+            for model, plan, fee in fee_shares(connection, period, *period_bounds_us(period))]
 
 
 def _usage_lines(agreement: Agreement, groups: list[_Group], schedule: PriceSchedule) -> tuple[UsageLine, ...]:
-    """One line per model (stream "api"), gross exact at the price of each interval."""
-    totals: dict[str, list[int]] = {}
-    for group in groups:
-        if group.model not in agreement.models or not _in_force(agreement, group.first_us):
-            continue
-        price = schedule.price_at_us(group.model, group.first_us)
-        numerator = 0
-        if price is not None:
-            if price.currency != agreement.currency:
-                raise StoreError(f"model {group.model!r} is priced in {price.currency}, agreement "
-                                 f"{agreement.agreement_id} settles in {agreement.currency}")
-            numerator = group.tokens_prompt * price.input_nanos_per_mtok + group.tokens_completion * price.output_nanos_per_mtok
-        total = totals.setdefault(group.model, [0, 0, 0, 0])
-        for index, value in enumerate((group.requests, group.tokens_prompt, group.tokens_completion, numerator)):
-            total[index] += value
-    return tuple(
-        UsageLine(model, STREAM_API, t[0], t[1], t[2], Fraction(t[3], TOKENS_PER_MTOK))
-        for model, t in sorted(totals.items())
-    )
+    """One line per model and stream, rated by the pure rules a verifier uses too."""
+    try:
+        return rate_usage(agreement, groups, schedule)
+    except UsageLineError as error:
+        raise StoreError(str(error)) from error
 
 
 def _stored_bodies(connection: Connection, agreement_id: str, before: str) -> list[dict]:
@@ -266,6 +267,20 @@ def _prices_json(schedule: PriceSchedule, agreement: Agreement, end_us: int) -> 
     return sorted(prices, key=lambda item: (item["model"], item["effective_from_us"]))
 
 
+def _plan_evidence(agreement: Agreement, groups) -> dict:
+    """The plans the agreement's usage was rated under (their terms never change) and the
+    subscription fees attributed to its models: what a verifier needs besides the log.
+    Fees are the host's declaration (from its subscriptions), not derived from the log."""
+    mine = [group for group in groups if group.model in agreement.models]
+    plans = {group.plan.plan_id: group.plan for group in mine if group.plan is not None}
+    fees = [{"model": group.model, "plan": group.plan.plan_id, "fee_exact": str(group.fee_exact)}
+            for group in mine if group.fee_exact]
+    return {"plans": [{name: (list(value) if isinstance(value, tuple) else value)
+                       for name in Plan.__slots__ for value in (getattr(plan, name),)}
+                      for _, plan in sorted(plans.items())],
+            "fees": sorted(fees, key=lambda fee: (fee["plan"], fee["model"]))}
+
+
 def _draft(connection, row: AgreementRow, period: str, groups, late_groups, schedule, log: dict | None) -> _Draft:
     agreement = row.agreement
     start_us, end_us = period_bounds_us(period)
@@ -288,6 +303,7 @@ def _draft(connection, row: AgreementRow, period: str, groups, late_groups, sche
     evidence = {
         "log": log,
         "prices": _prices_json(schedule, agreement, end_us),
+        **_plan_evidence(agreement, list(groups) + list(late_groups)),
         "adjustment_basis": [{"period": a.period, "prior_lines": [usage_line_json(line) for line in a.prior_lines]}
                              for a in adjustments],
     }
@@ -339,6 +355,7 @@ def _compute(engine: Engine, period: str) -> list[_Draft]:
             usage_records.c.time_us >= start_us, usage_records.c.time_us < end_us,
             usage_records.c.status != STATUS_PENDING, usage_records.c.late_period.is_(None),
         ), late=False)
+        groups += _fee_groups(connection, period)
         late_groups = _aggregate(connection, models, boundaries, (usage_records.c.settled_period == period,), late=True)
         log = _log_section(connection, period)
         return [_draft(connection, row, period, groups, late_groups, schedule, log) for row in rows]
