@@ -7,9 +7,11 @@ Screenshots go to test-output/dashboard/ at the repository root; the run prints 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import shutil
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import openai
 import pytest
 from playwright.sync_api import sync_playwright
@@ -54,6 +56,10 @@ def _history(server, tmp_path) -> str:
     path.write_text("\n".join(lines) + "\n")
     server.cli("usage", "import", str(path))
     server.cli("settle", "--period", period)
+    server.cli("invoice", "--period", period)  # last month's invoices, one per customer
+    server.cli("plans", "add", "pro", "--kind", "subscription", "--fee", "9.00", "--tokens-included", "1000000",
+               "--overage", "1.00")
+    server.cli("subscribe", "--customer", "acme", "--plan", "pro")
     server.cli("log", "init")
     return period
 
@@ -132,11 +138,11 @@ def test_the_host_sees_the_money_flow_with_the_cli_figures(browser, served):
     records = final_usage(server)
     assert point_sum(chart(page, "chart-tokens")) == sum(r["tokens_prompt"] + r["tokens_completion"] for r in records)
     assert point_sum(chart(page, "chart-requests")) == len(records)
-    charged = sum(r["charge_nanos"] for r in records)
+    charged = sum(r["charge_nanos"] or 0 for r in records)  # null: not charged (included in a plan)
     assert page.text_content("#host-revenue-total") == f"{format_amount(charged, 'USD')} USD"
     by_month: dict[str, int] = {}
     for record in records:
-        by_month[record["time"][:7]] = by_month.get(record["time"][:7], 0) + record["charge_nanos"]
+        by_month[record["time"][:7]] = by_month.get(record["time"][:7], 0) + (record["charge_nanos"] or 0)
     [api] = chart(page, "chart-revenue-stream")
     assert api["label"] == "api"
     assert api["data"][-2:] == [split_minor(by_month.get(served["period"], 0), "USD")[0],
@@ -180,6 +186,15 @@ def test_a_customer_sees_its_own_usage_and_balance_and_nothing_of_another(browse
     assert point_sum(chart(page, "chart-customer-requests")) == len(mine)
     balance = server.cli_json("balance", "--customer", "acme")
     assert f"{format_amount(balance['available_nanos'], 'USD')} USD" in page.text_content("#balance")
+    plan = httpx.get(server.v1 + "/plan", headers={"authorization": f"Bearer {served['keys']['acme']}"}).json()
+    shown = page.text_content("#customer-plan")
+    assert "pro (subscription)" in shown and f"remaining{plan['tokens_remaining']}" in shown.replace(" ", "")
+    [invoice] = [i for i in server.cli_json("invoices", "list", "--json") if i["customer"] == "acme"]
+    assert invoice["number"] in page.text_content("#customer-invoices")
+    with page.expect_download() as download:
+        page.click("#customer-invoices a:text('PDF')")
+    assert download.value.suggested_filename == f"invoice-{invoice['number']}.pdf"
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
     page.screenshot(path=str(SCREENSHOTS / "customer.png"), full_page=True)
     assert "globex" not in page.content()
     assert "globex" not in page.evaluate("JSON.stringify(Chart.getChart('chart-customer-tokens').data)")

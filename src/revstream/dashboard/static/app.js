@@ -15,7 +15,12 @@ class ApiError extends Error {
 }
 
 async function api(path) {
-  const response = await fetch("/dashboard/api" + path, { headers: { Authorization: "Bearer " + token() } });
+  return getJson("/dashboard/api" + path);
+}
+
+// The customer's plan and invoices come from its own /v1 endpoints, with the same key.
+async function getJson(url) {
+  const response = await fetch(url, { headers: { Authorization: "Bearer " + token() } });
   const body = await response.json().catch(() => null);
   if (!response.ok) {
     const message = body && body.error ? body.error.message : response.statusText;
@@ -270,6 +275,37 @@ async function showCustomer() {
     if (balance[name] && typeof balance[name] === "object") rows.push([name.replace("_", " "), money(balance[name])]);
   }
   fillTable($("balance"), [{ title: "", value: (r) => r[0] }, { title: "", value: (r) => r[1], num: true }], rows);
+  const [plan, invoices] = await Promise.all([getJson("/v1/plan"), getJson("/v1/invoices")]);
+  fillPlan(plan);
+  fillTable($("customer-invoices"), [
+    { title: "invoice", value: (i) => i.number }, { title: "period", value: (i) => i.period },
+    { title: "total", value: (i) => i.total + " " + i.currency, num: true },
+    { title: "download", value: invoiceLinks },
+  ], invoices.data, "no invoices yet: they are issued per month with `revstream invoice`");
+}
+
+function fillPlan(current) {
+  const pairs = (rows) => fillTable($("customer-plan"),
+    [{ title: "", value: (r) => r[0] }, { title: "", value: (r) => r[1], num: true }], rows);
+  if (!current.plan) return pairs([["plan", "none: pay as you go"], ["", current.message]]);
+  const plan = current.plan;
+  // Token counts are integers; nothing here is money arithmetic.
+  pairs([["plan", plan.plan + " (" + plan.kind + ")"], ["models", plan.models.length ? plan.models.join(", ") : "all"],
+         ["included this window", current.tokens_included], ["used", current.tokens_used],
+         ["reserved by running requests", current.tokens_reserved], ["remaining", current.tokens_remaining],
+         ["renews", current.renews]]);
+}
+
+function invoiceLinks(invoice) {
+  const span = el("span");
+  for (const [kind, suffix] of [["JSON", ""], ["PDF", ".pdf"]]) {
+    const link = el("a", kind, "download");
+    link.href = "/v1/invoices/" + invoice.invoice + suffix;
+    link.dataset.filename = "invoice-" + invoice.number + (suffix || ".json");
+    link.addEventListener("click", download);
+    span.append(link);
+  }
+  return span;
 }
 
 const VIEWS = { host: showHost, licensor: showLicensor, customer: showCustomer };
