@@ -195,20 +195,32 @@ def _compact_range(size: int) -> list[tuple[int, int]]:
 
 
 @functools.lru_cache(maxsize=PROOF_HASHES_MAX * 2)
-def _subtrees_sql(count: int, marker: str) -> str:
-    """`count` primary-key lookups in one statement (a UNION ALL: SQLite answers a row-value
-    IN list or a long OR with a scan or a costly plan; this is an index probe per hash)."""
-    one = f"SELECT level, subtree_index, hash FROM log_subtrees WHERE level = {marker} AND subtree_index = {marker}"
+def _subtrees_sql(count: int) -> str:
+    """SQLite: `count` primary-key lookups in one statement (a UNION ALL: SQLite answers a
+    row-value IN list with a table scan, a long OR with a costly plan; this is an index
+    probe per hash)."""
+    one = "SELECT level, subtree_index, hash FROM log_subtrees WHERE level = ? AND subtree_index = ?"
     return " UNION ALL ".join([one] * count)
+
+
+_SUBTREES_SQL_POSTGRES = (
+    "SELECT s.level, s.subtree_index, s.hash FROM log_subtrees s "
+    "JOIN unnest(%s::int[], %s::bigint[]) AS w(level, subtree_index) "
+    "ON s.level = w.level AND s.subtree_index = w.subtree_index"
+)
 
 
 def _fetch_subtrees(connection: Connection, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
     wanted = sorted(set(wanted))
     if not wanted:
         return {}
-    marker = "%s" if connection.dialect.name == "postgresql" else "?"
-    rows = connection.exec_driver_sql(
-        _subtrees_sql(len(wanted), marker), tuple(value for pair in wanted for value in pair)).all()
+    if connection.dialect.name == "postgresql":
+        # One statement text whatever the count (PostgreSQL plans a long UNION ALL slowly).
+        rows = connection.exec_driver_sql(_SUBTREES_SQL_POSTGRES, ([level for level, _ in wanted],
+                                                                  [index for _, index in wanted])).all()
+    else:
+        rows = connection.exec_driver_sql(
+            _subtrees_sql(len(wanted)), tuple(value for pair in wanted for value in pair)).all()
     found = {(level, index): bytes(value) for level, index, value in rows}
     missing = [pair for pair in wanted if pair not in found]
     if missing:

@@ -44,6 +44,12 @@ def placeholders(connection: Connection, count: int) -> str:
     return ", ".join([marker] * count)
 
 
+def _marker(pg_type: str) -> str:
+    """psycopg's parameter marker for an array of `pg_type`: binary for bytea (a text array
+    of bytea escapes every byte: ~3x slower for the log's hashes), text otherwise."""
+    return "%b" if pg_type == "bytea" else "%s"
+
+
 def bulk_insert(connection: Connection, table: str, columns: Sequence[str], pg_types: Sequence[str], rows: Sequence[tuple]) -> None:
     """Insert many rows in one go. PostgreSQL gets a single INSERT ... SELECT FROM
     unnest(arrays) (one statement per batch instead of one per row); SQLite, in-process,
@@ -51,7 +57,7 @@ def bulk_insert(connection: Connection, table: str, columns: Sequence[str], pg_t
     if not rows:
         return
     if connection.dialect.name == "postgresql":
-        arrays = ", ".join(f"%s::{kind}[]" for kind in pg_types)
+        arrays = ", ".join(f"{_marker(kind)}::{kind}[]" for kind in pg_types)
         sql = f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
         connection.exec_driver_sql(sql, tuple(list(column) for column in zip(*rows)))
         return
