@@ -23,7 +23,7 @@ import pytest
 
 from sqlalchemy import Engine
 
-from conftest import Server, revstream, start_server
+from conftest import Server, free_port, revstream, start_server
 from revstream.pricing import ModelPrice, parse_price
 from revstream.settlement import draft_agreement
 from revstream.store import (
@@ -177,6 +177,13 @@ def test_a_licensor_verifies_real_statements_with_the_cli_alone(host):
 
     audits = json.loads(revstream("audits", "list", "--json", home=host.licensor_home).stdout)
     assert [(a["period"], a["state"]) for a in audits] == [("2026-09", "verified"), ("2026-10", "verified")]
+
+    # A host that cannot be reached concludes nothing: exit 2, and nothing is recorded.
+    unreachable = revstream("verify", "--host", f"http://127.0.0.1:{free_port()}", "--vkey", host.vkey, "--statement",
+                            str(host.note("2026-09")), "--state", str(host.tmp / "state"), "--token", host.token,
+                            home=host.licensor_home, check=False)
+    assert unreachable.returncode == 2 and "not checked: cannot reach" in unreachable.stderr
+    assert len(json.loads(revstream("audits", "list", "--json", home=host.licensor_home).stdout)) == 2
 
 
 def test_an_edited_statement_fails_its_signature(host):

@@ -25,12 +25,13 @@ from pathlib import Path
 import orjson
 
 from ..settlement import validate_statement
-from ..store import STATEMENT_NOTE_HEADER, statement_body_of_note_text, statement_bytes
+from ..store import STATEMENT_NOTE_HEADER, StoreError, statement_body_of_note_text, statement_bytes
 from ..store._statement_json import statement_from_json
 from ..transparency import (
     Checkpoint,
     CompactRange,
     ProofError,
+    TransparencyError,
     leaf_hash,
     parse_verifier_key,
     verify_checkpoint,
@@ -271,6 +272,7 @@ def verify_statement(note_text: str, vkey: str, client: TransparencyClient, stat
     state = None
     try:
         value, body = run.statement()
+        run.step = "checkpoint signature"  # the statement's log binding is read with its checkpoint
         facts = statement_facts(value)
         checkpoint = run.checkpoint(facts)
         state = VerifierState.load(state_dir, facts.log.origin, vkey)
@@ -278,8 +280,11 @@ def verify_statement(note_text: str, vkey: str, client: TransparencyClient, stat
         tally = run.entries(facts, state, checkpoint)
         run.totals(facts, tally, value, body)
         run.continuity(facts, state, body)
-    except AuditError as error:
-        run.report.checks.append(Check(run.step, False, str(error)))
+    except (AuditError, TransparencyError, StoreError, ValueError, KeyError, TypeError) as error:
+        # Anything malformed in what the host signed or served is the host's failure, reported
+        # like any other (AuditError carries the clearest message; the rest name their type).
+        detail = str(error) if isinstance(error, AuditError) else f"malformed evidence: {type(error).__name__}: {error}"
+        run.report.checks.append(Check(run.step, False, detail))
         run.evidence["report.json"] = orjson.dumps(run.report.json(), option=orjson.OPT_INDENT_2)
         run.report.evidence = str(keep_evidence(state_dir, run.report.statement_id or "statement", run.evidence))
         return run.report
