@@ -24,6 +24,7 @@ PUBLIC = {
     "revstream.dashboard": {
         "STATEMENT_COLUMNS", "DashboardError", "dashboard_routes", "statement_csv", "statement_markdown", "statement_rows",
     },
+    "revstream.audit": {"AuditError", "Check", "HostError", "Report", "TransparencyClient", "verify_statement"},
     "revstream.cli": {"main"},
 }
 
