@@ -141,7 +141,8 @@ class Tally:
         self._models = frozenset(facts.agreement.models)
         self._start_us, self._end_us = period_bounds_us(facts.period)
         self._window = window_us(facts.agreement, 0, 2**63)
-        self._price_start_us = {id(price): (price.effective_from_utc - _EPOCH) // timedelta(microseconds=1)
+        # Looked up per entry (10M of them): computed once per price here.
+        self._price_start_us = {id(price): price.effective_from_us
                                 for price in facts.schedule.prices}
         self.own: dict[tuple[str, int], list[int]] = {}
         self.late: dict[str, dict[tuple[str, int], list[int]]] = defaultdict(dict)

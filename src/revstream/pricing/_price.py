@@ -95,6 +95,11 @@ class ModelPrice:
         """``effective_from`` as an aware UTC instant."""
         return to_utc_instant(self.effective_from)
 
+    @property
+    def effective_from_us(self) -> int:
+        """``effective_from`` in epoch microseconds (exact)."""
+        return _epoch_us(self.effective_from_utc)
+
 
 @dataclass(frozen=True, slots=True)
 class PriceSchedule:

@@ -178,7 +178,7 @@ class _Group:
 def _boundaries(schedule: PriceSchedule, rows: list[AgreementRow], models: set[str]) -> list[int]:
     """Every time at which a price or an agreement of these models starts or ends."""
     times = {
-        int((price.effective_from_utc - _EPOCH) / timedelta(microseconds=1))
+        price.effective_from_us
         for price in schedule.prices if price.model in models
     }
     for row in rows:
@@ -259,7 +259,7 @@ def _prices_json(schedule: PriceSchedule, agreement: Agreement, end_us: int) -> 
     verifier rates the statement's entries with."""
     prices = []
     for price in schedule.prices:
-        start_us = (price.effective_from_utc - _EPOCH) // timedelta(microseconds=1)
+        start_us = price.effective_from_us
         if price.model in agreement.models and start_us < end_us:
             prices.append({"model": price.model, "currency": price.currency, "effective_from_us": start_us,
                            "input_nanos_per_mtok": price.input_nanos_per_mtok,
@@ -275,10 +275,14 @@ def _plan_evidence(agreement: Agreement, groups) -> dict:
     plans = {group.plan.plan_id: group.plan for group in mine if group.plan is not None}
     fees = [{"model": group.model, "plan": group.plan.plan_id, "fee_exact": str(group.fee_exact)}
             for group in mine if group.fee_exact]
-    return {"plans": [{name: (list(value) if isinstance(value, tuple) else value)
-                       for name in Plan.__slots__ for value in (getattr(plan, name),)}
-                      for _, plan in sorted(plans.items())],
+    return {"plans": [_plan_terms(plan) for _, plan in sorted(plans.items())],
             "fees": sorted(fees, key=lambda fee: (fee["plan"], fee["model"]))}
+
+
+def _plan_terms(plan: Plan) -> dict:
+    """Every field of a plan, as `Plan(**terms)` reads it back (models as a list)."""
+    terms = {name: getattr(plan, name) for name in Plan.__slots__}
+    return {**terms, "models": list(plan.models)}
 
 
 def _draft(connection, row: AgreementRow, period: str, groups, late_groups, schedule, log: dict | None) -> _Draft:
