@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 
 import orjson
 
-from ..metering import rfc3339
+from ..periods import datetime_of_us, rfc3339
 from ..plans import Plan, PlanError
 from ..pricing import ModelPrice, PriceSchedule
 from ..settlement import STREAM_API, STREAM_SUBSCRIPTION, Adjustment, Agreement, UsageGroup, UsageLine
@@ -31,7 +30,6 @@ from ..settlement import compute_statement, period_bounds_us, period_of_us, rate
 from ..store import agreement_from_terms, agreement_terms, statement_bytes, statement_json
 from ._errors import AuditError
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ENTRY_FIELDS = ("time_us", "model", "tokens_prompt", "tokens_completion")
 
 
@@ -85,7 +83,7 @@ def _schedule(prices: object) -> PriceSchedule:
     try:
         return PriceSchedule(tuple(
             ModelPrice(item["model"], item["currency"], item["input_nanos_per_mtok"], item["output_nanos_per_mtok"],
-                       _EPOCH + timedelta(microseconds=_int(item["effective_from_us"], "price effective_from_us")))
+                       datetime_of_us(_int(item["effective_from_us"], "price effective_from_us")))
             for item in prices
         ))
     except (KeyError, TypeError, ValueError) as error:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Mapping
-from datetime import datetime, timezone
 
 from ..ledger import AccountKind
 from ..money import format_nanos_exact
+from ..periods import Period, day_start_us
 
 BILLING_PREPAID = "prepaid"
 BILLING_POSTPAID = "postpaid"
@@ -30,14 +30,11 @@ def window_start_us(period: str, time_us: int) -> int:
     """The start of the budget window holding `time_us` (UTC day, UTC month, or 0)."""
     if period == "lifetime":
         return 0
-    moment = datetime.fromtimestamp(time_us / 1_000_000, tz=timezone.utc)
     if period == "day":
-        start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    elif period == "month":
-        start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    else:
-        raise BillingError(f"unknown budget period {period!r}: use one of {', '.join(BUDGET_PERIODS)}")
-    return int(start.timestamp()) * 1_000_000
+        return day_start_us(time_us)
+    if period == "month":
+        return Period.of_us(time_us).start_us
+    raise BillingError(f"unknown budget period {period!r}: use one of {', '.join(BUDGET_PERIODS)}")
 
 
 @dataclass(frozen=True, slots=True)

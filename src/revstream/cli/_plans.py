@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 
+from ..periods import us_of_datetime
 from ..config import Config, ConfigError
 from ..invoicing import render_html, render_pdf
 from ..metering import rfc3339
@@ -152,7 +153,7 @@ def _subscription_json(row: SubscriptionRow) -> dict:
 def _subscribe(args, engine, now_us) -> int:
     if args.country is not None:
         set_country(engine, args.customer, args.country, now_us)
-    from_us = int(_moment(args.effective_from).timestamp()) * 1_000_000
+    from_us = us_of_datetime(_moment(args.effective_from))
     row = subscribe(engine, args.customer, args.plan, from_us, now_us)
     value = _subscription_json(row)
     _emit(args, value, f"{row.customer} is on {row.plan.name} from {value['started']}")

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 from ..money import format_nanos_exact
+from ..periods import parse_time_us, rfc3339
 from ._record import UsageRecord
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-
-def rfc3339(time_us: int | None) -> str | None:
-    if time_us is None:
-        return None
-    moment = _EPOCH + timedelta(microseconds=time_us)  # exact: no float seconds
-    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
-
 
 def usage_json(record: UsageRecord) -> dict:
     return {
@@ -40,18 +29,6 @@ def usage_json(record: UsageRecord) -> dict:
         "max_tokens": record.max_tokens,
         "ledger_entry_id": record.ledger_entry_id,
     }
-
-
-def parse_time_us(text: str) -> int:
-    """An ISO 8601 date or time as epoch microseconds (UTC when no zone is given).
-    Raises ValueError with a message a person can act on."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise ValueError(f"expected an ISO 8601 date or time such as 2026-11-01, got {text!r}") from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1_000_000)
 
 
 def balance_json(balance) -> dict:

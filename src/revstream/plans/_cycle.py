@@ -16,37 +16,26 @@ A free plan's quota is per UTC day instead, and is not prorated.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
 from fractions import Fraction
 from typing import Final, Sequence
 
+from revstream.periods import SECONDS_PER_DAY, US_PER_S, Period, PeriodFormatError, prorate
 from revstream.plans._errors import SubscriptionError
 from revstream.plans._plan import KIND_FREE, KIND_SUBSCRIPTION, Plan
 
-SECONDS_PER_DAY: Final = 86_400
 segments_per_period_max: Final = 10_000
-
-
-def _epoch_s(day: date) -> int:
-    return (day - date(1970, 1, 1)).days * SECONDS_PER_DAY
 
 
 def period_bounds_s(period: str) -> tuple[int, int]:
     """[start, end) of a calendar month "YYYY-MM", UTC, in epoch seconds."""
-    if not isinstance(period, str) or len(period) != 7 or period[4] != "-":
-        raise SubscriptionError(f"a period is YYYY-MM, got {period!r}")
     try:
-        year, month = int(period[:4]), int(period[5:])
-        first = date(year, month, 1)
-    except ValueError as error:
-        raise SubscriptionError(f"a period is YYYY-MM, got {period!r}") from error
-    following = date(year + month // 12, month % 12 + 1, 1)
-    return _epoch_s(first), _epoch_s(following)
+        return Period.parse(period).bounds_s()
+    except PeriodFormatError as error:
+        raise SubscriptionError(str(error)) from None
 
 
 def period_of_s(time_s: int) -> str:
-    moment = datetime.fromtimestamp(time_s, tz=timezone.utc)
-    return f"{moment.year:04d}-{moment.month:02d}"
+    return str(Period.of_us(time_s * US_PER_S))
 
 
 def window_bounds_s(plan: Plan, time_s: int) -> tuple[int, int]:
@@ -115,7 +104,7 @@ def fee_parts(segments: Sequence[Segment], period: str) -> tuple[FeePart, ...]:
     for segment in sorted(segments, key=lambda s: s.start_s):
         lower, upper = segment.clipped(start_s, end_s)
         if upper > lower and segment.plan.kind == KIND_SUBSCRIPTION and segment.plan.fee_nanos:
-            exact = Fraction(segment.plan.fee_nanos * (upper - lower), end_s - start_s)
+            exact = prorate(segment.plan.fee_nanos, upper - lower, end_s - start_s)
             parts.append(FeePart(segment.plan.name, lower, upper, exact))
     return tuple(parts)
 

@@ -8,7 +8,7 @@ Pure values and functions, no I/O. ``compute_statement`` is deterministic and ex
 from revstream.settlement._allocate import allocate_largest_remainder
 from revstream.settlement._compute import Adjustment, UsageLine, compute_statement
 from revstream.settlement._declare import draft_agreement, parse_stream_shares
-from revstream.settlement._periods import day_us, period_bounds_us, period_of_us, shift_period
+from revstream.periods import day_us, period_bounds_us, period_of_us, shift_period
 from revstream.settlement._rate import (
     STREAM_ADS,
     STREAM_API,

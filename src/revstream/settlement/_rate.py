@@ -18,7 +18,7 @@ from revstream.plans import STREAM_OF_KIND, Plan, discount_factor, overage_exact
 from revstream.pricing import ModelPrice, PriceSchedule, charge_exact
 from revstream.settlement._compute import UsageLine
 from revstream.settlement._errors import UsageLineError
-from revstream.settlement._periods import day_us
+from revstream.periods import day_us
 from revstream.settlement._terms import Agreement
 
 STREAM_API: Final = "api"

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from types import MappingProxyType
 from typing import Final, Mapping
 
 from revstream.money import MoneyError, parse_amount, validate_currency
+from revstream.periods import Period, PeriodFormatError
 from revstream.settlement._errors import AgreementError, PeriodError, TierParseError
 
 BPS_PER_UNIT: Final = 10_000
@@ -31,17 +32,15 @@ tiers_max: Final = 32
 models_max: Final = 1_000
 
 _STREAM_PATTERN: Final = re.compile(r"[a-z][a-z0-9_]{0,31}", re.ASCII)
-_PERIOD_PATTERN: Final = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])", re.ASCII)
 
 
 def parse_period(period: str) -> tuple[date, date]:
     """The first and last day of a "YYYY-MM" period."""
-    match = _PERIOD_PATTERN.fullmatch(period) if isinstance(period, str) else None
-    if match is None:
-        raise PeriodError(f"period must be 'YYYY-MM', got {period!r}")
-    first = date(int(match.group(1)), int(match.group(2)), 1)
-    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return first, following - timedelta(days=1)
+    try:
+        value = Period.parse(period)
+    except PeriodFormatError as error:
+        raise PeriodError(str(error)) from None
+    return value.first_day, value.last_day
 
 
 def validate_stream(stream: object) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
+from ..periods import datetime_of_us
 from sqlalchemy import Connection, Engine, func, select, update
 
 from ..billing import BILLING_POSTPAID, BUDGET_PERIODS, BillingError, Funding, window_start_us
@@ -18,10 +18,6 @@ from ..metering import STATUS_PENDING
 from ._schema import account_balances, api_keys, budget_windows, budgets, customers, usage_records
 from ._sql import insert_ignore
 from ._engine import writing
-
-
-def _moment(now_us: int) -> datetime:
-    return datetime.fromtimestamp(now_us / 1_000_000, tz=timezone.utc)
 
 
 def _customer_row(connection: Connection, name: str, lock: bool = False):
@@ -49,7 +45,7 @@ def add_credit(engine: Engine, customer: str, amount_nanos: int, currency: str, 
         ensure_customer(connection, customer, now_us)
         row = _customer_row(connection, customer, lock=True)
         _fix_currency(connection, row, currency)
-        entry = credit_top_up(new_id("top"), _moment(now_us), customer=row.customer_id, amount=Money(amount_nanos, currency))
+        entry = credit_top_up(new_id("top"), datetime_of_us(now_us), customer=row.customer_id, amount=Money(amount_nanos, currency))
         post_entries(connection, [entry])
         return entry.entry_id
 

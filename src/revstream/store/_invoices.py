@@ -17,12 +17,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from fractions import Fraction
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from ..metering import STATUS_PENDING, rfc3339
+from ..metering import STATUS_PENDING
+from ..periods import datetime_of_us, month_starts_between, period_bounds_us, period_of_us, prorate, rfc3339
 from ..plans import (
     KIND_COMMIT,
     InvoiceError,
@@ -32,7 +32,6 @@ from ..plans import (
     invoice_entry,
     invoice_json,
     period_bounds_s,
-    period_of_s,
 )
 from ..pricing import PriceSchedule, charge_exact
 from ..transparency import canonical_json
@@ -60,16 +59,6 @@ class StoredInvoice:
     ledger_entry_id: str | None
 
 
-def _month_starts_us(first_us: int, end_us: int) -> list[int]:
-    starts, period = [], period_of_s(first_us // US_PER_S)
-    while True:
-        next_s = period_bounds_s(period)[1]
-        if next_s * US_PER_S >= end_us:
-            return starts
-        starts.append(next_s * US_PER_S)
-        period = period_of_s(next_s)
-
-
 def _summaries(connection: Connection, number: int, end_us: int, schedule: PriceSchedule) -> list[UsageSummary]:
     """The usage the invoice covers, by model, plan and month (each bucket inside one month
     and one price interval, so a commit plan's list price is exact)."""
@@ -77,8 +66,8 @@ def _summaries(connection: Connection, number: int, end_us: int, schedule: Price
     first_us = connection.execute(select(func.min(usage_records.c.time_us)).where(*where)).scalar()
     if first_us is None:
         return []
-    prices = {int(p.effective_from_utc.timestamp() * US_PER_S) for p in schedule.prices}
-    boundaries = sorted({t for t in prices if first_us < t < end_us} | set(_month_starts_us(first_us, end_us)))
+    prices = {p.effective_from_us for p in schedule.prices}
+    boundaries = sorted({t for t in prices if first_us < t < end_us} | set(month_starts_between(first_us, end_us)))
     return [_summary(group, schedule) for group in _aggregate(connection, None, boundaries, where, late=False)]
 
 
@@ -87,7 +76,7 @@ def _summary(group: _Group, schedule: PriceSchedule) -> UsageSummary:
     list_exact = charge_exact(group.tokens_prompt, group.tokens_completion, price) if price else Fraction(0)
     plan = group.plan
     return UsageSummary(
-        period_of_s(group.first_us // US_PER_S), group.model, plan.name if plan else None, plan.kind if plan else None,
+        period_of_us(group.first_us), group.model, plan.name if plan else None, plan.kind if plan else None,
         group.requests, group.tokens_prompt, group.tokens_completion, group.tokens_included,
         group.charge_nanos, list_exact, group.prepaid_nanos,
     )
@@ -100,8 +89,8 @@ def _minimums(rows: list[SubscriptionRow], period: str) -> tuple[tuple[str, Frac
     for row in rows:
         if row.plan.kind == KIND_COMMIT and row.plan.minimum_nanos:
             lower, upper = row.segment().clipped(start_s, end_s)
-            minimums[row.plan.name] = minimums.get(row.plan.name, Fraction(0)) + Fraction(
-                row.plan.minimum_nanos * (upper - lower), end_s - start_s)
+            minimums[row.plan.name] = minimums.get(row.plan.name, Fraction(0)) + prorate(
+                row.plan.minimum_nanos, upper - lower, end_s - start_s)
     return tuple(sorted(minimums.items()))
 
 
@@ -122,7 +111,7 @@ def _stored(row, customer: str) -> StoredInvoice:
 
 def require_ended(period: str, now_us: int) -> int:
     """The end of `period` in epoch microseconds, once it has passed."""
-    end_us = period_bounds_s(period)[1] * US_PER_S
+    end_us = period_bounds_us(period)[1]
     if now_us < end_us:
         raise InvoiceError(f"period {period} has not ended yet: it can be invoiced from {rfc3339(end_us)}")
     return end_us
@@ -152,7 +141,7 @@ def issue_invoice(engine: Engine, customer: str, period: str, now_us: int, host:
             usage=tuple(_summaries(connection, number, end_us, load_prices(connection))),
             minimums=_minimums(subscriptions, period),
         )
-        entry = invoice_entry(invoice, f"inv_{number}", datetime.fromtimestamp(now_us / US_PER_S, tz=timezone.utc),
+        entry = invoice_entry(invoice, f"inv_{number}", datetime_of_us(now_us),
                               customer_owner=row.customer_id, host=host)
         if entry is not None:
             post_entries(connection, [entry])

@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from ..ledger import JournalEntry
+from ..periods import us_of_datetime
 from ._schema import account_balances, ledger_entries, ledger_postings, usage_records
 from ._sql import upsert_add
 
@@ -50,7 +51,7 @@ def post_entries(connection: Connection, entries: Sequence[JournalEntry], reques
 
 
 def _us(entry: JournalEntry) -> int:
-    return int(entry.occurred_at.timestamp() * 1_000_000)
+    return us_of_datetime(entry.occurred_at)
 
 
 def account_balance(connection: Connection, owner: str, kind: str, currency: str, lock: bool = False) -> int:

@@ -24,9 +24,9 @@ from __future__ import annotations
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Sequence
 
+from ..periods import datetime_of_us
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
 from ..billing import BudgetWindow, Funding, check_reservation, window_start_us
@@ -70,10 +70,6 @@ _FINAL_COLUMNS = (
     ("finalized_us", "bigint"), ("ttft_ms", "int"), ("duration_ms", "int"), ("error_code", "text"),
     ("charge_nanos", "bigint"), ("ledger_entry_id", "text"),
 )
-
-
-def _moment(time_us: int) -> datetime:
-    return datetime.fromtimestamp(time_us / 1_000_000, tz=timezone.utc)
 
 
 def price_for(schedule: PriceSchedule, model: str, time_us: int) -> ModelPrice | None:
@@ -307,7 +303,7 @@ def finalize_batch(
             deltas[key][0] -= record.reserved_nanos
             deltas[key][1] += charge
     entry_ids, entries = {}, []
-    moment = _moment(max(f.finalized_us for f in finals))
+    moment = datetime_of_us(max(f.finalized_us for f in finals))
     for (customer_id, funding_kind, currency), total in sorted(totals.items()):
         entry_id = entry_ids[(customer_id, funding_kind, currency)] = f"use_{secrets.token_hex(10)}"
         if total:

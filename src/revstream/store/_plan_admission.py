@@ -16,7 +16,7 @@ from fractions import Fraction
 
 from sqlalchemy import Connection
 
-from ..metering import rfc3339
+from ..periods import US_PER_S, rfc3339
 from ..plans import (
     KIND_FREE,
     KIND_SUBSCRIPTION,
@@ -35,7 +35,6 @@ from ..pricing import charge_exact
 from ._plans import SubscriptionRow, allowance, move_windows, plans_by_id, read_windows, renewal_us, window_start_us
 from ._schema import NO_PLAN_STREAM
 
-US_PER_S = 1_000_000
 QUOTA_KINDS = (KIND_SUBSCRIPTION, KIND_FREE)
 
 

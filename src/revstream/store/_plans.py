@@ -14,7 +14,7 @@ from fractions import Fraction
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
 
 from ..keys import new_id
-from ..metering import rfc3339
+from ..periods import US_PER_S, rfc3339
 from ..plans import Plan, Segment, SubscriptionError, fee_parts, included_tokens, period_bounds_s, period_of_s, window_bounds_s
 from ._accounts import _customer_row, _fix_currency
 from ._errors import Conflict, NotFound
@@ -23,7 +23,6 @@ from ._schema import customers, invoices, period_closes, plan_windows, plans, su
 from ._sql import insert_ignore
 from ._engine import writing
 
-US_PER_S = 1_000_000
 _COUNTRY = re.compile(r"[A-Z]{2}", re.ASCII)
 _TERMS = ("kind", "currency", "fee_nanos", "tokens_included", "overage_nanos_per_mtok", "tokens_per_day",
           "minimum_nanos", "discount_bps", "requests_per_minute", "tokens_per_minute")

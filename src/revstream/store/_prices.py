@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlalchemy import Connection, Engine, func, select
 
+from ..periods import datetime_of_us
 from ..pricing import ModelPrice, PriceSchedule
 from ._schema import prices
 from ._sql import insert_ignore
@@ -13,13 +12,13 @@ from ._engine import writing
 
 
 def _price(row) -> ModelPrice:
-    start = datetime.fromtimestamp(row.effective_from_us / 1_000_000, tz=timezone.utc)
+    start = datetime_of_us(row.effective_from_us)
     return ModelPrice(row.model, row.currency, row.input_nanos_per_mtok, row.output_nanos_per_mtok, start)
 
 
 def _row(price: ModelPrice, now_us: int) -> dict:
     return {
-        "model": price.model, "effective_from_us": int(price.effective_from_utc.timestamp() * 1_000_000),
+        "model": price.model, "effective_from_us": price.effective_from_us,
         "currency": price.currency, "input_nanos_per_mtok": price.input_nanos_per_mtok,
         "output_nanos_per_mtok": price.output_nanos_per_mtok, "created_us": now_us,
     }

@@ -37,7 +37,8 @@ from fractions import Fraction
 from sqlalchemy import Connection, Engine, and_, case, func, insert, literal, or_, select, update
 
 from ..ledger import Account, AccountKind, accrue_licensor_share, rounding_adjustment
-from ..metering import STATUS_PENDING, rfc3339
+from ..metering import STATUS_PENDING
+from ..periods import datetime_of_us, rfc3339
 from ..money import Money
 from ..plans import Plan
 from ..pricing import PriceSchedule
@@ -56,7 +57,6 @@ from ._engine import writing
 
 HOST_OWNER = "host"
 CLOSING, CLOSED = "closing", "closed"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,7 +369,7 @@ def _compute(engine: Engine, period: str) -> list[_Draft]:
 
 def _entries(draft: _Draft, statement_id: str, now_us: int) -> list:
     stmt, licensor_id = draft.statement, draft.row.licensor_id
-    moment = _EPOCH + timedelta(microseconds=now_us)
+    moment = datetime_of_us(now_us)
     entries = []
     if stmt.share_total_nanos > 0:
         entries.append(accrue_licensor_share(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Callable, Final, Iterable, Iterator
 
 import orjson
@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, select
 from ..ledger import AccountKind, settle_usage
 from ..metering import FINAL_STATUSES
 from ..money import Money
+from ..periods import datetime_of_us, us_of_datetime
 from ..pricing import PriceSchedule, provisional_charge_nanos
 from ._ledger import post_entries
 from ._prices import load_prices
@@ -40,7 +41,6 @@ from ._engine import writing
 import_batch_records_max: Final = 5_000
 import_errors_reported_max: Final = 20
 tokens_max: Final = 2**31 - 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _FIELDS = ("request_id", "time", "customer", "model", "tokens_prompt", "tokens_completion", "status")
 _COLUMNS = (
     ("request_id", "text"), ("time_us", "bigint"), ("finalized_us", "bigint"), ("customer_id", "text"),
@@ -104,7 +104,7 @@ def _time_us(value: object) -> int:
         raise ValueError(f"time {value!r} is not RFC 3339") from None
     if moment.tzinfo is None:
         raise ValueError(f"time {value!r} has no UTC offset (RFC 3339 requires one)")
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+    return us_of_datetime(moment)
 
 
 def parse_line(raw: bytes, schedule: PriceSchedule) -> _Record:
@@ -195,7 +195,7 @@ def _rows(connection, fresh, schedule, customer_ids, closed, now_us):
 
 
 def _book(connection: Connection, totals: dict, now_us: int) -> None:
-    moment = _EPOCH + timedelta(microseconds=now_us)
+    moment = datetime_of_us(now_us)
     post_entries(connection, [
         settle_usage(entry_id, moment, customer=customer_id, host=HOST_OWNER, charge=Money(nanos, currency),
                      source=AccountKind.CUSTOMER_RECEIVABLE)
