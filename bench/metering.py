@@ -213,20 +213,23 @@ def verify(engine, workload: Workload) -> dict:
             func.coalesce(func.sum(usage_records.c.charge_nanos), 0),
         )).one()
         reserved_balance = connection.execute(
-            select(func.coalesce(func.sum(func.abs(account_balances.c.nanos)), 0))
+            select(func.coalesce(func.sum(func.abs(account_balances.c.units) + func.abs(account_balances.c.nanos)), 0))
             .where(account_balances.c.kind == "customer_reserved")
         ).scalar()
         # A hold lives on its pending record: holds left = reserved amounts still pending.
         holds_left = connection.execute(
             select(func.count()).where(usage_records.c.status == "pending", usage_records.c.reserved_nanos.is_not(None))
         ).scalar()
-        window_reserved, window_spent = connection.execute(select(
-            func.coalesce(func.sum(func.abs(budget_windows.c.reserved_nanos)), 0),
-            func.coalesce(func.sum(budget_windows.c.spent_nanos), 0),
+        window_reserved, spent_units, spent_nanos = connection.execute(select(
+            func.coalesce(func.sum(func.abs(budget_windows.c.reserved_units) + func.abs(budget_windows.c.reserved_nanos)), 0),
+            func.coalesce(func.sum(budget_windows.c.spent_units), 0), func.coalesce(func.sum(budget_windows.c.spent_nanos), 0),
         )).one()
-        revenue = connection.execute(
-            select(func.coalesce(func.sum(account_balances.c.nanos), 0)).where(account_balances.c.kind == "host_revenue")
-        ).scalar()
+        window_spent = int(spent_units) * 1_000_000_000 + int(spent_nanos)
+        revenue_units, revenue_nanos = connection.execute(
+            select(func.coalesce(func.sum(account_balances.c.units), 0), func.coalesce(func.sum(account_balances.c.nanos), 0))
+            .where(account_balances.c.kind == "host_revenue")
+        ).one()
+        revenue = int(revenue_units) * 1_000_000_000 + int(revenue_nanos)
     expected = workload.expected_charge_nanos
     checks = {
         "every_record_final_with_charge": records == workload.records and final_charged == workload.records,

@@ -2,12 +2,19 @@
 
 from fractions import Fraction
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from revstream.money import (
+    AMOUNT_NANOS_MAX,
+    JSON_SAFE_INT_MAX,
     MINOR_UNIT_DIGITS,
+    AmountRangeError,
+    json_int,
+    json_safe,
+    parse_json_int,
     AmountParseError,
     AmountTypeError,
     CurrencyError,
@@ -27,7 +34,9 @@ from revstream.money import (
 )
 
 CURRENCIES = st.sampled_from(sorted(MINOR_UNIT_DIGITS))
-NANOS = st.integers(min_value=-(10**30), max_value=10**30)
+NANOS = st.integers(min_value=-AMOUNT_NANOS_MAX, max_value=AMOUNT_NANOS_MAX)
+# Twenty of these always sum inside the range.
+SUMMANDS = st.integers(min_value=-AMOUNT_NANOS_MAX // 20, max_value=AMOUNT_NANOS_MAX // 20)
 
 
 def test_parse_amount_examples() -> None:
@@ -153,9 +162,40 @@ def test_money_is_frozen() -> None:
         Money(1, "USD").nanos = 2  # type: ignore[misc]
 
 
-@given(st.lists(NANOS, max_size=20), CURRENCIES)
+@given(st.lists(SUMMANDS, max_size=20), CURRENCIES)
 def test_money_sums_are_exact(values: list[int], currency: str) -> None:
     total = Money.zero(currency)
     for value in values:
         total = total + Money(value, currency)
     assert total.nanos == sum(values)
+
+
+def test_amounts_beyond_the_range_are_refused_before_use() -> None:
+    assert Money(AMOUNT_NANOS_MAX, "VND").nanos == 9 * 10**27
+    with pytest.raises(AmountRangeError):
+        Money(AMOUNT_NANOS_MAX + 1, "VND")
+    with pytest.raises(AmountRangeError):
+        Money(AMOUNT_NANOS_MAX, "VND") + Money(1, "VND")
+    with pytest.raises(AmountRangeError):
+        parse_amount("9000000000000000000.000000001", "USD")
+    assert parse_amount("-9000000000000000000", "USD") == -AMOUNT_NANOS_MAX
+    # 10^18 units, the floor the design promises, in every currency
+    assert parse_amount("1000000000000000000", "VND") == 10**27
+
+
+@given(st.integers(min_value=-(10**40), max_value=10**40))
+def test_json_ints_are_exact_and_canonical(value: int) -> None:
+    carried = json_int(value)
+    assert parse_json_int(orjson.loads(orjson.dumps(carried))) == value
+    assert isinstance(carried, int) == (abs(value) <= JSON_SAFE_INT_MAX)
+
+
+@pytest.mark.parametrize("value", ["12", "0x10", "1e3", "01", " 5", True, 1.0, None, "9007199254740991"])
+def test_json_ints_refuse_everything_else(value) -> None:
+    with pytest.raises(AmountTypeError):
+        parse_json_int(value)
+
+
+def test_json_safe_walks_containers() -> None:
+    big = 10**20
+    assert json_safe({"a": [big, 1, {"b": (big, "x")}], "c": None}) == {"a": [str(big), 1, {"b": [str(big), "x"]}], "c": None}

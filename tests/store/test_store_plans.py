@@ -196,8 +196,9 @@ def test_invoice_totals_equal_the_ledger_movements_and_issuing_again_returns_it(
     assert body["subtotal_minor"] == round((fees + overage) / 10_000_000)
     assert body["credits_applied_nanos"] == overage, "the overage was paid from prepaid credit"
     with engine.connect() as connection:
-        invoice_postings = {r.kind: int(r.nanos) for r in connection.execute(
-            select(ledger_postings.c.kind, func.sum(ledger_postings.c.nanos).label("nanos"))
+        invoice_postings = {r.kind: int(r.units) * 1_000_000_000 + int(r.nanos) for r in connection.execute(
+            select(ledger_postings.c.kind, func.sum(ledger_postings.c.units).label("units"),
+                   func.sum(ledger_postings.c.nanos).label("nanos"))
             .where(ledger_postings.c.entry_id == stored.ledger_entry_id).group_by(ledger_postings.c.kind))}
         usage_charged = connection.execute(select(func.sum(usage_records.c.charge_nanos)).where(
             usage_records.c.invoice_number == stored.number)).scalar()

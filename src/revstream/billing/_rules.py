@@ -20,6 +20,9 @@ BILLING_PREPAID = "prepaid"
 BILLING_POSTPAID = "postpaid"
 BILLING_MODES = (BILLING_PREPAID, BILLING_POSTPAID)
 BUDGET_PERIODS = ("day", "month", "lifetime")
+REQUEST_NANOS_MAX = 2**63 - 1
+"""The most one request may reserve or be charged (a 64-bit column on the usage record)."""
+CODE_AMOUNT_OUT_OF_RANGE = "amount_out_of_range"
 
 
 class BillingError(Exception):

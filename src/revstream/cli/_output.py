@@ -7,9 +7,13 @@ from typing import Any, Sequence
 
 import orjson
 
+from ..money import json_safe
+
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+    """Print `value` as indented JSON; integers beyond a double's exact range become
+    decimal strings (`revstream.money.json_safe`), so every parser reads them exactly."""
+    sys.stdout.write(orjson.dumps(json_safe(value), option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def print_table(rows: Sequence[dict], columns: Sequence[str]) -> None:

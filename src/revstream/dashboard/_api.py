@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..metering import balance_json, rfc3339
+from ..money import json_safe
 from ..store import (
     NotFound as StoreNotFound,
     customer_accounts,
@@ -70,7 +71,7 @@ def _engine(request: Request):
 
 
 def _json(value, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(orjson.dumps(value), status, media_type="application/json",
+    return Response(orjson.dumps(json_safe(value)), status, media_type="application/json",
                     headers={"cache-control": "no-store", **(headers or {})})
 
 

@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from ..backends import BackendError, Finish, PreparedRequest, TextDelta, UsageMeter
 from ..ratelimit import KeyLimits, RateLimitError, rate_limit_headers, refusal_message
+from ..billing import CODE_AMOUNT_OUT_OF_RANGE
 from ..plans import CODE_MODEL_NOT_IN_PLAN
 from ..metering import STATUS_ABORTED, STATUS_ERROR, STATUS_OK, FinalUsage, PendingUsage
 from ..store import ADMITTED, DENIED, MISMATCH, RUNNING, AdmitOutcome, AdmitRequest, StoredResponse
@@ -168,6 +169,8 @@ async def _plan_rate_limit(state: AppState, principal: Principal, tokens_limited
 def _refusal(outcome: AdmitOutcome) -> ApiError | Response:
     if outcome.kind == DENIED and outcome.code == CODE_MODEL_NOT_IN_PLAN:
         return ApiError(403, outcome.message, "invalid_request_error", CODE_MODEL_NOT_IN_PLAN, "model")
+    if outcome.kind == DENIED and outcome.code == CODE_AMOUNT_OUT_OF_RANGE:
+        return ApiError(400, outcome.message, "invalid_request_error", CODE_AMOUNT_OUT_OF_RANGE, "max_tokens")
     if outcome.kind == DENIED:
         return ApiError(429, outcome.message, "insufficient_quota", "insufficient_quota", headers={"x-should-retry": "false"})
     if outcome.kind == RUNNING:

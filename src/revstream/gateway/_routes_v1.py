@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..metering import parse_time_us, usage_json
+from ..money import json_safe
 from ..store import customer_balance, list_usage
 from ..metering import balance_json
 from ._errors import ApiError, invalid
@@ -26,7 +27,7 @@ def state_of(request: Request) -> AppState:
 
 
 def json_response(value, status: int = 200) -> Response:
-    return Response(orjson.dumps(value), status, media_type="application/json")
+    return Response(orjson.dumps(json_safe(value)), status, media_type="application/json")
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -13,11 +13,21 @@ from revstream.money._currency import (
 )
 from revstream.money._errors import (
     AmountParseError,
+    AmountRangeError,
     AmountTypeError,
     CurrencyError,
     CurrencyMismatchError,
     MoneyError,
     PrecisionError,
+)
+from revstream.money._range import (
+    AMOUNT_NANOS_MAX,
+    AMOUNT_UNITS_MAX,
+    JSON_SAFE_INT_MAX,
+    check_amount_range,
+    json_int,
+    json_safe,
+    parse_json_int,
 )
 from revstream.money._money import (
     Money,
@@ -32,6 +42,14 @@ from revstream.money._money import (
 )
 
 __all__ = [
+    "AMOUNT_NANOS_MAX",
+    "AMOUNT_UNITS_MAX",
+    "JSON_SAFE_INT_MAX",
+    "AmountRangeError",
+    "check_amount_range",
+    "json_int",
+    "json_safe",
+    "parse_json_int",
     "MINOR_UNIT_DIGITS",
     "NANOS_PER_UNIT",
     "AmountParseError",

@@ -6,8 +6,9 @@ Hierarchy::
     ├── CurrencyError               not a known ISO 4217 code
     ├── CurrencyMismatchError       arithmetic across two currencies
     ├── AmountTypeError             a float, bool or other non-integer where nanos belong
-    └── AmountParseError            a decimal string that is not an exact amount
-        └── PrecisionError          more digits than a nano (10^-9) holds
+    ├── AmountParseError            a decimal string that is not an exact amount
+    │   └── PrecisionError          more digits than a nano (10^-9) holds
+    └── AmountRangeError            beyond ±AMOUNT_NANOS_MAX, what every store and format holds
 
 ``AmountParseError`` also derives from ``ValueError`` and ``AmountTypeError`` from
 ``TypeError`` so generic callers that catch those still work.
@@ -34,6 +35,10 @@ class AmountTypeError(MoneyError, TypeError):
 
 class AmountParseError(MoneyError, ValueError):
     """A decimal string that is not a plain, exact decimal number."""
+
+
+class AmountRangeError(MoneyError, ValueError):
+    """An amount beyond ±``AMOUNT_NANOS_MAX``: refused before anything is written."""
 
 
 class PrecisionError(AmountParseError):

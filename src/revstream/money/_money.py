@@ -22,6 +22,7 @@ from revstream.money._currency import (
     nanos_per_minor,
     validate_currency,
 )
+from revstream.money._range import check_amount_range
 from revstream.money._errors import (
     AmountParseError,
     AmountTypeError,
@@ -85,7 +86,7 @@ def parse_nanos(text: str, *, allow_negative: bool = True, round_to_nano: bool =
         magnitude = round_half_even(exact)
     else:
         raise PrecisionError(f"{text!r} has more than {NANO_DIGITS} fractional digits (finer than a nano)")
-    return -magnitude if sign == "-" else magnitude
+    return check_amount_range(-magnitude if sign == "-" else magnitude, f"amount {text!r}")
 
 
 def parse_amount(text: str, currency: str, *, round_to_nano: bool = False) -> int:
@@ -144,7 +145,7 @@ class Money:
     currency: str
 
     def __post_init__(self) -> None:
-        _require_int(self.nanos, "Money.nanos")
+        check_amount_range(self.nanos, "Money.nanos")
         validate_currency(self.currency)
 
     @classmethod

@@ -27,7 +27,7 @@ from fractions import Fraction
 from typing import Final
 
 from revstream.ledger import Account, AccountKind, JournalEntry, Posting
-from revstream.money import format_amount, format_nanos_exact, nanos_per_minor, round_half_even
+from revstream.money import format_amount, format_nanos_exact, json_safe, nanos_per_minor, round_half_even
 from revstream.plans._cycle import FeePart
 from revstream.plans._errors import InvoiceError
 from revstream.plans._plan import BPS_PER_UNIT, KIND_COMMIT, KIND_FREE, KIND_SUBSCRIPTION
@@ -203,9 +203,10 @@ def _nanos_text(value: Fraction, currency: str) -> str:
 
 
 def invoice_json(invoice: Invoice, number: int, issued: str, host: str) -> dict:
-    """The invoice as JSON values (ints and strings only: canonical JSON, byte-stable)."""
+    """The invoice as JSON values (ints and strings only: canonical JSON, byte-stable; an
+    integer beyond a double's exact range is a decimal string)."""
     currency, per_minor = invoice.currency, invoice.per_minor
-    return {
+    return json_safe({
         "invoice": number, "number": invoice_number_text(number), "host": host, "customer": invoice.customer,
         "period": invoice.period, "currency": currency, "issued": issued,
         "tax": {"country": invoice.country, "rate_bps": invoice.tax_rate_bps},
@@ -225,7 +226,7 @@ def invoice_json(invoice: Invoice, number: int, issued: str, host: str) -> dict:
         "credits_applied": format_nanos_exact(invoice.credits_applied_nanos, currency),
         "amount_due_nanos": invoice.amount_due_nanos,
         "amount_due": format_nanos_exact(invoice.amount_due_nanos, currency),
-    }
+    })
 
 
 def invoice_number_text(number: int) -> str:

@@ -10,7 +10,8 @@ from sqlalchemy import Connection, Engine, func, select, update
 from ..billing import BILLING_POSTPAID, BUDGET_PERIODS, BillingError, Funding, window_start_us
 from ..keys import new_id
 from ..ledger import AccountKind, credit_top_up
-from ..money import Money
+from ..money import Money, check_amount_range
+from ._amounts import amount_values, join, read_amount, sum_request_amounts
 from ._errors import Conflict, NotFound
 from ._ledger import post_entries
 from ._repo import ensure_customer
@@ -60,7 +61,7 @@ def set_credit_limit(engine: Engine, customer: str, limit_nanos: int, currency: 
         _fix_currency(connection, row, currency)
         connection.execute(
             update(customers).where(customers.c.customer_id == row.customer_id)
-            .values(billing_mode=BILLING_POSTPAID, credit_limit_nanos=limit_nanos)
+            .values(billing_mode=BILLING_POSTPAID, **amount_values("credit_limit", check_amount_range(limit_nanos)))
         )
 
 
@@ -69,7 +70,7 @@ def funding_of(row, balances: dict[tuple[str, str, str], int], held: dict[tuple[
     kind = AccountKind.CUSTOMER_RECEIVABLE if row.billing_mode == BILLING_POSTPAID else AccountKind.CUSTOMER_CREDIT
     balance = balances.get((row.customer_id, str(kind), row.currency), 0) if row.currency else 0
     return Funding(
-        row.customer_id, row.name, row.billing_mode, row.currency, balance, row.credit_limit_nanos,
+        row.customer_id, row.name, row.billing_mode, row.currency, balance, read_amount(row, "credit_limit"),
         held.get((row.customer_id, row.currency), 0),
     )
 
@@ -79,15 +80,15 @@ def read_funding(connection: Connection, customer_id: str) -> Funding | None:
     if row is None:
         return None
     balances = {
-        (r.owner, r.kind, r.currency): r.nanos
+        (r.owner, r.kind, r.currency): join(r.units, r.nanos)
         for r in connection.execute(select(account_balances).where(account_balances.c.owner == customer_id))
     }
     held = connection.execute(
-        select(func.coalesce(func.sum(usage_records.c.reserved_nanos), 0))
+        select(*sum_request_amounts(usage_records.c.reserved_nanos))
         .where(usage_records.c.customer_id == customer_id, usage_records.c.status == STATUS_PENDING,
                usage_records.c.currency == row.currency)
-    ).scalar()
-    return funding_of(row, balances, {(customer_id, row.currency): int(held or 0)})
+    ).one()
+    return funding_of(row, balances, {(customer_id, row.currency): join(*held)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,13 +108,13 @@ def customer_balance(engine: Engine, customer: str) -> Balance:
         row = _customer_row(connection, customer)
         funding = read_funding(connection, row.customer_id)
         currency = row.currency
-        spent = connection.execute(
-            select(func.coalesce(func.sum(usage_records.c.charge_nanos), 0))
+        spent = join(*connection.execute(
+            select(*sum_request_amounts(usage_records.c.charge_nanos))
             .where(usage_records.c.customer_id == row.customer_id, usage_records.c.currency == currency)
-        ).scalar() if currency else 0
+        ).one()) if currency else 0
     return Balance(
         row.name, row.customer_id, row.billing_mode, currency, max(funding.available_nanos, 0) if currency else 0,
-        funding.held_nanos, row.credit_limit_nanos, int(spent or 0),
+        funding.held_nanos, read_amount(row, "credit_limit"), spent,
     )
 
 
@@ -131,12 +132,12 @@ def set_budget(engine: Engine, customer: str, key_id: str | None, period: str, l
         scope = (budgets.c.customer_id == row.customer_id, budgets.c.key_id == (key_id or ""), budgets.c.period == period)
         existing = connection.execute(select(budgets.c.budget_id).where(*scope)).scalar()
         if existing:
-            connection.execute(update(budgets).where(*scope).values(limit_nanos=limit_nanos, currency=currency))
+            connection.execute(update(budgets).where(*scope).values(**amount_values("limit", limit_nanos), currency=currency))
             return existing
         budget_id = new_id("bud")
         connection.execute(budgets.insert().values(
             budget_id=budget_id, customer_id=row.customer_id, key_id=key_id or "", period=period,
-            currency=currency, limit_nanos=limit_nanos, created_us=now_us,
+            currency=currency, **amount_values("limit", limit_nanos), created_us=now_us,
         ))
         return budget_id
 
@@ -155,8 +156,9 @@ def list_budgets(engine: Engine, now_us: int) -> list[dict]:
             ).first()
             out.append({
                 "budget_id": row.budget_id, "customer": row.name, "key_id": row.key_id or None, "period": row.period,
-                "currency": row.currency, "limit_nanos": row.limit_nanos, "window_start_us": start,
-                "spent_nanos": window.spent_nanos if window else 0, "reserved_nanos": window.reserved_nanos if window else 0,
+                "currency": row.currency, "limit_nanos": read_amount(row, "limit"), "window_start_us": start,
+                "spent_nanos": read_amount(window, "spent") if window else 0,
+                "reserved_nanos": read_amount(window, "reserved") if window else 0,
             })
         return out
 
@@ -164,6 +166,7 @@ def list_budgets(engine: Engine, now_us: int) -> list[dict]:
 def ensure_windows(connection: Connection, keys: list[tuple[str, int]]) -> None:
     insert_ignore(
         connection, budget_windows,
-        [{"budget_id": b, "window_start_us": w, "spent_nanos": 0, "reserved_nanos": 0} for b, w in sorted(set(keys))],
+        [{"budget_id": b, "window_start_us": w, **amount_values("spent", 0), **amount_values("reserved", 0)}
+         for b, w in sorted(set(keys))],
         ("budget_id", "window_start_us"),
     )

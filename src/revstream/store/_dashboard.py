@@ -16,6 +16,8 @@ from sqlalchemy import Engine, and_, func, select
 
 from ..ledger import AccountKind, normal_balance_nanos
 from ..metering import STATUS_PENDING
+from ..money import NANOS_PER_UNIT
+from ._amounts import join, sum_request_amounts
 from ._schema import account_balances, audited_statements, customers, licensors, period_closes, usage_records
 from ._settlement import STREAM_API, StoredStatement, _compute, _shift, list_statements, period_of_us
 
@@ -100,23 +102,27 @@ def usage_by_day(engine: Engine, since_us: int, until_us: int, customer_id: str 
         where.append(usage_records.c.customer_id == customer_id)
     query = select(
         *keys, func.count(), func.sum(usage_records.c.tokens_prompt), func.sum(usage_records.c.tokens_completion),
-        func.sum(usage_records.c.charge_nanos), func.sum(usage_records.c.duration_ms),
+        *sum_request_amounts(usage_records.c.charge_nanos), func.sum(usage_records.c.duration_ms),
     ).where(*where).group_by(*keys).order_by(day, usage_records.c.model)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return [
         DayUsage(int(row[0]), (row[3] if stream is not None else None) or STREAM_API, row[1], row[2],
-                 int(row[-5]), int(row[-4] or 0), int(row[-3] or 0), int(row[-2] or 0), int(row[-1] or 0))
+                 int(row[-6]), int(row[-5] or 0), int(row[-4] or 0), join(row[-3], row[-2]), int(row[-1] or 0))
         for row in rows
     ]
 
 
 def top_customers(engine: Engine, since_us: int, until_us: int, limit: int) -> list[CustomerSpend]:
     """The customers who spent most in [since, until), per currency, most first."""
-    spent = func.coalesce(func.sum(usage_records.c.charge_nanos), 0)
+    spent_units, spent_nanos = sum_request_amounts(usage_records.c.charge_nanos)
+    # For the order only (SQLite may round a sum beyond 2^63 to a float here); the
+    # amounts themselves are read exact from the two sums.
+    spent = spent_units * NANOS_PER_UNIT + spent_nanos
     tokens = func.sum(usage_records.c.tokens_prompt + usage_records.c.tokens_completion)
     query = (
-        select(customers.c.name, usage_records.c.customer_id, usage_records.c.currency, func.count(), tokens, spent)
+        select(customers.c.name, usage_records.c.customer_id, usage_records.c.currency, func.count(), tokens,
+               spent_units, spent_nanos)
         .join(customers, customers.c.customer_id == usage_records.c.customer_id)
         .where(usage_records.c.status != STATUS_PENDING, usage_records.c.time_us >= since_us,
                usage_records.c.time_us < until_us)
@@ -125,21 +131,22 @@ def top_customers(engine: Engine, since_us: int, until_us: int, limit: int) -> l
         .limit(min(limit, TOP_CUSTOMERS_MAX))
     )
     with engine.connect() as connection:
-        return [CustomerSpend(r[0], r[1], r[2], int(r[3]), int(r[4] or 0), int(r[5])) for r in connection.execute(query)]
+        return [CustomerSpend(r[0], r[1], r[2], int(r[3]), int(r[4] or 0), join(r[5], r[6])) for r in connection.execute(query)]
 
 
 def customer_accounts(engine: Engine) -> list[CustomerAccount]:
     """Every customer's prepaid credit or receivable balance, from the ledger's balances."""
     query = (
         select(customers.c.name, customers.c.customer_id, customers.c.billing_mode, account_balances.c.kind,
-               account_balances.c.currency, account_balances.c.nanos, customers.c.credit_limit_nanos)
+               account_balances.c.currency, account_balances.c.units, account_balances.c.nanos,
+               customers.c.credit_limit_units, customers.c.credit_limit_nanos)
         .join(account_balances, and_(account_balances.c.owner == customers.c.customer_id,
                                      account_balances.c.kind.in_(_CUSTOMER_KINDS)))
         .order_by(customers.c.name, account_balances.c.kind, account_balances.c.currency)
     )
     with engine.connect() as connection:
-        return [CustomerAccount(r[0], r[1], r[2], r[3], r[4], normal_balance_nanos(r[3], int(r[5])), r[6])
-                for r in connection.execute(query)]
+        return [CustomerAccount(r[0], r[1], r[2], r[3], r[4], normal_balance_nanos(r[3], join(r[5], r[6])),
+                                join(r[7], r[8])) for r in connection.execute(query)]
 
 
 def licensor_name(engine: Engine, licensor_id: str) -> str | None:

@@ -29,12 +29,13 @@ from typing import Sequence
 from ..periods import datetime_of_us
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
-from ..billing import BudgetWindow, Funding, check_reservation, window_start_us
+from ..billing import CODE_AMOUNT_OUT_OF_RANGE, REQUEST_NANOS_MAX, BudgetWindow, Funding, check_reservation, window_start_us
 from ..ledger import settle_usage
 from ..metering import STATUS_PENDING, FinalUsage
-from ..money import Money, round_half_even
+from ..money import Money, format_nanos_exact, round_half_even
 from ..pricing import ModelPrice, PriceSchedule, max_cost_nanos, provisional_charge_nanos
 from ._accounts import ensure_windows, funding_of
+from ._amounts import add_amount, join, read_amount, split, sum_request_amounts
 from ._idempotency import (
     ADMITTED,
     DENIED,
@@ -86,7 +87,7 @@ _CUSTOMERS_LOCKED = (
 )
 _BALANCES = select(account_balances).where(account_balances.c.owner.in_(bindparam("ids", expanding=True)))
 _HELD = (
-    select(usage_records.c.customer_id, usage_records.c.currency, func.sum(usage_records.c.reserved_nanos).label("held"))
+    select(usage_records.c.customer_id, usage_records.c.currency, *sum_request_amounts(usage_records.c.reserved_nanos))
     .where(usage_records.c.status == STATUS_PENDING, usage_records.c.customer_id.in_(bindparam("ids", expanding=True)),
            usage_records.c.reserved_nanos.is_not(None))
     .group_by(usage_records.c.customer_id, usage_records.c.currency)
@@ -107,8 +108,8 @@ def _fundings(connection: Connection, customer_ids: set[str]) -> dict[str, Fundi
     the funding account's balance and the holds on their pending records."""
     ids = {"ids": sorted(customer_ids)}
     rows = connection.execute(_CUSTOMERS_LOCKED, ids).all()
-    balances = {(r.owner, r.kind, r.currency): r.nanos for r in connection.execute(_BALANCES, ids)}
-    held = {(r.customer_id, r.currency): int(r.held) for r in connection.execute(_HELD, ids)}
+    balances = {(r.owner, r.kind, r.currency): join(r.units, r.nanos) for r in connection.execute(_BALANCES, ids)}
+    held = {(r[0], r[1]): join(r[2], r[3]) for r in connection.execute(_HELD, ids)}
     return {row.customer_id: funding_of(row, balances, held) for row in rows}
 
 
@@ -127,8 +128,8 @@ def _windows(connection: Connection, customer_ids: set[str], now_us: int) -> dic
     for row, key in zip(rows, keys):
         window = state[key]
         by_customer[row.customer_id].append(BudgetWindow(
-            row.budget_id, row.key_id, row.period, row.currency, row.limit_nanos, key[1],
-            window.spent_nanos, window.reserved_nanos,
+            row.budget_id, row.key_id, row.period, row.currency, read_amount(row, "limit"), key[1],
+            read_amount(window, "spent"), read_amount(window, "reserved"),
         ))
     return by_customer
 
@@ -153,7 +154,11 @@ def _amounts(requests: Sequence[AdmitRequest], outcomes: list, schedule: PriceSc
             amount = max_cost_nanos(_tokens_prompt_max(request), request.max_completion_tokens, price)
         else:
             amount = list_cost_nanos(subscription.plan, _tokens_prompt_max(request), request.max_completion_tokens, price)
-        if amount > 0:
+        if amount > REQUEST_NANOS_MAX:
+            outcomes[index] = AdmitOutcome(DENIED, code=CODE_AMOUNT_OUT_OF_RANGE, message=(
+                f"this request could cost up to {format_nanos_exact(amount, price.currency)} {price.currency}, "
+                f"more than one request may reserve; lower max_tokens"))
+        elif amount > 0:
             amounts[index] = (amount, price.currency)
     return amounts
 
@@ -254,15 +259,23 @@ def _move_windows(connection: Connection, deltas: dict[tuple[str, int], tuple[in
     """Add (reserved delta, spent delta) to each budget window."""
     if not deltas:
         return
-    connection.execute(
-        update(budget_windows)
-        .where(budget_windows.c.budget_id == bindparam("b_id"), budget_windows.c.window_start_us == bindparam("b_start"))
-        .values(
-            reserved_nanos=budget_windows.c.reserved_nanos + bindparam("b_reserved"),
-            spent_nanos=budget_windows.c.spent_nanos + bindparam("b_spent"),
-        ),
-        [{"b_id": b, "b_start": s, "b_reserved": r, "b_spent": sp} for (b, s), (r, sp) in sorted(deltas.items())],
-    )
+    connection.execute(_MOVE_WINDOWS, [
+        {"b_id": b, "b_start": s, **_delta_params("b_reserved", r), **_delta_params("b_spent", sp)}
+        for (b, s), (r, sp) in sorted(deltas.items())
+    ])
+
+
+def _delta_params(prefix: str, nanos: int) -> dict[str, int]:
+    units, rest = split(nanos)
+    return {f"{prefix}_units": units, f"{prefix}_nanos": rest}
+
+
+_MOVE_WINDOWS = (
+    update(budget_windows)
+    .where(budget_windows.c.budget_id == bindparam("b_id"), budget_windows.c.window_start_us == bindparam("b_start"))
+    .values(**add_amount(budget_windows, "reserved", bindparam("b_reserved_units"), bindparam("b_reserved_nanos")),
+            **add_amount(budget_windows, "spent", bindparam("b_spent_units"), bindparam("b_spent_nanos")))
+)
 
 
 # --- finalization ---------------------------------------------------------------------

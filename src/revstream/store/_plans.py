@@ -17,6 +17,7 @@ from ..keys import new_id
 from ..periods import US_PER_S, rfc3339
 from ..plans import Plan, Segment, SubscriptionError, fee_parts, included_tokens, period_bounds_s, period_of_s, window_bounds_s
 from ._accounts import _customer_row, _fix_currency
+from ._amounts import amount_values, names, read_amount
 from ._errors import Conflict, NotFound
 from ._repo import ensure_customer
 from ._schema import customers, invoices, period_closes, plan_windows, plans, subscriptions, tax_rates
@@ -26,17 +27,25 @@ from ._engine import writing
 _COUNTRY = re.compile(r"[A-Z]{2}", re.ASCII)
 _TERMS = ("kind", "currency", "fee_nanos", "tokens_included", "overage_nanos_per_mtok", "tokens_per_day",
           "minimum_nanos", "discount_bps", "requests_per_minute", "tokens_per_minute")
+# The plan's amounts (money columns, see `_amounts`) and its other terms as stored.
+_AMOUNTS = ("fee", "minimum")
+_PLAIN_TERMS = tuple(field for field in _TERMS if field.removesuffix("_nanos") not in _AMOUNTS)
+_TERM_COLUMNS = (*_PLAIN_TERMS, *(column for name in _AMOUNTS for column in names(name)))
 
 
 def plan_of(row) -> Plan:
     """A stored plan row (or a row joined with it) as a `Plan`."""
     return Plan(name=row.name, models=tuple(json.loads(row.models)), plan_id=row.plan_id,
-                **{field: getattr(row, field) for field in _TERMS})
+                **{field: getattr(row, field) for field in _PLAIN_TERMS},
+                **{f"{name}_nanos": read_amount(row, name) for name in _AMOUNTS})
 
 
 def _plan_row(plan: Plan, plan_id: str, now_us: int) -> dict:
-    return {"plan_id": plan_id, "name": plan.name, "models": json.dumps(list(plan.models)), "created_us": now_us,
-            **{field: getattr(plan, field) for field in _TERMS}}
+    row = {"plan_id": plan_id, "name": plan.name, "models": json.dumps(list(plan.models)), "created_us": now_us,
+           **{field: getattr(plan, field) for field in _PLAIN_TERMS}}
+    for name in _AMOUNTS:
+        row.update(amount_values(name, getattr(plan, f"{name}_nanos")))
+    return row
 
 
 def _same_terms(a: Plan, b: Plan) -> bool:
@@ -87,7 +96,7 @@ class SubscriptionRow:
 _SUBSCRIPTIONS = (
     select(subscriptions.c.subscription_id, subscriptions.c.started_us, subscriptions.c.ended_us,
            subscriptions.c.customer_id, customers.c.name.label("customer"), plans.c.plan_id,
-           plans.c.name, plans.c.models, *[plans.c[f] for f in _TERMS])
+           plans.c.name, plans.c.models, *[plans.c[f] for f in _TERM_COLUMNS])
     .join(plans, plans.c.plan_id == subscriptions.c.plan_id)
     .join(customers, customers.c.customer_id == subscriptions.c.customer_id)
 )
@@ -208,7 +217,7 @@ def tax_rate_of(connection: Connection, country: str | None) -> int:
 _ACTIVE = select(
     subscriptions.c.subscription_id, subscriptions.c.started_us, subscriptions.c.ended_us, subscriptions.c.customer_id,
     subscriptions.c.customer_id.label("customer"), plans.c.plan_id, plans.c.name, plans.c.models,
-    *[plans.c[f] for f in _TERMS],
+    *[plans.c[f] for f in _TERM_COLUMNS],
 ).join(plans, plans.c.plan_id == subscriptions.c.plan_id).where(
     subscriptions.c.customer_id.in_(bindparam("ids", expanding=True)),
     subscriptions.c.started_us <= bindparam("now"),

@@ -2,11 +2,13 @@
 is the single description the repositories query against.
 
 Times are integer microseconds since the Unix epoch, UTC (`*_us`): exact, sortable,
-the same on SQLite and PostgreSQL.
+the same on SQLite and PostgreSQL. Money that balances, limits and totals can grow in is a
+pair of columns, whole units beside nanos (see `_amounts`).
 """
 
 from __future__ import annotations
 
+from ._amounts import ExactInteger, amount_columns
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint, text
 
 metadata = MetaData()
@@ -36,7 +38,7 @@ customers = Table(
     # credit or limit given.
     Column("billing_mode", String(16), nullable=False, server_default="prepaid"),
     Column("currency", String(3), nullable=True),
-    Column("credit_limit_nanos", BigInteger, nullable=True),
+    *amount_columns("credit_limit", nullable=True),
 )
 
 api_keys = Table(
@@ -140,7 +142,7 @@ ledger_postings = Table(
     Column("owner", String(64), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("nanos", BigInteger, nullable=False),
+    *amount_columns(""),
     Index("ix_ledger_postings_entry", "entry_id"),
     Index("ix_ledger_postings_account", "owner", "kind", "currency"),
 )
@@ -153,7 +155,7 @@ account_balances = Table(
     Column("owner", String(64), primary_key=True),
     Column("kind", String(32), primary_key=True),
     Column("currency", String(3), primary_key=True),
-    Column("nanos", BigInteger, nullable=False),
+    *amount_columns(""),
 )
 
 budgets = Table(
@@ -164,7 +166,7 @@ budgets = Table(
     Column("key_id", String(40), nullable=False, server_default=""),
     Column("period", String(16), nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("limit_nanos", BigInteger, nullable=False),
+    *amount_columns("limit"),
     Column("created_us", BigInteger, nullable=False),
     UniqueConstraint("customer_id", "key_id", "period", name="uq_budgets_scope_period"),
 )
@@ -174,8 +176,8 @@ budget_windows = Table(
     metadata,
     Column("budget_id", String(40), primary_key=True),
     Column("window_start_us", BigInteger, primary_key=True),
-    Column("spent_nanos", BigInteger, nullable=False),
-    Column("reserved_nanos", BigInteger, nullable=False),
+    *amount_columns("spent"),
+    *amount_columns("reserved"),
 )
 
 idempotency_keys = Table(
@@ -233,7 +235,7 @@ statements = Table(
     Column("licensor_id", String(40), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("body", LargeBinary, nullable=False),
-    Column("share_total_minor", BigInteger, nullable=False),
+    Column("share_total_minor", ExactInteger, nullable=False),
     Column("residue_nanos", BigInteger, nullable=False),
     Column("created_us", BigInteger, nullable=False),
     # The statement as a signed note (see `_statement_json`), when the log had a key at its close.
@@ -304,7 +306,7 @@ audited_statements = Table(
     Column("agreement_id", String(40), nullable=False),
     Column("period", String(7), nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("share_total_minor", BigInteger, nullable=False),
+    Column("share_total_minor", ExactInteger, nullable=False),
     Column("note", Text, nullable=False),
     Column("state", String(16), nullable=False),  # "verified", "failed" or "unchecked"
     Column("reason", Text, nullable=True),
@@ -335,12 +337,12 @@ plans = Table(
     Column("name", String(64), nullable=False, unique=True),
     Column("kind", String(16), nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("fee_nanos", BigInteger, nullable=False),
+    *amount_columns("fee"),
     Column("tokens_included", BigInteger, nullable=False),
     Column("overage_nanos_per_mtok", BigInteger, nullable=True),
     Column("tokens_per_day", BigInteger, nullable=False),
     Column("models", Text, nullable=False),  # JSON array of model names, [] = every model
-    Column("minimum_nanos", BigInteger, nullable=False),
+    *amount_columns("minimum"),
     Column("discount_bps", Integer, nullable=False),
     Column("requests_per_minute", Integer, nullable=True),
     Column("tokens_per_minute", Integer, nullable=True),
@@ -391,8 +393,9 @@ invoices = Table(
     Column("period", String(7), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("body", LargeBinary, nullable=False),
-    Column("total_minor", BigInteger, nullable=False),
+    Column("total_minor", ExactInteger, nullable=False),
     Column("ledger_entry_id", String(64), nullable=True),
     Column("created_us", BigInteger, nullable=False),
     UniqueConstraint("customer_id", "period", name="uq_invoices_customer_period"),
 )
+

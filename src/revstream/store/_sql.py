@@ -7,6 +7,8 @@ from typing import Sequence
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ._amounts import add_amount, names
+
 
 def _insert(connection: Connection, table: Table):
     if connection.dialect.name == "postgresql":
@@ -27,13 +29,15 @@ def insert_ignore(connection: Connection, table: Table, rows: Sequence[dict], ke
     return len(connection.execute(statement).all())
 
 
-def upsert_add(connection: Connection, table: Table, rows: Sequence[dict], keys: Sequence[str], add: Sequence[str]) -> None:
-    """Insert rows, or add their `add` columns onto the existing row with the same key."""
+def upsert_add_amount(connection: Connection, table: Table, rows: Sequence[dict], keys: Sequence[str], name: str) -> None:
+    """Insert rows, or add their money column `name` (a units/nanos pair, see `_amounts`)
+    onto the existing row with the same key, with the carry."""
     if not rows:
         return
     statement = _insert(connection, table)
+    units, nanos = names(name)
     statement = statement.on_conflict_do_update(
-        index_elements=list(keys), set_={column: table.c[column] + statement.excluded[column] for column in add}
+        index_elements=list(keys), set_=add_amount(table, name, statement.excluded[units], statement.excluded[nanos]),
     )
     connection.execute(statement, list(rows))
 
