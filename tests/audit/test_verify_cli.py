@@ -19,9 +19,10 @@ from pathlib import Path
 
 import httpx
 import openai
+import orjson
 import pytest
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from conftest import Server, free_port, revstream, start_server
 from revstream.pricing import ModelPrice, parse_price
@@ -95,6 +96,10 @@ class Host:
     def index_of(self, request_id: str) -> int:
         with sqlite3.connect(self.db) as connection:
             return connection.execute("SELECT log_index FROM usage_records WHERE request_id = ?", (request_id,)).fetchone()[0]
+
+    def leaf_index_of(self, request_id: str) -> int:
+        with sqlite3.connect(self.db) as connection:
+            return connection.execute("SELECT leaf_index FROM log_leaves WHERE source_id = ?", (request_id,)).fetchone()[0]
 
     def sql(self, *statements: str) -> None:
         with sqlite3.connect(self.db) as connection:
@@ -196,17 +201,37 @@ def test_an_edited_statement_fails_its_signature(host):
     assert audits == []  # nothing is known about a statement whose signature fails: not recorded
 
 
-def test_a_deleted_usage_record_is_caught(host):
+def test_a_deleted_leaf_is_caught(host):
     path = host.note("2026-09")
-    host.sql("DELETE FROM usage_records WHERE request_id = 'sep3'")
+    host.sql("DELETE FROM log_leaves WHERE source_id = 'sep3'")
     code, report = host.verify(path)
     assert code == 1
     _failed(report, "log entries", "answered 500")
 
 
+def test_a_deleted_or_changed_usage_record_is_caught_by_log_check(host):
+    """A leaf is stored when appended, so the log keeps proving what was served even if
+    the record changes; the host's own `log check` finds a record that no longer matches."""
+    path = host.note("2026-09")
+    host.sql("DELETE FROM usage_records WHERE request_id = 'sep3'",
+             "UPDATE usage_records SET tokens_prompt = 1 WHERE request_id = 'sep4'")
+    assert host.verify(path)[0] == 0
+    check = revstream("log", "check", "--json", home=host.server.home, check=False)
+    assert check.returncode == 1
+    found = json.loads(check.stdout)
+    assert found["missing"] == [host.leaf_index_of("sep3")] and found["mismatched"] == [host.index_of("sep4")]
+
+
+def _edit_leaf(host, request_id: str, edit) -> None:
+    with host.engine.begin() as connection:
+        data = connection.execute(text("SELECT data FROM log_leaves WHERE source_id = :id"), {"id": request_id}).scalar()
+        connection.execute(text("UPDATE log_leaves SET data = :data WHERE source_id = :id"),
+                           {"data": orjson.dumps(edit(orjson.loads(data)), option=orjson.OPT_SORT_KEYS), "id": request_id})
+
+
 def test_changed_tokens_are_caught(host):
     path = host.note("2026-09")
-    host.sql("UPDATE usage_records SET tokens_completion = tokens_completion - 400 WHERE request_id = 'sep5'")
+    _edit_leaf(host, "sep5", lambda leaf: {**leaf, "tokens_completion": leaf["tokens_completion"] - 400})
     code, report = host.verify(path)
     assert code == 1
     _failed(report, "log entries", "fails its inclusion proof")
@@ -218,9 +243,9 @@ def test_changed_tokens_are_caught(host):
 def test_two_reordered_records_are_caught(host):
     path = host.note("2026-09")
     first, second = host.index_of("sep1"), host.index_of("sep2")
-    host.sql("UPDATE usage_records SET log_index = -1 WHERE request_id = 'sep1'",
-             f"UPDATE usage_records SET log_index = {first} WHERE request_id = 'sep2'",
-             f"UPDATE usage_records SET log_index = {second} WHERE request_id = 'sep1'")
+    host.sql("UPDATE log_leaves SET leaf_index = -1 WHERE source_id = 'sep1'",
+             f"UPDATE log_leaves SET leaf_index = {first} WHERE source_id = 'sep2'",
+             f"UPDATE log_leaves SET leaf_index = {second} WHERE source_id = 'sep1'")
     code, report = host.verify(path)
     assert code == 1
     _failed(report, "log entries", "fails its inclusion proof")
@@ -231,7 +256,7 @@ def test_a_truncated_log_is_caught(host):
     code, _ = host.verify(path)
     assert code == 0
     # The host cuts its log back to 3 entries and signs a checkpoint of that.
-    host.sql("DELETE FROM usage_records WHERE log_index >= 3",
+    host.sql("DELETE FROM usage_records WHERE log_index >= 3", "DELETE FROM log_leaves WHERE leaf_index >= 3",
              "DELETE FROM log_subtrees WHERE (subtree_index + 1) << level > 3",
              "DELETE FROM log_checkpoints WHERE size > 3",
              "UPDATE log_state SET size = 3")
@@ -249,7 +274,7 @@ def test_a_different_tree_signed_with_the_same_key_is_caught(tmp_path):
         # The host rewrites history: one September record shrinks, the whole log is rebuilt
         # and re-signed with the same key, and October is settled on the rewritten tree.
         host.sql("UPDATE usage_records SET tokens_prompt = 1 WHERE request_id = 'sep0'",
-                 "DELETE FROM log_subtrees", "DELETE FROM log_checkpoints",
+                 "DELETE FROM log_subtrees", "DELETE FROM log_checkpoints", "DELETE FROM log_leaves",
                  "UPDATE usage_records SET log_index = NULL", "UPDATE log_state SET size = 0")
         while append_log(host.engine, CheckpointPolicy(0, 1), _now_us()).appended:
             pass

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gateway"))
 
@@ -21,7 +21,7 @@ from revstream.backends import BACKEND_CLASSES  # noqa: E402
 from revstream.config import TransparencyConfig  # noqa: E402
 from revstream.keys import hash_secret, new_admin_token  # noqa: E402
 from revstream.store import add_licensor, create_licensor_token, init_log_key, log_size, put_meta_if_absent  # noqa: E402
-from revstream.store._schema import usage_records  # noqa: E402
+from revstream.store._schema import log_leaves, usage_records  # noqa: E402
 from revstream.transparency import (  # noqa: E402
     ProofError,
     leaf_hash,
@@ -90,11 +90,13 @@ def test_every_proof_verifies_against_the_signed_checkpoint(served):
     assert health["signing"] and health["ready"] and health["checkpoint_size"] == REQUESTS
 
 
-def test_a_changed_record_fails_its_inclusion_proof(served):
+def test_a_changed_leaf_fails_its_inclusion_proof(served):
     server, http, vkey, _ = served
     checkpoint = parse_checkpoint(verify_note(http.get("/transparency/checkpoint").text, [vkey]))
     with server.engine.begin() as connection:
-        connection.execute(update(usage_records).where(usage_records.c.log_index == 1).values(tokens_completion=1))
+        stored = connection.execute(select(log_leaves.c.data).where(log_leaves.c.leaf_index == 1)).scalar()
+        connection.execute(update(log_leaves).where(log_leaves.c.leaf_index == 1)
+                           .values(data=bytes(stored).replace(b'"tokens_completion":', b'"tokens_completion":1')))
     leaf = _b64(http.get("/transparency/entries", params={"start": 1, "end": 2}).json()["entries"])[0]
     proof = http.get("/transparency/proof/inclusion", params={"index": 1, "size": checkpoint.size}).json()
     with pytest.raises(ProofError):

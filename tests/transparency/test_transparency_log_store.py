@@ -17,7 +17,6 @@ from revstream.store import (
     inclusion_hashes,
     init_log_key,
     latest_checkpoint,
-    leaf_data,
     log_entries,
     log_size,
     log_verifier_key,
@@ -26,8 +25,9 @@ from revstream.store import (
     pseudonym_secret,
     upgrade,
 )
-from revstream.store._log import _LEAF_COLUMNS
-from revstream.store._schema import log_subtrees, usage_records
+from revstream.leaves import UsageRecordFields, usage_leaf
+from revstream.store._log_sources import USAGE_COLUMNS, usage_fields
+from revstream.store._schema import log_leaves, log_subtrees, usage_records
 from revstream.transparency import (
     canonical_json,
     leaf_hash,
@@ -62,14 +62,17 @@ def _add_records(engine, count: int, start: int = 0, status: str = "ok") -> None
 
 
 def _leaves(engine) -> list[bytes]:
+    """The stored leaves, each checked to be its record's projection (version 2)."""
     secret = pseudonym_secret(engine)
     with engine.connect() as connection:
         rows = connection.execute(
-            select(usage_records.c.log_index, *_LEAF_COLUMNS).where(usage_records.c.log_index.is_not(None))
+            select(usage_records.c.log_index, *USAGE_COLUMNS).where(usage_records.c.log_index.is_not(None))
             .order_by(usage_records.c.log_index)
         ).all()
     assert [row.log_index for row in rows] == list(range(len(rows)))
-    return [leaf_data(row, secret) for row in rows]
+    stored = log_entries(engine, 0, len(rows))
+    assert stored == [usage_leaf(usage_fields(row, secret)) for row in rows]
+    return stored
 
 
 def test_a_leaf_is_the_canonical_json_of_the_record_projection(engine) -> None:
@@ -80,7 +83,8 @@ def test_a_leaf_is_the_canonical_json_of_the_record_projection(engine) -> None:
     assert [canonical_json(value) for value in values] == _leaves(engine)
     assert set(values[0]) == {"request_id", "time_us", "customer", "model", "endpoint", "status", "tokens_prompt",
                               "tokens_completion", "usage_source", "charge_nanos", "currency", "late_period", "stream",
-                              "plan", "tokens_included"}
+                              "plan", "tokens_included", "kind", "version"}
+    assert (values[0]["kind"], values[0]["version"]) == ("usage", 2)
     assert [value["customer"] for value in values] == [pseudonym(f"cus_{n}", secret) for n in range(3)]
     assert values[2]["late_period"] is None and values[2]["tokens_completion"] == 2
 
@@ -190,4 +194,8 @@ def test_a_changed_record_no_longer_matches_its_leaf(engine):
         connection.execute(update(usage_records).where(usage_records.c.log_index == 2).values(tokens_prompt=1))
     after = check_log(engine)
     assert before.ok and after.mismatched == (2,) and after.root == before.root
-    assert root_hash(_leaves(engine)) != after.root
+    # The leaf itself was stored when it was appended: the log still proves what was served.
+    assert root_hash(log_entries(engine, 0, 4)) == after.root
+    with engine.begin() as connection:
+        connection.execute(update(log_leaves).where(log_leaves.c.leaf_index == 1).values(data=b'{"kind":"usage"}'))
+    assert check_log(engine).mismatched == (1, 2)

@@ -71,8 +71,9 @@ def _check(args, engine) -> int:
     if args.json:
         print_json(value)
     elif found.ok:
-        print(f"ok: {found.size} leaves, every one recomputed from its usage record; root {value['root']}")
+        print(f"ok: {found.size} leaves, each one its stored hash and its row's projection; root {value['root']}")
     else:
-        print(f"LOG DAMAGED: {len(found.mismatched)} leaves no longer match their record "
-              f"{value['mismatched'][:20]}, {len(found.missing)} missing {value['missing'][:20]}", file=sys.stderr)
+        print(f"LOG DAMAGED: {len(found.mismatched)} leaves differ from their hash or their row "
+              f"{value['mismatched'][:20]}, {len(found.missing)} leaves or rows missing {value['missing'][:20]}",
+              file=sys.stderr)
     return 0 if found.ok else 1

@@ -43,8 +43,6 @@ from ._agreements import (
     LicensorRow,
     add_agreement,
     add_licensor,
-    agreement_from_terms,
-    agreement_terms,
     list_agreements,
     list_licensors,
     set_model_licensor,
@@ -61,11 +59,10 @@ from ._log import (
     StoredCheckpoint,
     append_log,
     init_log_key,
-    leaf_data,
     log_verifier_key,
-    pseudonym,
     pseudonym_secret,
 )
+from ._log_sources import pseudonym
 from ._log_read import (
     check_log,
     consistency_hashes,
@@ -76,13 +73,6 @@ from ._log_read import (
     prefix_hashes,
 )
 from ._audits import AuditedStatement, list_audited_statements, record_audit
-from ._statement_json import (
-    STATEMENT_NOTE_HEADER,
-    checked_statement,
-    statement_body_of_note_text,
-    statement_bytes,
-    statement_json,
-)
 from ._usage_import import ImportRejected, ImportReport, import_usage
 from ._writer import UsageWriter, UsageWriterClosed
 from ._dashboard import (
@@ -104,12 +94,6 @@ __all__ = [
     "AuditedStatement",
     "list_audited_statements",
     "record_audit",
-    "agreement_from_terms",
-    "STATEMENT_NOTE_HEADER",
-    "checked_statement",
-    "statement_body_of_note_text",
-    "statement_bytes",
-    "statement_json",
     "LOG_APPEND_BATCH_MAX",
     "LOG_ENTRIES_PAGE_MAX",
     "AppendResult",
@@ -125,7 +109,6 @@ __all__ = [
     "inclusion_hashes",
     "init_log_key",
     "latest_checkpoint",
-    "leaf_data",
     "log_entries",
     "log_size",
     "log_verifier_key",
@@ -152,7 +135,6 @@ __all__ = [
     "add_agreement",
     "add_credit",
     "add_licensor",
-    "agreement_terms",
     "admit_batch",
     "balances_of",
     "check_ledger",

@@ -1,32 +1,31 @@
-"""The transparency log, stored: an outbox of final usage records appended as leaves.
+"""The transparency log, stored: outboxes of rows appended as typed leaves.
 
-Metering never touches the log. A final usage record without a `log_index` is waiting
-in the outbox; `append_log` (run by every gateway worker, one at a time) does, in ONE
-transaction under a lock on the `log_state` head row (SELECT ... FOR UPDATE on
-PostgreSQL, BEGIN IMMEDIATE on SQLite):
+Metering never touches the log. A final usage record (or a fee, see `_log_sources`)
+without a `log_index` is waiting in its source's outbox; `append_log` (run by every
+gateway worker, one at a time) does, in ONE transaction under a lock on the `log_state`
+head row (SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite):
 
-1. pick at most `LOG_APPEND_BATCH_MAX` waiting records, oldest finalization first
-   (`finalized_us`, then `request_id`: a deterministic order);
-2. give them consecutive `log_index` values after the current size;
-3. store the hash of every complete subtree the new leaves complete, all levels
-   (level 0 is the leaf hash: ~2 rows per leaf; proofs and roots then read at most
-   ~2 log2(size) rows and nothing is ever recomputed from records);
+1. pick at most `LOG_APPEND_BATCH_MAX` waiting rows, each source in a deterministic order
+   (usage records by `finalized_us`, then `request_id`);
+2. project each into its leaf (`revstream.leaves`: canonical JSON naming its kind and
+   version, people replaced by HMAC-SHA256(host secret, id)) and store the leaf's bytes in
+   `log_leaves` at consecutive indexes after the current size: leaves are stored when
+   appended and never recomputed into something else;
+3. store the hash of every complete subtree the new leaves complete, all levels, as the
+   one Merkle core computes them (`revstream.transparency.CompactRange`): proofs and roots
+   then read at most ~2 log2(size) rows;
 4. when a checkpoint is due and a log key exists, check the new tree against the last
    checkpoint with a consistency proof built from the stored hashes, and sign it.
 
-A record is therefore appended exactly once and never lost: the position, the hashes
-and the head move together or not at all.
-
-A leaf is `leaf_data(row, secret)`: the RFC 8785 canonical JSON of the record's public
-projection, its customer replaced by HMAC-SHA256(host secret, customer_id). Leaf data
-is not stored: it is recomputed from the record row, so a changed row no longer hashes
-to its stored leaf (`check_log` finds it, and so does any licensor's proof check).
+A row is therefore appended exactly once and never lost: the position, the leaf, the
+hashes and the head move together or not at all. `check_log` (`_log_read`) checks that
+every stored leaf hashes to its stored hash and that its row still projects to it under
+the leaf's version.
 """
 
 from __future__ import annotations
 
 import functools
-import hmac
 import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,11 +37,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ..transparency import (
     EMPTY_ROOT,
-    JSON_INT_MAX,
     PROOF_HASHES_MAX,
+    CompactRange,
     ProofError,
     TransparencyError,
-    canonical_json,
     compact_range,
     consistency_plan,
     format_checkpoint,
@@ -56,20 +54,19 @@ from ..transparency import (
 from ._errors import Conflict, StoreError
 from ._repo import get_meta, put_meta_if_absent
 from ..settlement import period_bounds_us
+from ._log_sources import SOURCES, UNLOGGED_USAGE, USAGE_SOURCE, Leaf, LogSource, pseudonym
 from ._schema import log_checkpoints, log_state, meta, period_closes, usage_records
-from ._sql import bulk_insert, bulk_update
-from ._statement_json import statement_note_text
+from ._sql import bulk_insert
+from ..settlement import statement_note_text
 from ._engine import writing
 
 LOG_APPEND_BATCH_MAX = 512
-"""Most usage records one append transaction takes from the outbox: small enough that
-the write lock (all of SQLite) is held for milliseconds, not a visible stall."""
+"""Most rows one append transaction takes from the outboxes: small enough that the write
+lock (all of SQLite) is held for milliseconds, not a visible stall."""
 LOG_ENTRIES_PAGE_MAX = 10_000
 """Most leaves one `log_entries` call returns."""
 LOG_CHECK_BATCH_MAX = 10_000
-PSEUDONYM_CACHE_MAX = 65_536
-"""Customers whose pseudonym is kept computed (a leaf is built for every record served)."""
-"""Records `check_log` reads per query."""
+"""Leaves `check_log` reads per query."""
 
 SECRET_META_KEY = "log_pseudonym_secret"
 SIGNER_KEY_META_KEY = "log_signer_key"
@@ -79,15 +76,6 @@ BASE_SIZE_META_KEY = "log_settled_base_size"
 _SECRET_BYTES = 32
 _LOG_ID = 1
 
-# The record columns a leaf is computed from.
-_LEAF_COLUMNS = (
-    usage_records.c.request_id, usage_records.c.time_us, usage_records.c.customer_id, usage_records.c.model,
-    usage_records.c.endpoint, usage_records.c.status, usage_records.c.tokens_prompt,
-    usage_records.c.tokens_completion, usage_records.c.usage_source, usage_records.c.charge_nanos,
-    usage_records.c.currency, usage_records.c.late_period, usage_records.c.stream, usage_records.c.plan_id,
-    usage_records.c.tokens_included,
-)
-UNLOGGED = and_(usage_records.c.status != "pending", usage_records.c.log_index.is_(None))
 
 
 class LogIntegrityError(StoreError):
@@ -132,51 +120,6 @@ class LogCheck:
 
 
 # --- leaves ---------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=PSEUDONYM_CACHE_MAX)
-def pseudonym(customer_id: str, secret: bytes) -> str:
-    """The customer as a licensor sees it: stable per host, meaningless without the secret."""
-    return hmac.digest(secret, customer_id.encode("utf-8"), "sha256").hex()
-
-
-_LEAF_INTEGERS = ("time_us", "tokens_prompt", "tokens_completion", "charge_nanos", "tokens_included")
-
-
-def leaf_data(row, secret: bytes) -> bytes:
-    """The log leaf of a final usage record row (ending with `_LEAF_COLUMNS`): the
-    canonical JSON of its public projection.
-
-    Equal to `canonical_json` of the same dict (a test pins it), built without its
-    generic type walk: every leaf is encoded when appended and again whenever served."""
-    # The row ends with _LEAF_COLUMNS, in order (positional access: ~10x cheaper per field).
-    (request_id, time_us, customer_id, model, endpoint, status, tokens_prompt, tokens_completion, usage_source,
-     charge_nanos, currency, late_period, stream, plan_id, tokens_included) = row[-len(_LEAF_COLUMNS):]
-    value = {
-        "request_id": request_id,
-        "time_us": time_us,
-        "customer": pseudonym(customer_id, secret),
-        "model": model,
-        "endpoint": endpoint,
-        "status": status,
-        "tokens_prompt": tokens_prompt,
-        "tokens_completion": tokens_completion,
-        "usage_source": usage_source,
-        "charge_nanos": charge_nanos,
-        "currency": currency,
-        # Set when the record became final after its period's close began: it is then
-        # settled as an adjustment by the next close, never by its own period's statement.
-        "late_period": late_period,
-        # How settlement rates it: the stream, the plan (plans never change once created)
-        # and the included tokens it used.
-        "stream": stream,
-        "plan": plan_id,
-        "tokens_included": tokens_included or 0,
-    }
-    for name in _LEAF_INTEGERS:
-        if type(value[name]) is not int or abs(value[name]) > JSON_INT_MAX:
-            return canonical_json(value)  # the generic path raises the precise error
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-
 
 def pseudonym_secret(engine: Engine) -> bytes:
     """The host's pseudonym secret, generated once and kept in `meta`."""
@@ -248,23 +191,6 @@ def _fold(hashes: Sequence[bytes]) -> bytes:
     return result
 
 
-def _grow(edge: list[bytes], size: int, leaf_hashes: Sequence[bytes]) -> list[tuple[int, int, bytes]]:
-    """Append leaf hashes to a tree of `size` whose compact range is `edge` (updated in place);
-    return every newly completed subtree as (level, index, hash)."""
-    completed = []
-    for offset, current in enumerate(leaf_hashes):
-        index = size + offset
-        completed.append((0, index, current))
-        level, carry = 0, index
-        while carry & 1:
-            current = node_hash(edge.pop(), current)
-            level += 1
-            carry >>= 1
-            completed.append((level, carry, current))
-        edge.append(current)
-    return completed
-
-
 # --- appending ------------------------------------------------------------------------
 
 @contextmanager
@@ -280,28 +206,26 @@ def _locked(engine: Engine) -> Iterator[tuple[Connection, int]]:
 def append_log(
     engine: Engine, policy: CheckpointPolicy, now_us: int, batch_max: int = LOG_APPEND_BATCH_MAX
 ) -> AppendResult:
-    """Append waiting final records (at most `batch_max`), then sign a checkpoint if one is due."""
+    """Append waiting rows (at most `batch_max`), then sign a checkpoint if one is due."""
     idle_size = _idle_size(engine)
     if idle_size is not None:  # nothing to do: take no lock (on SQLite, the write lock)
         return AppendResult(0, idle_size, None)
     secret = pseudonym_secret(engine)
     with _locked(engine) as (connection, size):
-        rows = connection.execute(
-            select(*_LEAF_COLUMNS).where(UNLOGGED)
-            .order_by(usage_records.c.finalized_us, usage_records.c.request_id).limit(batch_max)
-        ).all()
         old_size = size
-        if rows:
-            size = _append_rows(connection, size, rows, secret, now_us)
+        for source in SOURCES:
+            if size - old_size < batch_max:
+                size = _append_from(connection, source, size, secret, now_us, batch_max - (size - old_size))
         signed = _maybe_sign(connection, size, policy, now_us)
     return AppendResult(size - old_size, size, signed)
 
 
 def _idle_size(engine: Engine) -> int | None:
-    """The log size if no record waits and no checkpoint can be due (a lock-free look), else None."""
+    """The log size if no row waits and no checkpoint can be due (a lock-free look), else None."""
     with engine.connect() as connection:
-        if connection.execute(select(usage_records.c.request_id).where(UNLOGGED).limit(1)).first() is not None:
-            return None
+        for source in SOURCES:
+            if connection.execute(source.waiting().limit(1)).first() is not None:
+                return None
         size = connection.execute(select(log_state.c.size).where(log_state.c.log_id == _LOG_ID)).scalar_one()
         if connection.execute(select(meta.c.key).where(meta.c.key == SIGNER_KEY_META_KEY)).first() is None:
             return size
@@ -309,20 +233,34 @@ def _idle_size(engine: Engine) -> int | None:
         return size if size == (0 if last is None else last.size) else None
 
 
-def _append_rows(connection: Connection, size: int, rows, secret: bytes, now_us: int) -> int:
+def _append_from(connection: Connection, source: LogSource, size: int, secret: bytes, now_us: int, limit: int,
+                 where=None) -> int:
+    """Append at most `limit` waiting rows of `source` (matching `where`); the new size."""
+    query = source.waiting() if where is None else source.waiting().where(where)
+    rows = connection.execute(query.limit(limit)).all()
+    if not rows:
+        return size
+    leaves = [source.leaf(row, secret) for row in rows]
+    size = _append_leaves(connection, size, leaves, now_us)
+    source.mark(connection, [(size - len(leaves) + offset, leaf.source_id) for offset, leaf in enumerate(leaves)])
+    return size
+
+
+def _append_leaves(connection: Connection, size: int, leaves: Sequence[Leaf], now_us: int) -> int:
+    """Store `leaves` at [size, size + len) with every subtree hash they complete; the new size."""
     pieces = _compact_range(size)
     stored = _fetch_subtrees(connection, pieces)
-    edge = [stored[piece] for piece in pieces]
-    completed = _grow(edge, size, [leaf_hash(leaf_data(row, secret)) for row in rows])
+    tree = CompactRange(size, [stored[piece] for piece in pieces])
+    completed = tree.extend_completed([leaf_hash(leaf.data) for leaf in leaves])
     bulk_insert(connection, "log_subtrees", ("level", "subtree_index", "hash"), ("int", "bigint", "bytea"), completed)
-    positions = [(size + offset, row.request_id) for offset, row in enumerate(rows)]
-    bulk_update(connection, "usage_records", "request_id", ("log_index",), ("bigint", "text"), positions,
-                condition="log_index IS NULL")
-    new_size = size + len(rows)
+    bulk_insert(connection, "log_leaves", ("leaf_index", "kind", "version", "source_id", "data"),
+                ("bigint", "text", "int", "text", "bytea"),
+                [(size + offset, str(leaf.kind), leaf.version, leaf.source_id, leaf.data)
+                 for offset, leaf in enumerate(leaves)])
     connection.execute(
-        update(log_state).where(log_state.c.log_id == _LOG_ID).values(size=new_size, updated_us=now_us)
+        update(log_state).where(log_state.c.log_id == _LOG_ID).values(size=tree.size, updated_us=now_us)
     )
-    return new_size
+    return tree.size
 
 
 def _latest(connection: Connection) -> StoredCheckpoint | None:
@@ -367,17 +305,17 @@ def _sign(connection: Connection, size: int, last: StoredCheckpoint | None, now_
     return StoredCheckpoint(size, root, note, now_us)
 
 
-def _append_all(connection: Connection, size: int, secret: bytes, now_us: int, where=UNLOGGED) -> int:
-    """Append every waiting record matching `where`, in bounded batches, in this transaction."""
-    while True:
-        rows = connection.execute(
-            select(*_LEAF_COLUMNS).where(where)
-            .order_by(usage_records.c.finalized_us, usage_records.c.request_id).limit(LOG_APPEND_BATCH_MAX)
-        ).all()
-        if rows:
-            size = _append_rows(connection, size, rows, secret, now_us)
-        if len(rows) < LOG_APPEND_BATCH_MAX:
-            return size
+def _append_all(connection: Connection, size: int, secret: bytes, now_us: int, usage_where=None) -> int:
+    """Append every waiting row (of usage records, only those matching `usage_where`), in
+    bounded batches, in this transaction."""
+    for source in SOURCES:
+        where = usage_where if source is USAGE_SOURCE else None
+        while True:
+            new_size = _append_from(connection, source, size, secret, now_us, LOG_APPEND_BATCH_MAX, where)
+            appended, size = new_size - size, new_size
+            if appended < LOG_APPEND_BATCH_MAX:
+                break
+    return size
 
 
 def checkpoint_for_close(connection: Connection, secret: bytes, now_us: int) -> StoredCheckpoint | None:
@@ -434,7 +372,7 @@ def init_log_key(engine: Engine, origin: str, now_us: int = 0) -> str:
             ).scalar_one()
             settled = or_(usage_records.c.settled_period.is_not(None), and_(
                 usage_records.c.late_period.is_(None), usage_records.c.time_us < _closed_until_us(connection)))
-            size = _append_all(connection, size, secret, now_us, and_(UNLOGGED, settled))
+            size = _append_all(connection, size, secret, now_us, settled)
             connection.execute(meta.insert().values(key=BASE_SIZE_META_KEY, value=str(size)))
     except IntegrityError:
         raise Conflict("the log key exists already; `revstream log vkey` prints its verifier key") from None

@@ -8,11 +8,14 @@ contradicts itself a LogIntegrityError.
 
 from __future__ import annotations
 
+from collections import defaultdict
+
+import orjson
 from sqlalchemy import Connection, Engine, select
 
+from ..leaves import LeafKind
 from ..transparency import consistency_plan, inclusion_plan, leaf_hash
 from ._log import (
-    _LEAF_COLUMNS,
     _LOG_ID,
     LOG_CHECK_BATCH_MAX,
     LOG_ENTRIES_PAGE_MAX,
@@ -24,10 +27,10 @@ from ._log import (
     _latest,
     _proof,
     _root,
-    leaf_data,
     pseudonym_secret,
 )
-from ._schema import log_state, log_subtrees, usage_records
+from ._log_sources import SOURCE_OF_KIND
+from ._schema import log_leaves, log_state, log_subtrees
 
 
 def _current_size(connection: Connection) -> int:
@@ -80,8 +83,7 @@ def prefix_hashes(engine: Engine, start: int) -> tuple[bytes, ...]:
 
 
 def log_entries(engine: Engine, start: int, end: int) -> list[bytes]:
-    """Leaf data of leaves [start, min(end, start + LOG_ENTRIES_PAGE_MAX)), recomputed from the records."""
-    secret = pseudonym_secret(engine)
+    """Leaf data of leaves [start, min(end, start + LOG_ENTRIES_PAGE_MAX)), as stored when appended."""
     with engine.connect() as connection:
         current = _current_size(connection)
         if not 0 <= start <= end:
@@ -90,36 +92,62 @@ def log_entries(engine: Engine, start: int, end: int) -> list[bytes]:
             raise ValueError(f"end must be at most the log size {current}, got {end}")
         end = min(end, start + LOG_ENTRIES_PAGE_MAX)
         rows = connection.execute(
-            select(usage_records.c.log_index, *_LEAF_COLUMNS)
-            .where(usage_records.c.log_index >= start, usage_records.c.log_index < end)
-            .order_by(usage_records.c.log_index)
+            select(log_leaves.c.leaf_index, log_leaves.c.data)
+            .where(log_leaves.c.leaf_index >= start, log_leaves.c.leaf_index < end)
+            .order_by(log_leaves.c.leaf_index)
         ).all()
-    if [row.log_index for row in rows] != list(range(start, end)):
-        raise LogIntegrityError(f"usage records of log entries [{start}, {end}) are missing from the store")
-    return [leaf_data(row, secret) for row in rows]
+    if [row.leaf_index for row in rows] != list(range(start, end)):
+        raise LogIntegrityError(f"leaves of log entries [{start}, {end}) are missing from the store")
+    return [bytes(row.data) for row in rows]
 
 
 def check_log(engine: Engine) -> LogCheck:
-    """Recompute every leaf from its record and compare it with the stored leaf hash."""
+    """Every stored leaf hashes to its stored hash, and the row it projects still projects
+    to it under the leaf's own version (a changed or deleted row is found)."""
     secret = pseudonym_secret(engine)
     mismatched, missing = [], []
     with engine.connect() as connection:
         size = _current_size(connection)
         for start in range(0, size, LOG_CHECK_BATCH_MAX):
             end = min(size, start + LOG_CHECK_BATCH_MAX)
-            stored = dict(connection.execute(
-                select(log_subtrees.c.subtree_index, log_subtrees.c.hash)
-                .where(log_subtrees.c.level == 0, log_subtrees.c.subtree_index >= start,
-                       log_subtrees.c.subtree_index < end)
-            ).all())
-            rows = {row.log_index: row for row in connection.execute(
-                select(usage_records.c.log_index, *_LEAF_COLUMNS)
-                .where(usage_records.c.log_index >= start, usage_records.c.log_index < end)
-            )}
-            for index in range(start, end):
-                if index not in rows or index not in stored:
-                    missing.append(index)
-                elif leaf_hash(leaf_data(rows[index], secret)) != bytes(stored[index]):
-                    mismatched.append(index)
+            bad, absent = _check_batch(connection, start, end, secret)
+            mismatched += bad
+            missing += absent
         root = _root(connection, size)
-    return LogCheck(size, root, tuple(mismatched), tuple(missing))
+    return LogCheck(size, root, tuple(sorted(mismatched)), tuple(sorted(missing)))
+
+
+def _check_batch(connection: Connection, start: int, end: int, secret: bytes) -> tuple[list[int], list[int]]:
+    hashes = dict(connection.execute(
+        select(log_subtrees.c.subtree_index, log_subtrees.c.hash)
+        .where(log_subtrees.c.level == 0, log_subtrees.c.subtree_index >= start, log_subtrees.c.subtree_index < end)
+    ).all())
+    leaves = {row.leaf_index: row for row in connection.execute(
+        select(log_leaves).where(log_leaves.c.leaf_index >= start, log_leaves.c.leaf_index < end))}
+    by_kind: dict[str, list] = defaultdict(list)
+    for row in leaves.values():
+        by_kind[row.kind].append(row)
+    sources = {kind: SOURCE_OF_KIND[LeafKind(kind)].rows(connection, [row.source_id for row in rows])
+               for kind, rows in by_kind.items() if kind in SOURCE_OF_KIND}
+    mismatched, missing = [], []
+    for index in range(start, end):
+        leaf = leaves.get(index)
+        if leaf is None or index not in hashes:
+            missing.append(index)
+            continue
+        data = bytes(leaf.data)
+        if leaf_hash(data) != bytes(hashes[index]):
+            mismatched.append(index)
+        elif leaf.kind in sources:
+            row = sources[leaf.kind].get(leaf.source_id)
+            if row is None:
+                missing.append(index)
+            elif _reprojected(leaf, row, secret) != data:
+                mismatched.append(index)
+    return mismatched, missing
+
+
+def _reprojected(leaf, row, secret: bytes) -> bytes:
+    source = SOURCE_OF_KIND[LeafKind(leaf.kind)]
+    keys = frozenset(orjson.loads(leaf.data))
+    return source.reproject(row, secret, leaf.version, keys)

@@ -238,7 +238,7 @@ statements = Table(
     Column("share_total_minor", ExactInteger, nullable=False),
     Column("residue_nanos", BigInteger, nullable=False),
     Column("created_us", BigInteger, nullable=False),
-    # The statement as a signed note (see `_statement_json`), when the log had a key at its close.
+    # The statement as a signed note (see `revstream.settlement._publish`), when the log had a key at its close.
     Column("signed_note", Text, nullable=True),
     UniqueConstraint("agreement_id", "period", name="uq_statements_agreement_period"),
 )
@@ -399,3 +399,39 @@ invoices = Table(
     UniqueConstraint("customer_id", "period", name="uq_invoices_customer_period"),
 )
 
+# Typed log leaves (see `_log`): the bytes of every leaf, stored when it is appended and
+# never recomputed; `source_id` names the row it projects (a usage record's request id, a
+# fee's id) so `log check` can re-project the row under the leaf's version.
+log_leaves = Table(
+    "log_leaves",
+    metadata,
+    Column("leaf_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source_id", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+# Fees a period's close attributes to settlement (subscription fees, commit minimum
+# top-ups): each one a `fee` leaf of the log (see `_fees`). `amount_exact` is exact nanos
+# as "n" or "n/d"; `models` a JSON array (the fallback of the attribution rule).
+UNLOGGED_FEES = text("log_index IS NULL")
+fees = Table(
+    "fees",
+    metadata,
+    Column("fee_id", String(40), primary_key=True),
+    Column("period", String(7), nullable=False),
+    Column("customer_id", String(40), nullable=False),
+    Column("plan_id", String(40), nullable=False),
+    Column("fee_kind", String(16), nullable=False),
+    Column("stream", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_exact", Text, nullable=False),
+    Column("from_us", BigInteger, nullable=False),
+    Column("to_us", BigInteger, nullable=False),
+    Column("models", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("log_index", BigInteger, nullable=True),
+    Index("ix_fees_period", "period"),
+    Index("ix_fees_unlogged", "created_us", "fee_id", sqlite_where=UNLOGGED_FEES, postgresql_where=UNLOGGED_FEES),
+)

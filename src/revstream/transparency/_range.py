@@ -67,6 +67,25 @@ class CompactRange:
         for value in leaf_hashes:
             self.append_hash(value)
 
+    def extend_completed(self, leaf_hashes: Iterable[bytes]) -> list[tuple[int, int, bytes]]:
+        """Append leaf hashes; return every complete subtree they complete, as (level,
+        index, hash), each leaf first (level 0): what a stored log keeps so proofs and roots
+        are read, never recomputed."""
+        completed = []
+        edge = self._edge
+        for current in leaf_hashes:
+            index = self._size
+            completed.append((0, index, current))
+            level, carry = 0, index
+            while carry & 1:
+                current = node_hash(edge.pop(), current)
+                level += 1
+                carry >>= 1
+                completed.append((level, carry, current))
+            edge.append(current)
+            self._size += 1
+        return completed
+
     def root(self) -> bytes:
         """MTH of the ``size`` leaves: the edge folded right to left."""
         if not self._edge:

@@ -1,0 +1,150 @@
+"""Where log leaves come from: each source is a table whose rows wait in an outbox (their
+`log_index` is NULL) until the appender makes them leaves (see `_log`).
+
+A source reads its waiting rows in a deterministic order, projects a row into its leaf
+bytes (the kind's current version, `revstream.leaves`), marks the rows it appended, and
+re-projects a stored row under any version it ever wrote, for `log check`. A new kind of
+leaf (ad impressions, messages, ...) is a new `LogSource` in `SOURCES`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable, Final, Sequence
+
+from sqlalchemy import Connection, and_, select
+
+from ..leaves import (
+    FEE_VERSION,
+    LEGACY_SHAPES,
+    LEGACY_USAGE_VERSION,
+    FeeEntry,
+    LeafKind,
+    UsageRecordFields,
+    fee_leaf,
+    usage_leaf,
+)
+from ._schema import fees, usage_records
+from ._sql import bulk_update
+
+PSEUDONYM_CACHE_MAX: Final = 65_536
+"""Customers whose pseudonym is kept computed (a leaf is built for every record served)."""
+
+
+@functools.lru_cache(maxsize=PSEUDONYM_CACHE_MAX)
+def pseudonym(customer_id: str, secret: bytes) -> str:
+    """The customer as a licensor sees it: stable per host, meaningless without the secret."""
+    return hmac.digest(secret, customer_id.encode("utf-8"), "sha256").hex()
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A leaf about to be appended: its bytes and the row it projects."""
+
+    kind: LeafKind
+    version: int
+    source_id: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LogSource:
+    kind: LeafKind
+    # SELECT of the waiting rows, oldest first; `.limit(n)` is applied by the appender.
+    waiting: Callable[[], object]
+    # A waiting (or stored) row → its leaf in the current version.
+    leaf: Callable[[object, bytes], Leaf]
+    # Record the positions [(log_index, source_id)] of the rows just appended.
+    mark: Callable[[Connection, Sequence[tuple[int, str]]], None]
+    # The rows behind the given source ids, by id, for `log check`.
+    rows: Callable[[Connection, Sequence[str]], dict]
+    # A stored row re-projected under (version, the stored leaf's keys): must equal the leaf.
+    reproject: Callable[[object, bytes, int, frozenset[str]], bytes]
+
+
+# --- usage records ----------------------------------------------------------------------
+
+USAGE_COLUMNS: Final = (
+    usage_records.c.request_id, usage_records.c.time_us, usage_records.c.customer_id, usage_records.c.model,
+    usage_records.c.endpoint, usage_records.c.status, usage_records.c.tokens_prompt,
+    usage_records.c.tokens_completion, usage_records.c.usage_source, usage_records.c.charge_nanos,
+    usage_records.c.currency, usage_records.c.late_period, usage_records.c.stream, usage_records.c.plan_id,
+    usage_records.c.tokens_included,
+)
+UNLOGGED_USAGE: Final = and_(usage_records.c.status != "pending", usage_records.c.log_index.is_(None))
+
+
+def usage_fields(row, secret: bytes) -> UsageRecordFields:
+    """The public projection's fields of a usage record row ending with `USAGE_COLUMNS`."""
+    (request_id, time_us, customer_id, model, endpoint, status, tokens_prompt, tokens_completion, usage_source,
+     charge_nanos, currency, late_period, stream, plan_id, tokens_included) = row[-len(USAGE_COLUMNS):]
+    return UsageRecordFields(request_id, time_us, pseudonym(customer_id, secret), model, endpoint, status,
+                             tokens_prompt, tokens_completion, usage_source, charge_nanos, currency, late_period,
+                             stream, plan_id, tokens_included or 0)
+
+
+def _usage_leaf(row, secret: bytes) -> Leaf:
+    fields = usage_fields(row, secret)
+    return Leaf(LeafKind.USAGE, 2, fields.request_id, usage_leaf(fields))
+
+
+def _usage_mark(connection: Connection, positions: Sequence[tuple[int, str]]) -> None:
+    bulk_update(connection, "usage_records", "request_id", ("log_index",), ("bigint", "text"), positions,
+                condition="log_index IS NULL")
+
+
+def _usage_rows(connection: Connection, ids: Sequence[str]) -> dict:
+    return {row.request_id: row for row in connection.execute(
+        select(*USAGE_COLUMNS).where(usage_records.c.request_id.in_(list(ids))))}
+
+
+def _usage_reproject(row, secret: bytes, version: int, keys: frozenset[str]) -> bytes:
+    fields = usage_fields(row, secret)
+    if version == LEGACY_USAGE_VERSION:
+        shape = next((shape for shape in LEGACY_SHAPES if shape == keys), LEGACY_SHAPES[0])
+        return usage_leaf(fields, version, shape)
+    return usage_leaf(fields, version)
+
+
+USAGE_SOURCE: Final = LogSource(
+    LeafKind.USAGE,
+    lambda: select(*USAGE_COLUMNS).where(UNLOGGED_USAGE).order_by(usage_records.c.finalized_us,
+                                                                  usage_records.c.request_id),
+    _usage_leaf, _usage_mark, _usage_rows, _usage_reproject,
+)
+
+
+# --- fees -------------------------------------------------------------------------------
+
+def fee_fields(row, secret: bytes) -> FeeEntry:
+    return FeeEntry(row.fee_id, row.period, pseudonym(row.customer_id, secret), row.plan_id, row.fee_kind, row.stream,
+                    row.currency, Fraction(row.amount_exact), row.from_us, row.to_us, tuple(json.loads(row.models)))
+
+
+def _fee_leaf(row, secret: bytes) -> Leaf:
+    return Leaf(LeafKind.FEE, FEE_VERSION, row.fee_id, fee_leaf(fee_fields(row, secret)))
+
+
+def _fee_mark(connection: Connection, positions: Sequence[tuple[int, str]]) -> None:
+    bulk_update(connection, "fees", "fee_id", ("log_index",), ("bigint", "text"), positions,
+                condition="log_index IS NULL")
+
+
+def _fee_rows(connection: Connection, ids: Sequence[str]) -> dict:
+    return {row.fee_id: row for row in connection.execute(select(fees).where(fees.c.fee_id.in_(list(ids))))}
+
+
+FEE_SOURCE: Final = LogSource(
+    LeafKind.FEE,
+    lambda: select(fees).where(fees.c.log_index.is_(None)).order_by(fees.c.created_us, fees.c.fee_id),
+    _fee_leaf, _fee_mark, _fee_rows,
+    lambda row, secret, version, keys: fee_leaf(fee_fields(row, secret)),
+)
+
+SOURCES: Final = (FEE_SOURCE, USAGE_SOURCE)
+"""Every source, in the order an append takes from them."""
+SOURCE_OF_KIND: Final = {source.kind: source for source in SOURCES}
