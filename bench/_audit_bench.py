@@ -17,10 +17,10 @@ from _common import percentile, scratch_store
 from revstream.audit import verify_statement
 from revstream.audit._client import ENTRIES_PAGE_MAX
 from revstream.audit._recompute import Tally, expected_statement, statement_facts
-from revstream.store import consistency_hashes, inclusion_hashes, make_engine, statement_bytes, upgrade
+from revstream.settlement import statement_bytes, statement_note_text
+from revstream.store import consistency_hashes, inclusion_hashes, make_engine, upgrade
 from revstream.store._schema import log_state
 from revstream.store._sql import bulk_insert
-from revstream.store._statement_json import statement_note_text
 from revstream.transparency import (
     MerkleTree,
     compact_range,

@@ -10,7 +10,7 @@ from datetime import date
 
 from revstream.audit._recompute import Tally, differences, expected_statement, statement_facts
 from revstream.pricing import ModelPrice, parse_price
-from revstream.settlement import draft_agreement
+from revstream.settlement import draft_agreement, statement_body_of_note_text, statement_bytes
 from revstream.store import (
     add_agreement,
     add_licensor,
@@ -21,8 +21,6 @@ from revstream.store import (
     set_model_licensor,
     set_price,
     settle,
-    statement_body_of_note_text,
-    statement_bytes,
     upgrade,
 )
 from revstream.transparency import parse_checkpoint, verify_checkpoint, verify_note

@@ -16,7 +16,7 @@ from revstream.metering import FinalUsage, PendingUsage
 from revstream.money import parse_amount
 from revstream.plans import draft_plan, period_bounds_s
 from revstream.pricing import ModelPrice
-from revstream.settlement import draft_agreement
+from revstream.settlement import draft_agreement, statement_body_of_note_text, statement_bytes
 from revstream.store import (
     AdmitRequest,
     add_agreement,
@@ -33,7 +33,6 @@ from revstream.store import (
     set_model_licensor,
     set_price,
     settle,
-    statement_body_of_note_text,
     upgrade,
 )
 from revstream.transparency import verify_note
@@ -107,8 +106,9 @@ def test_a_fee_without_usage_splits_evenly_over_the_plan_models(engine):
 
 
 def test_a_verifier_recomputes_every_stream_from_the_log(engine):
-    """The signed statement declares the plans and fees; every other figure comes from the
-    log's entries (stream, plan, included tokens), rated by the same pure rules."""
+    """The signed statement declares the plans' terms; every figure comes from the log's
+    entries (usage with its stream, plan and included tokens; the fees), rated by the same
+    pure rules."""
     vkey = init_log_key(engine, "example.com/log", FEB)
     add_plan(engine, draft_plan(name="pro", kind="subscription", fee="30.00", tokens_included=100,
                                 overage_per_mtok="1000", models=("m", "n")), FEB)
@@ -129,7 +129,9 @@ def test_a_verifier_recomputes_every_stream_from_the_log(engine):
     value = json.loads(body)
     assert {(line["model"], line["stream"]) for line in value["lines"]} == {
         ("m", "api"), ("n", "api"), ("m", "subscription"), ("n", "subscription"), ("m", "ads")}
-    assert [plan["name"] for plan in value["plans"]] != [] and len(value["fees"]) == 2
+    assert [plan["name"] for plan in value["plans"]] != [] and "fees" not in value and value["format"] == 2
+    fee_leaves = [json.loads(data) for data in log_entries(engine, 0, value["log"]["size"]) if b'"kind":"fee"' in data]
+    assert sorted((fee["fee_kind"], fee["stream"]) for fee in fee_leaves) == [("minimum", "api"), ("subscription", "subscription")]
 
     facts = statement_facts(value)
     tally = Tally(facts)

@@ -1,17 +1,22 @@
 """Recompute a statement from the transparency log's entries: pure, no I/O.
 
 A signed statement carries what is needed to recompute it: the agreement terms, the
-prices of its models, the checkpoint that closed its period (size ``N``), the previous
-close's size ``N_prev``, and the lines earlier statements settled of each period it
-adjusts. From the entries of the log the statement of period ``P`` settles exactly:
+prices of its models and its plans (contract terms), the checkpoint that closed its period
+(size ``N``), the previous close's size ``N_prev``, and the lines earlier statements settled
+of each period it adjusts. From the entries of the log the statement of period ``P``
+settles exactly:
 
-* as the period's own lines, every entry below ``N`` whose time falls in ``P`` and that
-  is not late (``late_period`` null);
-* as adjustments, every late entry of an earlier period at an index in ``[N_prev, N)``.
+* as the period's own lines, every ``usage`` entry below ``N`` whose time falls in ``P``
+  and that is not late (``late_period`` null), and every ``fee`` entry of ``P`` below ``N``
+  (attributed to models by `revstream.settlement.attribute_fees` from the plans' usage);
+* as adjustments, every late usage entry of an earlier period at an index in ``[N_prev, N)``.
 
 The host's close guarantees this binding (see ``revstream.store._settlement``); the
-verifier feeds the same ``UsageGroup`` values to the same ``compute_statement`` as the
-host, so an honest statement is reproduced byte for byte.
+verifier feeds the same values to the same `revstream.settlement.draft_statement` as the
+host, so an honest statement is reproduced byte for byte. Statements of the first form
+(no ``format``) declared their fees; they are recomputed with those declared fees. An
+entry of a kind or version this verifier does not know fails the check: it is never
+guessed at.
 """
 
 from __future__ import annotations
@@ -20,17 +25,31 @@ from collections import defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
 
-import orjson
-
-from ..periods import datetime_of_us, rfc3339
+from ..leaves import LeafError, LeafKind, decode_leaf, fee_entry, usage_entry
+from ..money import MoneyError, parse_json_int
+from ..periods import datetime_of_us
 from ..plans import Plan, PlanError
 from ..pricing import ModelPrice, PriceSchedule
-from ..settlement import STREAM_API, STREAM_SUBSCRIPTION, Adjustment, Agreement, UsageGroup, UsageLine
-from ..settlement import compute_statement, period_bounds_us, period_of_us, rate_usage, window_us
-from ..store import agreement_from_terms, agreement_terms, statement_bytes, statement_json
+from ..settlement import (
+    LEGACY_FORMAT,
+    STREAM_SUBSCRIPTION,
+    Agreement,
+    StatementInputs,
+    UsageGroup,
+    UsageLine,
+    agreement_from_terms,
+    agreement_terms,
+    attribute_fees,
+    draft_statement,
+    period_bounds_us,
+    period_of_us,
+    statement_bytes,
+    usage_line_of_json,
+    window_us,
+)
 from ._errors import AuditError
 
-_ENTRY_FIELDS = ("time_us", "model", "tokens_prompt", "tokens_completion")
+_PLAN_AMOUNTS = ("fee_nanos", "minimum_nanos", "overage_nanos_per_mtok")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +75,19 @@ class StatementFacts:
     carry_in_residue_nanos: int
     prior_lines: dict[str, tuple[UsageLine, ...]]
     plans: dict[str, Plan]
-    fees: tuple[UsageGroup, ...]
+    format: int
+    # Statements of the first form declared their fees (as rating groups).
+    declared_fees: tuple[UsageGroup, ...] = ()
 
 
 def _int(value: object, what: str) -> int:
-    if type(value) is not int or value < 0:
+    try:
+        number = parse_json_int(value, what)
+    except MoneyError:
+        number = -1
+    if number < 0:
         raise AuditError(f"statement: {what} must be a non-negative integer, got {value!r}")
-    return value
+    return number
 
 
 def _binding(value: object) -> LogBinding:
@@ -82,7 +107,8 @@ def _binding(value: object) -> LogBinding:
 def _schedule(prices: object) -> PriceSchedule:
     try:
         return PriceSchedule(tuple(
-            ModelPrice(item["model"], item["currency"], item["input_nanos_per_mtok"], item["output_nanos_per_mtok"],
+            ModelPrice(item["model"], item["currency"], _int(item["input_nanos_per_mtok"], "input price"),
+                       _int(item["output_nanos_per_mtok"], "output price"),
                        datetime_of_us(_int(item["effective_from_us"], "price effective_from_us")))
             for item in prices
         ))
@@ -90,9 +116,15 @@ def _schedule(prices: object) -> PriceSchedule:
         raise AuditError(f"statement: malformed prices: {error}") from None
 
 
-def _usage_line(item: dict) -> UsageLine:
-    return UsageLine(item["model"], item["stream"], item["requests"], item["tokens_prompt"],
-                     item["tokens_completion"], item["gross_nanos"])
+def _plan(item: dict) -> Plan:
+    return Plan(**{name: parse_json_int(value, name) if name in _PLAN_AMOUNTS and value is not None else value
+                   for name, value in item.items()})
+
+
+def _declared_fees(value: dict, plans: dict[str, Plan]) -> tuple[UsageGroup, ...]:
+    start_us = period_bounds_us(value["period"])[0]
+    return tuple(UsageGroup(item["model"], start_us, 0, 0, 0, STREAM_SUBSCRIPTION, plans[item["plan"]],
+                            fee_exact=Fraction(item["fee_exact"])) for item in value.get("fees", []))
 
 
 def statement_facts(value: dict) -> StatementFacts:
@@ -101,38 +133,25 @@ def statement_facts(value: dict) -> StatementFacts:
         agreement = agreement_from_terms(value["terms"])
         if agreement_terms(agreement) != value["terms"]:
             raise AuditError("statement: the agreement terms do not round-trip")
-        prior = {item["period"]: tuple(_usage_line(line) for line in item["prior_lines"])
+        prior = {item["period"]: tuple(usage_line_of_json(line) for line in item["prior_lines"])
                  for item in value["adjustment_basis"]}
-        plans = {item["plan_id"]: Plan(**item) for item in value.get("plans", [])}
-        start_us = period_bounds_us(value["period"])[0]
-        fees = tuple(UsageGroup(item["model"], start_us, 0, 0, 0, STREAM_SUBSCRIPTION, plans[item["plan"]],
-                                fee_exact=Fraction(item["fee_exact"])) for item in value.get("fees", []))
+        plans = {item["plan_id"]: _plan(item) for item in value.get("plans", [])}
+        format_ = value.get("format", LEGACY_FORMAT)
+        if format_ not in (LEGACY_FORMAT, 2):
+            raise AuditError(f"statement: format {format_!r} is unknown to this verifier: upgrade revstream")
         return StatementFacts(value["statement"], value["period"], agreement, _schedule(value["prices"]),
                               _binding(value.get("log")), _int(value["carry_in_residue_nanos"], "carry-in"), prior,
-                              plans, fees)
-    except (KeyError, TypeError, ValueError, PlanError) as error:
+                              plans, format_, _declared_fees(value, plans) if format_ == LEGACY_FORMAT else ())
+    except (KeyError, TypeError, ValueError, PlanError, MoneyError) as error:
         raise AuditError(f"statement: malformed or missing field: {error!r}") from None
 
 
-def _entry_fields(index: int, data: bytes) -> tuple:
-    """(time_us, model, tokens_prompt, tokens_completion, late_period, stream, plan,
-    tokens_included) of a log entry."""
-    try:
-        value = orjson.loads(data)
-        fields = (value["time_us"], value["model"], value["tokens_prompt"], value["tokens_completion"],
-                  value.get("late_period"), value.get("stream", STREAM_API), value.get("plan"),
-                  value.get("tokens_included") or 0)
-    except (orjson.JSONDecodeError, KeyError, TypeError) as error:
-        raise AuditError(f"log entry {index} is not a usage record: {error}") from None
-    if any(type(fields[position]) is not int for position in (0, 2, 3, 7)):
-        raise AuditError(f"log entry {index} has non-integer time or tokens")
-    return fields
-
-
 class Tally:
-    """Aggregates entries by what rating needs: per (model, price interval), for the
-    period's own usage and for each earlier period's late usage. The per-entry work is
-    kept to dict lookups and integer comparisons: a statement may have 10M entries."""
+    """Aggregates entries by what rating needs: usage per (model, stream, plan, price
+    interval), for the period's own usage and each earlier period's late usage; the
+    period's fees; and the tokens each plan served of every model (what fees are
+    attributed by). The per-entry work is kept to dict lookups and integer comparisons: a
+    statement may have 10M entries."""
 
     def __init__(self, facts: StatementFacts) -> None:
         self._facts = facts
@@ -140,23 +159,37 @@ class Tally:
         self._start_us, self._end_us = period_bounds_us(facts.period)
         self._window = window_us(facts.agreement, 0, 2**63)
         # Looked up per entry (10M of them): computed once per price here.
-        self._price_start_us = {id(price): price.effective_from_us
-                                for price in facts.schedule.prices}
-        self.own: dict[tuple[str, int], list[int]] = {}
-        self.late: dict[str, dict[tuple[str, int], list[int]]] = defaultdict(dict)
+        self._price_start_us = {id(price): price.effective_from_us for price in facts.schedule.prices}
+        self.own: dict[tuple, list[int]] = {}
+        self.late: dict[str, dict[tuple, list[int]]] = defaultdict(dict)
+        self.fees: list = []
+        self.plan_tokens: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.later_first_index: dict[str, int] = {}
         self._later = ("", 0, 0)  # the later period last noted, and its bounds
 
     def add(self, index: int, data: bytes) -> None:
-        fields = _entry_fields(index, data)
-        time_us, late_period = fields[0], fields[4]
+        try:
+            kind, _, value = decode_leaf(data)
+            if kind is LeafKind.USAGE:
+                self._add_usage(index, usage_entry(value))
+            elif kind is LeafKind.FEE:
+                fee = fee_entry(value)
+                if fee.period == self._facts.period:
+                    self.fees.append(fee)
+        except LeafError as error:
+            raise AuditError(f"log entry {index}: {error}") from None
+
+    def _add_usage(self, index: int, entry) -> None:
+        time_us, late_period = entry.time_us, entry.late_period
         if late_period is None:
             if self._start_us <= time_us < self._end_us:
-                self._count(self.own, index, fields)
+                if entry.plan is not None:
+                    self.plan_tokens[entry.plan][entry.model] += entry.tokens_prompt + entry.tokens_completion
+                self._count(self.own, index, entry)
             elif time_us >= self._end_us:
                 self._note_later(index, time_us)
         elif late_period < self._facts.period and index >= self._facts.log.previous_size:
-            self._count(self.late[late_period], index, fields)
+            self._count(self.late[late_period], index, entry)
 
     def _note_later(self, index: int, time_us: int) -> None:
         period, start_us, end_us = self._later
@@ -166,8 +199,8 @@ class Tally:
             self._later = (period, start_us, end_us)
         self.later_first_index.setdefault(period, index)
 
-    def _count(self, groups: dict, index: int, fields: tuple) -> None:
-        time_us, model, tokens_prompt, tokens_completion, _, stream, plan, tokens_included = fields
+    def _count(self, groups: dict, index: int, entry) -> None:
+        time_us, model, tokens_prompt, tokens_completion, _, stream, plan, tokens_included = entry
         if model not in self._models:
             return
         if plan is not None and plan not in self._facts.plans:
@@ -188,29 +221,24 @@ class Tally:
             total[4] += tokens_included
 
 
-def _groups(groups: dict, plans: dict[str, Plan]) -> list[UsageGroup]:
-    return [UsageGroup(model, t[0], t[1], t[2], t[3], stream, plans.get(plan) if plan else None, t[4])
-            for (model, stream, plan, _), t in sorted(groups.items(), key=lambda item: repr(item[0]))]
+def _groups(groups: dict, plans: dict[str, Plan]) -> tuple[UsageGroup, ...]:
+    return tuple(UsageGroup(model, t[0], t[1], t[2], t[3], stream, plans.get(plan) if plan else None, t[4])
+                 for (model, stream, plan, _), t in sorted(groups.items(), key=lambda item: repr(item[0])))
 
 
 def expected_statement(facts: StatementFacts, tally: Tally, actual: dict) -> bytes:
     """The canonical bytes the statement must have, recomputed from the tallied entries.
-    The declared inputs (log binding, prices, adjustment basis) are taken from ``actual``."""
-    agreement = facts.agreement
-    adjustments = []
-    for late_period in sorted(tally.late):
-        lines = rate_usage(agreement, _groups(tally.late[late_period], facts.plans), facts.schedule)
-        if lines and agreement.covers(late_period):
-            adjustments.append(Adjustment(late_period, lines, facts.prior_lines.get(late_period, ())))
-    lines = rate_usage(agreement, _groups(tally.own, facts.plans) + list(facts.fees), facts.schedule)
-    statement = compute_statement(agreement, facts.period, lines, facts.carry_in_residue_nanos, tuple(adjustments))
-    start_us, end_us = period_bounds_us(facts.period)
-    window_from, window_to = window_us(agreement, start_us, end_us)
-    usage = {"time_from": rfc3339(window_from), "time_before": rfc3339(window_to),
-             "records": sum(line.requests for line in lines),
-             "late_records": sum(line.requests for a in adjustments for line in a.lines)}
-    evidence = {name: actual.get(name) for name in ("log", "prices", "adjustment_basis", "plans", "fees")}
-    return statement_bytes(statement_json(statement, agreement_terms(agreement), usage, evidence))
+    The declared inputs (log binding, prices, plans, adjustment basis) are taken from ``actual``."""
+    legacy = facts.format == LEGACY_FORMAT
+    inputs = StatementInputs(
+        facts.agreement, facts.period, _groups(tally.own, facts.plans),
+        {period: _groups(groups, facts.plans) for period, groups in tally.late.items()},
+        () if legacy else attribute_fees(tally.fees, tally.plan_tokens), facts.schedule,
+        facts.carry_in_residue_nanos, facts.prior_lines, actual.get("log"), facts.format,
+        declared_fee_groups=facts.declared_fees,
+        legacy_evidence={name: actual.get(name) for name in ("plans", "fees")} if legacy else {},
+    )
+    return statement_bytes(draft_statement(inputs)[1])
 
 
 def differences(expected: dict, actual: dict) -> list[str]:

@@ -24,9 +24,14 @@ from pathlib import Path
 
 import orjson
 
-from ..settlement import validate_statement
-from ..store import STATEMENT_NOTE_HEADER, StoreError, statement_body_of_note_text, statement_bytes
-from ..store._statement_json import statement_from_json
+from ..settlement import (
+    STATEMENT_NOTE_HEADER,
+    SettlementError,
+    statement_body_of_note_text,
+    statement_bytes,
+    statement_from_json,
+    validate_statement,
+)
 from ..transparency import (
     Checkpoint,
     CompactRange,
@@ -280,7 +285,7 @@ def verify_statement(note_text: str, vkey: str, client: TransparencyClient, stat
         tally = run.entries(facts, state, checkpoint)
         run.totals(facts, tally, value, body)
         run.continuity(facts, state, body)
-    except (AuditError, TransparencyError, StoreError, ValueError, KeyError, TypeError) as error:
+    except (AuditError, TransparencyError, SettlementError, ValueError, KeyError, TypeError) as error:
         # Anything malformed in what the host signed or served is the host's failure, reported
         # like any other (AuditError carries the clearest message; the rest name their type).
         detail = str(error) if isinstance(error, AuditError) else f"malformed evidence: {type(error).__name__}: {error}"

@@ -16,13 +16,12 @@ from ..pricing import ModelPrice, PricingError
 from ..gateway import create_app
 from ..gateway._auth import ADMIN_TOKEN_META_KEY
 from ..keys import hash_secret, new_admin_token
-from ..settlement import SettlementError, draft_agreement
+from ..settlement import SettlementError, agreement_terms, draft_agreement
 from ._plans import apply_declared_plans
 from ..store import (
     Conflict,
     add_agreement,
     add_licensor,
-    agreement_terms,
     create_key,
     ensure_prices,
     list_agreements,

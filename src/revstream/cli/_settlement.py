@@ -11,12 +11,11 @@ from pathlib import Path
 from ..dashboard import statement_csv, statement_markdown
 from ..metering import rfc3339
 from ..money import format_nanos_exact
-from ..settlement import SettlementError, draft_agreement, parse_period
+from ..settlement import SettlementError, agreement_terms, draft_agreement, parse_period
 from ..store import (
     ImportRejected,
     add_agreement,
     add_licensor,
-    agreement_terms,
     get_statement,
     import_usage,
     list_agreements,

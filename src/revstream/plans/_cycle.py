@@ -21,7 +21,7 @@ from typing import Final, Sequence
 
 from revstream.periods import SECONDS_PER_DAY, US_PER_S, Period, PeriodFormatError, prorate
 from revstream.plans._errors import SubscriptionError
-from revstream.plans._plan import KIND_FREE, KIND_SUBSCRIPTION, Plan
+from revstream.plans._plan import KIND_COMMIT, KIND_FREE, KIND_SUBSCRIPTION, Plan
 
 segments_per_period_max: Final = 10_000
 
@@ -106,6 +106,19 @@ def fee_parts(segments: Sequence[Segment], period: str) -> tuple[FeePart, ...]:
         if upper > lower and segment.plan.kind == KIND_SUBSCRIPTION and segment.plan.fee_nanos:
             exact = prorate(segment.plan.fee_nanos, upper - lower, end_s - start_s)
             parts.append(FeePart(segment.plan.name, lower, upper, exact))
+    return tuple(parts)
+
+
+def minimum_parts(segments: Sequence[Segment], period: str) -> tuple[FeePart, ...]:
+    """Each commit plan's minimum spend inside ``period``, prorated by the second like a fee,
+    one part per segment that holds a commit plan with a minimum, in time order."""
+    start_s, end_s = period_bounds_s(period)
+    parts = []
+    for segment in sorted(segments, key=lambda s: s.start_s):
+        lower, upper = segment.clipped(start_s, end_s)
+        if upper > lower and segment.plan.kind == KIND_COMMIT and segment.plan.minimum_nanos:
+            parts.append(FeePart(segment.plan.name, lower, upper, prorate(segment.plan.minimum_nanos, upper - lower,
+                                                                          end_s - start_s)))
     return tuple(parts)
 
 

@@ -27,6 +27,23 @@ from revstream.settlement._errors import (
     TierParseError,
     UsageLineError,
 )
+from revstream.settlement._draft import LEGACY_FORMAT, StatementInputs, draft_statement, plan_terms
+from revstream.settlement._fees import FeeShare, attribute_fees, fee_groups
+from revstream.settlement._publish import (
+    STATEMENT_FORMAT,
+    STATEMENT_NOTE_HEADER,
+    agreement_from_terms,
+    agreement_terms,
+    checked_statement,
+    statement_body_of_note_text,
+    statement_bytes,
+    statement_from_json,
+    statement_id_of,
+    statement_json,
+    statement_note_text,
+    usage_line_json,
+    usage_line_of_json,
+)
 from revstream.settlement._statement import (
     TIERED_RATE,
     AdjustmentLine,
@@ -44,6 +61,26 @@ from revstream.settlement._terms import (
 )
 
 __all__ = [
+    "LEGACY_FORMAT",
+    "FeeShare",
+    "StatementInputs",
+    "attribute_fees",
+    "draft_statement",
+    "fee_groups",
+    "plan_terms",
+    "STATEMENT_FORMAT",
+    "STATEMENT_NOTE_HEADER",
+    "agreement_from_terms",
+    "agreement_terms",
+    "checked_statement",
+    "statement_body_of_note_text",
+    "statement_bytes",
+    "statement_from_json",
+    "statement_id_of",
+    "statement_json",
+    "statement_note_text",
+    "usage_line_json",
+    "usage_line_of_json",
     "BPS_PER_UNIT",
     "KNOWN_STREAMS",
     "STREAM_ADS",

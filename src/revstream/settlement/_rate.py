@@ -30,8 +30,9 @@ STREAM_ADS: Final = STREAM_OF_KIND["free"]
 @dataclass(frozen=True, slots=True)
 class UsageGroup:
     """Usage of one model, stream and plan over an interval in which its price and agreement
-    are constant; ``first_us`` is any instant inside it (the earliest record's time). A
-    subscription fee comes as a group of its own: no usage, ``fee_exact`` its share of the fee."""
+    are constant; ``first_us`` is any instant inside it (the earliest record's time). A fee
+    comes as a group of its own (see `_fees.fee_groups`): no usage, ``fee_exact`` the part
+    the agreement settles, in ``currency``."""
 
     model: str
     first_us: int
@@ -42,6 +43,7 @@ class UsageGroup:
     plan: Plan | None = None
     tokens_included: int = 0
     fee_exact: Fraction = Fraction(0)
+    currency: str | None = None
 
 
 def _api_gross(group: UsageGroup, price: ModelPrice | None) -> Fraction:
@@ -52,9 +54,9 @@ def _api_gross(group: UsageGroup, price: ModelPrice | None) -> Fraction:
 
 
 def _subscription_gross(group: UsageGroup, price: ModelPrice | None) -> Fraction:
-    """The group's share of the fees plus its overage at the plan's overage price."""
+    """Overage at the plan's overage price (the fees come as fee groups)."""
     overage_tokens = group.tokens_prompt + group.tokens_completion - group.tokens_included
-    return group.fee_exact + (overage_exact(group.plan, overage_tokens) if group.plan else Fraction(0))
+    return overage_exact(group.plan, overage_tokens) if group.plan else Fraction(0)
 
 
 def _unpaid_gross(group: UsageGroup, price: ModelPrice | None) -> Fraction:
@@ -65,7 +67,8 @@ def _unpaid_gross(group: UsageGroup, price: ModelPrice | None) -> Fraction:
 STREAM_GROSS: Final = MappingProxyType({
     STREAM_API: _api_gross, STREAM_SUBSCRIPTION: _subscription_gross, STREAM_ADS: _unpaid_gross,
 })
-"""How each stream's gross is rated: a registry, so a new stream (messaging) is one entry."""
+"""How each stream's usage is rated: a registry, so a new stream (messaging) is one entry.
+A group's gross is its fee (``fee_exact``) plus its stream's rating of its usage."""
 
 
 def in_force(agreement: Agreement, time_us: int) -> bool:
@@ -97,9 +100,9 @@ def rate_usage(agreement: Agreement, groups: Iterable[UsageGroup], schedule: Pri
         if rate is None:
             raise UsageLineError(f"no settlement rule for stream {group.stream!r}")
         price = schedule.price_at_us(group.model, group.first_us)
-        gross = rate(group, price)
-        currency = (price.currency if group.stream == STREAM_API and price else
-                    group.plan.currency if group.plan else None)
+        gross = group.fee_exact + rate(group, price)
+        currency = group.currency or (price.currency if group.stream == STREAM_API and price else
+                                      group.plan.currency if group.plan else None)
         if gross and currency != agreement.currency:
             raise UsageLineError(f"model {group.model!r} is priced in {currency}, agreement "
                                  f"{agreement.agreement_id} settles in {agreement.currency}")

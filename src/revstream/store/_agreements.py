@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from ..keys import new_id
-from ..settlement import Agreement, parse_period
+from ..settlement import Agreement, agreement_from_terms, agreement_terms, parse_period
 from ..transparency import canonical_json
 from ._errors import Conflict, NotFound
 from ._schema import agreements, licensors, model_licensors, period_closes
@@ -42,30 +42,6 @@ class AgreementRow:
     agreement: Agreement
     licensor_id: str
     created_us: int
-
-
-def agreement_terms(agreement: Agreement) -> dict:
-    """The JSON terms of an agreement (amounts in nanos, dates as YYYY-MM-DD)."""
-    return {
-        "agreement": agreement.agreement_id, "licensor": agreement.licensor, "models": list(agreement.models),
-        "currency": agreement.currency, "effective_from": agreement.effective_from.isoformat(),
-        "effective_to": agreement.effective_to.isoformat() if agreement.effective_to else None,
-        "share_bps": agreement.share_bps, "tiers": [list(tier) for tier in agreement.tiers],
-        "royalty_nanos_per_mtok": agreement.royalty_nanos_per_mtok,
-        "minimum_nanos": agreement.minimum_nanos, "cap_nanos": agreement.cap_nanos,
-        "stream_share_bps": dict(agreement.stream_share_bps),
-    }
-
-
-def agreement_from_terms(terms: dict) -> Agreement:
-    return Agreement(
-        licensor=terms["licensor"], agreement_id=terms["agreement"], models=tuple(terms["models"]),
-        currency=terms["currency"], effective_from=date.fromisoformat(terms["effective_from"]),
-        effective_to=date.fromisoformat(terms["effective_to"]) if terms["effective_to"] else None,
-        share_bps=terms["share_bps"], tiers=tuple(tuple(tier) for tier in terms["tiers"]),
-        royalty_nanos_per_mtok=terms["royalty_nanos_per_mtok"], minimum_nanos=terms["minimum_nanos"],
-        cap_nanos=terms["cap_nanos"], stream_share_bps=tuple(terms["stream_share_bps"].items()),
-    )
 
 
 def _licensor_id(connection: Connection, name: str) -> str:

@@ -22,16 +22,15 @@ from fractions import Fraction
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from ..metering import STATUS_PENDING
-from ..periods import datetime_of_us, month_starts_between, period_bounds_us, period_of_us, prorate, rfc3339
+from ..periods import datetime_of_us, month_starts_between, period_bounds_us, period_of_us, rfc3339
 from ..plans import (
-    KIND_COMMIT,
     InvoiceError,
     UsageSummary,
     compute_invoice,
     fee_parts,
     invoice_entry,
     invoice_json,
-    period_bounds_s,
+    minimum_parts,
 )
 from ..pricing import PriceSchedule, charge_exact
 from ..transparency import canonical_json
@@ -84,13 +83,9 @@ def _summary(group: _Group, schedule: PriceSchedule) -> UsageSummary:
 
 def _minimums(rows: list[SubscriptionRow], period: str) -> tuple[tuple[str, Fraction], ...]:
     """Each commit plan's minimum, prorated by the second like a fee."""
-    start_s, end_s = period_bounds_s(period)
     minimums: dict[str, Fraction] = {}
-    for row in rows:
-        if row.plan.kind == KIND_COMMIT and row.plan.minimum_nanos:
-            lower, upper = row.segment().clipped(start_s, end_s)
-            minimums[row.plan.name] = minimums.get(row.plan.name, Fraction(0)) + prorate(
-                row.plan.minimum_nanos, upper - lower, end_s - start_s)
+    for part in minimum_parts([row.segment() for row in rows], period):
+        minimums[part.plan] = minimums.get(part.plan, Fraction(0)) + part.fee_exact
     return tuple(sorted(minimums.items()))
 
 

@@ -313,17 +313,6 @@ def period_subscriptions(connection: Connection, period: str, customer_id: str |
     return by_customer
 
 
-def period_fees(connection: Connection, period: str) -> dict[str, tuple[Plan, Fraction]]:
-    """plan_id → (plan, the exact sum of its fees in `period` over every customer)."""
-    totals: dict[str, tuple[Plan, Fraction]] = {}
-    for rows in period_subscriptions(connection, period).values():
-        by_name = {row.plan.name: row.plan for row in rows}
-        for part in fee_parts([row.segment() for row in rows], period):
-            plan = by_name[part.plan]
-            totals[plan.plan_id] = (plan, totals.get(plan.plan_id, (plan, Fraction(0)))[1] + part.fee_exact)
-    return totals
-
-
 def plan_rate_limits(engine: Engine, customer_id: str, now_us: int) -> tuple[int | None, int | None] | None:
     """(requests, tokens) per minute of the customer's plan in force, None without limits."""
     with engine.connect() as connection:

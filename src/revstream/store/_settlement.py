@@ -31,28 +31,42 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from fractions import Fraction
 
 from sqlalchemy import Connection, Engine, and_, case, func, insert, literal, or_, select, update
 
 from ..ledger import Account, AccountKind, accrue_licensor_share, rounding_adjustment
 from ..metering import STATUS_PENDING
+from ..money import Money, parse_json_int
 from ..periods import datetime_of_us, rfc3339
-from ..money import Money
 from ..plans import Plan
 from ..pricing import PriceSchedule
-from ..settlement import Adjustment, Agreement, PeriodError, Statement, UsageLine, UsageLineError, compute_statement, rate_usage
-from ..settlement import day_us as _day_us, period_bounds_us, period_of_us, shift_period as _shift, window_us
-from ._agreements import AgreementRow, _agreement_rows, agreement_terms
+from ..settlement import (
+    STREAM_API,
+    FeeShare,
+    PeriodError,
+    Statement,
+    StatementInputs,
+    UsageLine,
+    UsageLineError,
+    attribute_fees,
+    checked_statement,
+    draft_statement,
+    statement_bytes,
+    statement_id_of,
+    usage_line_of_json,
+)
+from ..settlement import day_us as _day_us, period_bounds_us, period_of_us, shift_period as _shift
+from ._agreements import AgreementRow, _agreement_rows
+from ._amounts import join, sum_request_amounts
 from ._errors import NotFound, StoreError
+from ._fees import computed_fees, period_fees, plan_tokens, record_period_fees
 from ._ledger import post_entries
-from ._prices import load_prices
 from ._log import LogIntegrityError, checkpoint_for_close, log_origin, pseudonym_secret, settled_base_size, sign_statement
 from ._plans import plans_by_id
-from ._streams import STREAM_API, STREAM_SUBSCRIPTION, fee_shares
-from ._schema import log_checkpoints, period_closes, statements, usage_records
-from ._statement_json import checked_statement, statement_bytes, statement_id_of, statement_json, usage_line_json
+from ._prices import load_prices
+from ._schema import fees, log_checkpoints, period_closes, statements, usage_records
 from ._engine import writing
 
 HOST_OWNER = "host"
@@ -129,6 +143,8 @@ def _begin_close(engine: Engine, period: str, now_us: int) -> None:
         # final an instant too late) become late. A late record of an earlier period is
         # claimed only once it is a leaf, so a verifier finds this statement's adjustments
         # exactly between the previous close's checkpoint and this one's.
+        # The period's fees are stored first, so the checkpoint below has them as leaves.
+        record_period_fees(connection, period, now_us)
         checkpoint = checkpoint_for_close(connection, secret, now_us)
         if checkpoint is None:
             not_settled_now, claimable = usage_records.c.status == STATUS_PENDING, usage_records.c.status != STATUS_PENDING
@@ -173,6 +189,7 @@ class _Group:
     charge_nanos: int = 0
     prepaid_nanos: int = 0
     fee_exact: Fraction = Fraction(0)
+    currency: str | None = None
 
 
 def _boundaries(schedule: PriceSchedule, rows: list[AgreementRow], models: set[str]) -> list[int]:
@@ -198,7 +215,8 @@ def _aggregate(connection: Connection, models: list[str] | None, boundaries: lis
     keys = (records.model, period_column.label("period"), bucket.label("bucket"), records.stream, records.plan_id)
     query = (
         select(*keys, func.min(time), func.count(), func.sum(records.tokens_prompt), func.sum(records.tokens_completion),
-               func.sum(records.tokens_included), func.sum(records.charge_nanos), func.sum(prepaid))
+               func.sum(records.tokens_included), *sum_request_amounts(records.charge_nanos),
+               *sum_request_amounts(prepaid))
         .where(*([records.model.in_(models)] if models is not None else []), *where)
         .group_by(records.model, period_column, bucket, records.stream, records.plan_id)
     )
@@ -206,24 +224,17 @@ def _aggregate(connection: Connection, models: list[str] | None, boundaries: lis
     plans = plans_by_id(connection, [row[4] for row in rows if row[4]])
     return [
         _Group(row[0], row[1], int(row[5]), int(row[6]), int(row[7] or 0), int(row[8] or 0), row[3],
-               plans.get(row[4]) if row[4] else None, int(row[9] or 0), int(row[10] or 0), int(row[11] or 0))
+               plans.get(row[4]) if row[4] else None, int(row[9] or 0), join(row[10], row[11]), join(row[12], row[13]))
         for row in rows
     ]
 
 
-def _fee_groups(connection: Connection, period: str) -> list[_Group]:
-    """Subscription fees of `period` as groups of the `subscription` stream (see `fee_shares`)."""
-    start_us = period_bounds_us(period)[0]
-    return [_Group(model, "", start_us, 0, 0, 0, STREAM_SUBSCRIPTION, plan, fee_exact=fee)
-            for model, plan, fee in fee_shares(connection, period, *period_bounds_us(period))]
-
-
-def _usage_lines(agreement: Agreement, groups: list[_Group], schedule: PriceSchedule) -> tuple[UsageLine, ...]:
-    """One line per model and stream, rated by the pure rules a verifier uses too."""
-    try:
-        return rate_usage(agreement, groups, schedule)
-    except UsageLineError as error:
-        raise StoreError(str(error)) from error
+def _fee_shares(connection: Connection, period: str) -> tuple[FeeShare, ...]:
+    """The period's fees (stored by its close; for an open period, what they would be now),
+    attributed to models by the rule a verifier applies too."""
+    closing = connection.execute(select(period_closes.c.state).where(period_closes.c.period == period)).scalar()
+    entries = period_fees(connection, period) if closing else computed_fees(connection, period)
+    return attribute_fees(entries, plan_tokens(connection, period, [entry.plan for entry in entries]))
 
 
 def _stored_bodies(connection: Connection, agreement_id: str, before: str) -> list[dict]:
@@ -241,9 +252,11 @@ def _prior_lines(bodies: list[dict], period: str) -> tuple[UsageLine, ...]:
         lines = body["lines"] if body["period"] == period else [
             line for line in body["adjustment_lines"] if line["period"] == period]
         for line in lines:
-            total = merged.setdefault((line["model"], line["stream"]), [0, 0, 0, 0])
-            for index, name in enumerate(("requests", "tokens_prompt", "tokens_completion", "gross_nanos")):
-                total[index] += line[name]
+            prior = usage_line_of_json(line)
+            total = merged.setdefault((prior.model, prior.stream), [0, 0, 0, 0])
+            for index, value in enumerate((prior.requests, prior.tokens_prompt, prior.tokens_completion,
+                                           int(prior.gross_exact))):
+                total[index] += value
     return tuple(UsageLine(m, s, t[0], t[1], t[2], Fraction(t[3])) for (m, s), t in sorted(merged.items()))
 
 
@@ -254,65 +267,22 @@ class _Draft:
     body: bytes
 
 
-def _prices_json(schedule: PriceSchedule, agreement: Agreement, end_us: int) -> list[dict]:
-    """Every price of the agreement's models that started before ``end_us``: what a
-    verifier rates the statement's entries with."""
-    prices = []
-    for price in schedule.prices:
-        start_us = price.effective_from_us
-        if price.model in agreement.models and start_us < end_us:
-            prices.append({"model": price.model, "currency": price.currency, "effective_from_us": start_us,
-                           "input_nanos_per_mtok": price.input_nanos_per_mtok,
-                           "output_nanos_per_mtok": price.output_nanos_per_mtok})
-    return sorted(prices, key=lambda item: (item["model"], item["effective_from_us"]))
-
-
-def _plan_evidence(agreement: Agreement, groups) -> dict:
-    """The plans the agreement's usage was rated under (their terms never change) and the
-    subscription fees attributed to its models: what a verifier needs besides the log.
-    Fees are the host's declaration (from its subscriptions), not derived from the log."""
-    mine = [group for group in groups if group.model in agreement.models]
-    plans = {group.plan.plan_id: group.plan for group in mine if group.plan is not None}
-    fees = [{"model": group.model, "plan": group.plan.plan_id, "fee_exact": str(group.fee_exact)}
-            for group in mine if group.fee_exact]
-    return {"plans": [_plan_terms(plan) for _, plan in sorted(plans.items())],
-            "fees": sorted(fees, key=lambda fee: (fee["plan"], fee["model"]))}
-
-
-def _plan_terms(plan: Plan) -> dict:
-    """Every field of a plan, as `Plan(**terms)` reads it back (models as a list)."""
-    terms = {name: getattr(plan, name) for name in Plan.__slots__}
-    return {**terms, "models": list(plan.models)}
-
-
-def _draft(connection, row: AgreementRow, period: str, groups, late_groups, schedule, log: dict | None) -> _Draft:
+def _draft(connection, row: AgreementRow, period: str, groups, late_groups, fees, schedule, log: dict | None) -> _Draft:
     agreement = row.agreement
-    start_us, end_us = period_bounds_us(period)
     bodies = _stored_bodies(connection, agreement.agreement_id, period)
-    carry_in = bodies[-1]["residue_nanos"] if bodies else 0
     late_by_period: dict[str, list[_Group]] = defaultdict(list)
     for group in late_groups:
         late_by_period[group.period].append(group)
-    adjustments = []
-    for late_period in sorted(late_by_period):
-        lines = _usage_lines(agreement, late_by_period[late_period], schedule)
-        if lines and agreement.covers(late_period):
-            adjustments.append(Adjustment(late_period, lines, _prior_lines(bodies, late_period)))
-    lines = _usage_lines(agreement, groups, schedule)
-    statement = compute_statement(agreement, period, lines, carry_in, tuple(adjustments))
-    window_from, window_to = window_us(agreement, start_us, end_us)
-    usage = {"time_from": rfc3339(window_from), "time_before": rfc3339(window_to),
-             "records": sum(line.requests for line in lines),
-             "late_records": sum(line.requests for a in adjustments for line in a.lines)}
-    evidence = {
-        "log": log,
-        "prices": _prices_json(schedule, agreement, end_us),
-        **_plan_evidence(agreement, list(groups) + list(late_groups)),
-        "adjustment_basis": [{"period": a.period, "prior_lines": [usage_line_json(line) for line in a.prior_lines]}
-                             for a in adjustments],
-    }
-    body = statement_bytes(statement_json(statement, agreement_terms(agreement), usage, evidence))
-    return _Draft(row, statement, body)
+    inputs = StatementInputs(
+        agreement, period, tuple(groups), {late: tuple(items) for late, items in late_by_period.items()},
+        fees, schedule, parse_json_int(bodies[-1]["residue_nanos"]) if bodies else 0,
+        {late: _prior_lines(bodies, late) for late in late_by_period}, log,
+    )
+    try:
+        statement, value = draft_statement(inputs)
+    except UsageLineError as error:
+        raise StoreError(str(error)) from error
+    return _Draft(row, statement, statement_bytes(value))
 
 
 def _log_section(connection: Connection, period: str) -> dict | None:
@@ -338,6 +308,14 @@ def _log_section(connection: Connection, period: str) -> dict | None:
     if unbound:
         raise LogIntegrityError(f"{unbound} records settled in {period} are not leaves below its checkpoint "
                                 f"of size {close.log_size}")
+    fee_first, fee_unbound = connection.execute(
+        select(func.min(fees.c.log_index),
+               func.sum(case((or_(fees.c.log_index.is_(None), fees.c.log_index >= close.log_size), 1), else_=0)))
+        .where(fees.c.period == period)
+    ).one()
+    if fee_unbound:
+        raise LogIntegrityError(f"{fee_unbound} fees of {period} are not leaves below its checkpoint of size {close.log_size}")
+    first = min((value for value in (first, fee_first) if value is not None), default=None)
     note = connection.execute(select(log_checkpoints.c.note).where(log_checkpoints.c.size == close.log_size)).scalar()
     if note is None:
         raise LogIntegrityError(f"the checkpoint of size {close.log_size} that closed {period} is missing")
@@ -359,10 +337,10 @@ def _compute(engine: Engine, period: str) -> list[_Draft]:
             usage_records.c.time_us >= start_us, usage_records.c.time_us < end_us,
             usage_records.c.status != STATUS_PENDING, usage_records.c.late_period.is_(None),
         ), late=False)
-        groups += _fee_groups(connection, period)
         late_groups = _aggregate(connection, models, boundaries, (usage_records.c.settled_period == period,), late=True)
+        fees = _fee_shares(connection, period)
         log = _log_section(connection, period)
-        return [_draft(connection, row, period, groups, late_groups, schedule, log) for row in rows]
+        return [_draft(connection, row, period, groups, late_groups, fees, schedule, log) for row in rows]
 
 
 # --- 3. finish ----------------------------------------------------------------------------
