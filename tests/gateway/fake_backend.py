@@ -16,6 +16,7 @@ from revstream.backends import (
     TextDelta,
     UsageMeter,
 )
+from revstream.backends._base import resolve_max_tokens
 
 WORDS = ("alpha", " beta", " gamma", " delta", " epsilon")
 
@@ -23,11 +24,14 @@ WORDS = ("alpha", " beta", " gamma", " delta", " epsilon")
 class FakeBackend(Backend):
     """`fake-echo`: five words; `fake-fail-early`: upstream down before any text;
     `fake-fail-mid`: fails after two words; `fake-slow`: one word per 50 ms, forever
-    until max_tokens; `fake-gate`: waits for `FakeBackend.gate` before answering."""
+    until max_tokens; `fake-gate`: waits for `FakeBackend.gate` before answering; `fake-window`:
+    as `fake-echo`, and refuses a prompt that does not fit its context window as real backends do.
+    A prompt's tokens are its words."""
 
     kind = "fake"
     context_window = 100
     gate = threading.Event()
+    prepared = 0  # prompts counted ("tokenized")
     started = 0
     cancelled = 0
 
@@ -44,7 +48,10 @@ class FakeBackend(Backend):
         return True, "fake"
 
     async def prepare(self, request: GenerationRequest) -> PreparedRequest:
+        FakeBackend.prepared += 1
         tokens = sum(len(m.content.split()) for m in request.messages) + len(request.prompt.split())
+        if self.model.name == "fake-window":
+            return PreparedRequest(request, tokens, resolve_max_tokens(self.context_window, tokens, request.max_tokens, "messages"))
         return PreparedRequest(request, tokens, request.max_tokens or self.context_window - tokens)
 
     async def execute(self, prepared: PreparedRequest, meter: UsageMeter) -> AsyncIterator[Event]:
