@@ -19,7 +19,7 @@ from conftest import free_port
 from fake_backend import FakeBackend
 from waiting import wait_until
 
-FAKE_MODELS = ("fake-echo", "fake-fail-early", "fake-fail-mid", "fake-slow", "fake-gate", "fake-window")
+FAKE_MODELS = ("fake-echo", "fake-fail-early", "fake-fail-mid", "fake-slow", "fake-gate", "fake-window", "fake-tokenize")
 
 
 class InProcessServer:
