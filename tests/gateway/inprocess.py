@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import openai
+import orjson
 import uvicorn
 
 from revstream.config import Config, ModelConfig, ServerConfig, StoreConfig, TransparencyConfig
@@ -65,6 +67,17 @@ class InProcessServer:
 
     def client(self, key: str | None = None) -> openai.OpenAI:
         return openai.OpenAI(base_url=self.v1, api_key=key or self.key, max_retries=0, timeout=30)
+
+    def post_and_leave(self, path: str, body: dict, key: str | None = None) -> None:
+        """POST `body` over a raw connection and close it once the request's usage record is
+        written (pending: the backend is being called), as a client that gives up does."""
+        before = {r.request_id for r in self.records(final=False)}
+        payload = orjson.dumps(body)
+        head = (f"POST /v1{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key or self.key}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as connection:
+            connection.sendall(head.encode() + payload)
+            wait_until(lambda: {r.request_id for r in self.records(final=False)} - before, what="the request's record")
 
     def records(self, final: bool = True, timeout_s: float = 20):
         """The usage records; with `final`, once none is pending (or `timeout_s` passed)."""
