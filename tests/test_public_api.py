@@ -18,7 +18,7 @@ PUBLIC = {
     },
     "revstream.metering": {
         "FINAL_STATUSES", "STATUS_ABORTED", "STATUS_ERROR", "STATUS_INTERRUPTED", "STATUS_OK", "STATUS_PENDING",
-        "FinalUsage", "PendingUsage", "UsageRecord", "balance_json", "parse_time_us", "rfc3339", "usage_json",
+        "FinalUsage", "PendingUsage", "UsageRecord", "UsageStatus", "balance_json", "parse_time_us", "rfc3339", "usage_json",
     },
     "revstream.gateway": {"ApiError", "AppState", "app_from_environment", "create_app"},
     "revstream.dashboard": {

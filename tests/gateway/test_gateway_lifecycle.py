@@ -9,6 +9,8 @@ import httpx
 import openai
 import pytest
 
+from waiting import wait_until
+
 MODEL = "smollm2-135m-instruct"
 pytestmark = pytest.mark.model
 
@@ -20,13 +22,11 @@ def admin_token(server) -> str:
 
 
 def wait_for_record(server, request_id: str, timeout_s: float = 60) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    def final() -> dict | None:
         records = [r for r in server.cli_json("usage") if r["request_id"] == request_id]
-        if records and records[0]["status"] != "pending":
-            return records[0]
-        time.sleep(0.3)
-    raise AssertionError(f"usage record {request_id} was not finalized within {timeout_s}s")
+        return records[0] if records and records[0]["status"] != "pending" else None
+
+    return wait_until(final, timeout_s, f"usage record {request_id} finalized")
 
 
 def test_client_leaving_mid_stream_stops_generation_and_is_billed_for_what_was_generated(embedded_server, embedded_key):

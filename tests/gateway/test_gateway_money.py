@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from revstream.backends import BACKEND_CLASSES
+from revstream.gateway._admission import TEMPLATE_TOKENS_MAX, TEMPLATE_TOKENS_PER_MESSAGE_MAX
 from revstream.money import parse_amount
 from revstream.pricing import ModelPrice
 from revstream.store import (
@@ -26,6 +26,7 @@ from revstream.store import (
 
 from fake_backend import FakeBackend
 from inprocess import InProcessServer
+from waiting import ManualClock, wait_until
 
 ONE_TOKEN_IN, ONE_TOKEN_OUT = 1_000_000, 2_000_000  # nanos per token at 1000 / 2000 USD per Mtok
 PROMPT = [{"role": "user", "content": "a b"}]  # two prompt tokens for the fake backend
@@ -38,9 +39,14 @@ def now_us() -> int:
 
 
 @pytest.fixture
-def server(database_url, tmp_path, monkeypatch):
-    monkeypatch.setitem(BACKEND_CLASSES, "fake", FakeBackend)
-    with InProcessServer(database_url, tmp_path) as running:
+def clock():
+    """The request path's clock: rate-limit buckets refill only when a test moves it on."""
+    return ManualClock()
+
+
+@pytest.fixture
+def server(database_url, tmp_path, clock):
+    with InProcessServer(database_url, tmp_path, clock=clock) as running:
         for model in ("fake-echo", "fake-gate", "fake-fail-early"):
             set_price(running.engine, ModelPrice.from_strings(model, "USD", "1000", "2000", date(2020, 1, 1)), now_us())
         yield running
@@ -183,9 +189,7 @@ def test_an_idempotency_key_in_flight_is_409_and_reuse_with_another_body_is_400(
         running = pool.submit(
             client.chat.completions.create, model="fake-gate", messages=PROMPT, max_tokens=10, extra_headers=headers
         )
-        deadline = time.monotonic() + 20
-        while not server.records(final=False) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: server.records(final=False), what="the first request's pending record")
         with pytest.raises(openai.ConflictError) as conflict:
             client.chat.completions.create(model="fake-gate", messages=PROMPT, max_tokens=10, extra_headers=headers)
         assert conflict.value.code == "idempotency_key_in_use"
@@ -214,7 +218,7 @@ def test_a_failed_request_can_be_retried_with_the_same_idempotency_key(server):
     assert customer_balance(server.engine, "pipeline").reserved_nanos == 0
 
 
-def test_requests_per_minute_are_limited_with_openai_headers(server):
+def test_requests_per_minute_are_limited_with_openai_headers(server, clock):
     key = server.new_key("limited", requests_per_minute=3)
     client = server.client(key)
     raw = client.chat.completions.with_raw_response.create(model="fake-slow", messages=PROMPT, max_tokens=1)
@@ -227,34 +231,60 @@ def test_requests_per_minute_are_limited_with_openai_headers(server):
     with pytest.raises(openai.RateLimitError) as caught:
         ask_free()
     assert caught.value.code == "rate_limit_exceeded"
-    assert int(caught.value.response.headers["retry-after"]) >= 1
+    assert caught.value.response.headers["retry-after"] == "20"  # 3 a minute: one every 20 s
     assert len(server.records()) == 3, "a rate-limited request leaves no usage record"
+    clock.advance(20)
+    ask_free()
 
 
-def test_tokens_per_minute_count_the_request_and_return_what_was_not_used(server):
-    key = server.new_key("tokens", tokens_per_minute=100)
+# A prompt's bound before it is counted: its bytes plus the chat template's allowances.
+BOUND_OVERHEAD = TEMPLATE_TOKENS_MAX + TEMPLATE_TOKENS_PER_MESSAGE_MAX  # one message
+
+
+def test_tokens_per_minute_count_the_request_and_return_what_was_not_used(server, clock):
+    key = server.new_key("tokens", tokens_per_minute=200)
     credit(server, "tokens", "10.00")
     client = server.client(key)
     first = client.chat.completions.with_raw_response.create(model="fake-echo", messages=PROMPT, max_tokens=40)
-    # Admission charges the prompt plus max_tokens: 2 + 40.
-    assert first.headers["x-ratelimit-remaining-tokens"] == str(100 - 42)
-    time.sleep(0.2)  # the unused 35 tokens are given back right after the response
+    # Admission charged the prompt's byte bound plus max_tokens (3 + overhead + 40), then the
+    # exact count (2 + 40) once the backend had counted the prompt.
+    assert first.headers["x-ratelimit-remaining-tokens"] == str(200 - 42)
+    # The 35 tokens not used (max_tokens 40, five generated) came back before the response did.
     second = client.chat.completions.with_raw_response.create(model="fake-echo", messages=PROMPT, max_tokens=40)
-    # Had nothing come back, 100 - 42 - 42 = 16 (plus a token or two of refill) would remain.
-    assert int(second.headers["x-ratelimit-remaining-tokens"]) >= 100 - 7 - 42
+    assert second.headers["x-ratelimit-remaining-tokens"] == str(200 - 7 - 42)
+    # 186 left; a prompt of 30 bytes with max_tokens 90 is bounded at 30 + overhead + 90 > 186.
+    prepared = FakeBackend.prepared
+    larger = [{"role": "user", "content": "x" * 30}]
     with pytest.raises(openai.RateLimitError) as caught:
-        client.chat.completions.create(model="fake-echo", messages=PROMPT, max_tokens=200)
+        client.chat.completions.create(model="fake-echo", messages=larger, max_tokens=90)
+    assert 30 + BOUND_OVERHEAD + 90 > 200 - 14
     assert caught.value.code == "rate_limit_exceeded"
     assert "tokens per minute" in caught.value.message
+    assert FakeBackend.prepared == prepared, "refused before its prompt was counted"
+    clock.advance(60)  # a full minute refills the bucket
+    assert client.chat.completions.create(model="fake-echo", messages=larger, max_tokens=90).usage.completion_tokens == 5
 
 
 def test_a_request_refused_for_quota_gives_its_tokens_per_minute_back(server):
-    key = server.new_key("broke", tokens_per_minute=100)
+    key = server.new_key("broke", tokens_per_minute=200)
     client = server.client(key)
     with pytest.raises(openai.RateLimitError) as caught:
         client.chat.completions.create(model="fake-echo", messages=PROMPT, max_tokens=40)  # priced, no credit
     assert caught.value.code == "insufficient_quota"
-    time.sleep(0.2)  # the give-back runs right after the refusal
+    # Everything came back before the refusal was answered (the clock stands still: no refill).
     free = client.chat.completions.with_raw_response.create(model="fake-slow", messages=PROMPT, max_tokens=10)
-    # Had the refused request kept its 42 tokens, at most 100 - 42 - 12 (plus refill) would remain.
-    assert int(free.headers["x-ratelimit-remaining-tokens"]) >= 100 - 12
+    assert free.headers["x-ratelimit-remaining-tokens"] == str(200 - 12)
+
+
+def test_a_prompt_too_long_for_the_model_keeps_its_bound_counted(server):
+    """Tokenizing it was work done for the caller: its byte bound stays charged, while the
+    completion's part comes back."""
+    key = server.new_key("verbose", tokens_per_minute=1000)
+    client = server.client(key)
+    too_long = [{"role": "user", "content": " ".join(["w"] * 150)}]  # 150 tokens for a window of 100
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="fake-window", messages=too_long, max_tokens=10)
+    assert caught.value.code == "context_length_exceeded"
+    free = client.chat.completions.with_raw_response.create(model="fake-slow", messages=PROMPT, max_tokens=10)
+    kept = 299 + BOUND_OVERHEAD
+    assert free.headers["x-ratelimit-remaining-tokens"] == str(1000 - kept - 12)

@@ -13,7 +13,6 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from revstream.backends import BACKEND_CLASSES
 from revstream.plans import draft_plan, period_bounds_s, period_of_s
 from revstream.store._invoices import issue_invoice
 from revstream.store._plans import add_plan, subscribe
@@ -36,8 +35,7 @@ def month_start_us() -> int:
 
 
 @pytest.fixture
-def server(database_url, tmp_path, monkeypatch):
-    monkeypatch.setitem(BACKEND_CLASSES, "fake", FakeBackend)
+def server(database_url, tmp_path):
     with InProcessServer(database_url, tmp_path) as running:
         yield running
 

@@ -8,8 +8,8 @@ def test_public_api_is_pinned():
     assert sorted(ratelimit.__all__) == sorted([
         "DEFAULT_KEY_PREFIX", "BucketState", "Decision", "KeyLimits", "KeyState", "LocalRateLimiter",
         "RateDecision", "RateLimitArgumentError", "RateLimitError", "RateLimitUnavailable", "RateLimiter",
-        "RedisRateLimiter", "format_duration_us", "give_back", "give_back_key", "limit_per_minute_max",
-        "local_keys_max", "make_rate_limiter", "peek", "rate_limit_headers", "refusal_message", "take",
+        "RedisRateLimiter", "TokenLease", "format_duration_us", "give_back", "give_back_key", "limit_per_minute_max",
+        "local_keys_max", "make_rate_limiter", "peek", "rate_limit_headers", "refund", "refusal_message", "take",
         "take_key",
     ])
     for name in ratelimit.__all__:

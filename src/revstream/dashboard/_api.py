@@ -55,6 +55,10 @@ from ._views import (
 STATIC_DIRECTORY: Final = Path(__file__).resolve().parent / "static"
 MICROSECONDS_PER_DAY: Final = 86_400_000_000
 TOP_CUSTOMERS_DEFAULT: Final = 10
+# Dates a chart may ask for: usage times count from the Unix epoch, and the bucket after the
+# last one (up to a month later) must still be a date Python can hold (year 9999 at most).
+DATE_PARAM_MIN: Final = date(1970, 1, 1)
+DATE_PARAM_MAX: Final = date(9998, 12, 31)
 # The page loads only what this server serves: no CDN, no inline script.
 PAGE_HEADERS: Final = {
     "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -85,9 +89,12 @@ def _day_param(request: Request, name: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return day_of(date.fromisoformat(value))
+        moment = date.fromisoformat(value)
     except ValueError:
         raise BadRequest(f"'{name}' must be a date YYYY-MM-DD, got {value!r}", name) from None
+    if not DATE_PARAM_MIN <= moment <= DATE_PARAM_MAX:
+        raise BadRequest(f"'{name}' must be a date from {DATE_PARAM_MIN} to {DATE_PARAM_MAX}, got {value!r}", name)
+    return day_of(moment)
 
 
 def _window(request: Request) -> tuple[str, list[int]]:

@@ -41,18 +41,38 @@ def statement_csv(value: dict) -> str:
     return out.getvalue()
 
 
+# The characters that can start inline Markdown (CommonMark, GFM: emphasis, code, links,
+# strikethrough, tables, math on GitHub) or HTML. A backslash before ASCII punctuation always
+# stands for the character itself. Block markers (`-`, `+`, `#`, `1.`) only act at the start of
+# a line, and every escaped value here follows a prefix ("| ", "- licensor: "), so dates and
+# amounts keep their plain form.
+_MARKDOWN_SPECIAL: Final = frozenset("\\`*_[]<>|~&$")
+# Line breaks (CommonMark's and Unicode's) and other control characters would end a table row
+# or a list item: each becomes one space.
+_LINE_BREAKS: Final = {n: " " for n in range(32)} | {ord(c): " " for c in "\x7f\x85\u2028\u2029"}
+
+
+def markdown_text(value: object) -> str:
+    """`value` as literal text on one Markdown line or in one table cell: names (a licensor's,
+    a model's) can neither break the table nor inject markup or HTML."""
+    text = str(value).translate(_LINE_BREAKS)
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in text)
+
+
 def statement_markdown(value: dict) -> str:
     currency = value["currency"]
+    usage = value["usage"]
+    text = markdown_text
     head = [
-        f"# Statement {value['statement']}", "",
-        f"- period: {value['period']}", f"- licensor: {value['licensor']}", f"- agreement: {value['agreement']}",
-        f"- currency: {currency}",
-        f"- usage: {value['usage']['time_from']} to {value['usage']['time_before']} (excl.), "
-        f"{value['usage']['records']} records, {value['usage']['late_records']} late",
-        f"- share total: {format_nanos_exact(value['share_total_nanos'], currency)} {currency}",
+        f"# Statement {text(value['statement'])}", "",
+        f"- period: {text(value['period'])}", f"- licensor: {text(value['licensor'])}",
+        f"- agreement: {text(value['agreement'])}", f"- currency: {text(currency)}",
+        f"- usage: {text(usage['time_from'])} to {text(usage['time_before'])} (excl.), "
+        f"{usage['records']} records, {usage['late_records']} late",
+        f"- share total: {text(format_nanos_exact(value['share_total_nanos'], currency))} {text(currency)}",
         f"- payable: {value['share_total_minor']} minor units; residue carried: {value['residue_nanos']} nanos", "",
         "| " + " | ".join(STATEMENT_COLUMNS) + " |", "|" + "---|" * len(STATEMENT_COLUMNS),
     ]
-    body = ["| " + " | ".join("" if row.get(c) is None else str(row.get(c)) for c in STATEMENT_COLUMNS) + " |"
+    body = ["| " + " | ".join("" if row.get(c) is None else text(row.get(c)) for c in STATEMENT_COLUMNS) + " |"
             for row in statement_rows(value)]
     return "\n".join(head + body) + "\n"

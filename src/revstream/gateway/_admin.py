@@ -96,17 +96,23 @@ async def health(request: Request) -> Response:
         served = state.models[model.name]
         ready, detail = await served.backend.ready()
         backends[model.name] = {"ready": ready, "backend": served.backend.kind, "aliases": list(model.aliases), "detail": detail}
-    writer = {"ready": state.writer.last_error is None, "detail": state.writer.last_error or "ok"}
+    ready, detail = await state.limiter.ready()
+    rate_limiter = {"ready": ready, "shared": state.config.store.redis_url is not None, "detail": detail}
+    # The writer's last error names the database's host: /health (public) shows its type only.
+    writer_error = state.writer.last_error
+    writer = {"ready": writer_error is None, "detail": writer_error.partition(":")[0] if writer_error else "ok"}
     try:
         transparency = await log_health(state)
     except Exception as error:  # the store section above already reports why
         transparency = {"ready": False, "signing": None, "checkpoint_size": None, "detail": type(error).__name__}
-    ok = store["ready"] and all(b["ready"] for b in backends.values())
+    # Without its rate limiter a worker admits nothing (it never counts unchecked): not ready.
+    ok = store["ready"] and rate_limiter["ready"] and all(b["ready"] for b in backends.values())
     body = {
         "status": "ok" if ok else "degraded",
         "process": {"ready": True, "pid": os.getpid(), "worker_id": state.worker_id,
                     "uptime_s": round(time.monotonic() - state.started_monotonic, 3)},
         "store": store,
+        "rate_limiter": rate_limiter,
         "usage_writer": writer,
         "transparency_log": transparency,
         "backends": backends,

@@ -1,5 +1,10 @@
 """The ASGI application: routes, the request-id and error middleware, and the lifespan
-that builds the AppState (store, usage writer, backends) and tears it down."""
+that builds the AppState (store, usage writer, backends) and tears it down.
+
+`create_app(config, backends=..., clock=...)` is the seam tests use: `backends` maps a model's
+`backend` kind to the factory that builds it (over the registry `BACKEND_CLASSES`), `clock` is
+the request path's time in µs since the Unix epoch (see `AppState.clock`).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,14 @@ import logging
 import os
 import random
 import time
+from collections.abc import Callable, Mapping
 
+from sqlalchemy import exc as sql
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from ..backends import BackendError, make_backend
-from ..config import Config, load_config
+from ..backends import BACKEND_CLASSES, Backend, BackendError
+from ..config import Config, ModelConfig, load_config
 from ..dashboard import DashboardError, dashboard_routes
 from ..keys import new_id
 from ..ratelimit import RateLimitUnavailable, make_rate_limiter
@@ -37,7 +44,7 @@ from ._metrics import Metrics
 from ._plan_limits import PlanLimitCache
 from ._routes_v1 import chat_completions, completions, list_models, my_balance, my_usage
 from ._routes_plans import my_invoice, my_invoices, my_plan
-from ._state import AppState, ServedModel
+from ._state import AppState, ServedModel, system_clock_us
 from ._transparency import (
     checkpoint,
     consistency_proof,
@@ -56,6 +63,12 @@ WORKER_LEASE_S = 30.0
 # saves a system call per request.
 _ids = random.Random()
 METRIC_PATHS = {"/v1/chat/completions": "chat", "/v1/completions": "completion", "/v1/models": "models"}
+RETRY_AFTER_S = 1
+"""What a 503 for a store or Redis outage tells clients to wait before retrying."""
+# The database errors that mean "cannot reach or use the database now": a lost or refused
+# connection, an exhausted pool, a locked SQLite file. A retry may succeed.
+STORE_OUTAGES = (sql.OperationalError, sql.InterfaceError, sql.TimeoutError, sql.DisconnectionError)
+BackendFactory = Callable[[ModelConfig], Backend]
 
 
 class RequestContext:
@@ -109,15 +122,24 @@ def _as_api_error(error: Exception, request_id: str) -> ApiError:
         return from_backend(error)
     if isinstance(error, DashboardError):
         return ApiError(error.status, error.message, error.error_type, error.code, error.param)
-    if isinstance(error, RateLimitUnavailable):
+    if isinstance(error, RateLimitUnavailable):  # its message names no host (see ratelimit._redis)
         return ApiError(503, f"rate limits cannot be checked: {error}", "server_error", "rate_limiter_unavailable",
-                        headers={"x-should-retry": "true"})
+                        headers=_retry_soon())
     if isinstance(error, UsageWriterClosed):
         return ApiError(503, str(error), "server_error", "shutting_down", headers={"x-should-retry": "true"})
+    if isinstance(error, STORE_OUTAGES) or (isinstance(error, sql.DBAPIError) and error.connection_invalidated):
+        # The driver's text names the database's host and port: it goes to the log only.
+        log.warning("request %s: the database is unavailable: %s", request_id, error)
+        return ApiError(503, "the database is unavailable; retry shortly", "server_error", "store_unavailable",
+                        headers=_retry_soon())
     if isinstance(error, StoreError):
         return ApiError(503, f"the store is unavailable: {error}", "server_error", "store_unavailable")
     log.exception("unhandled error in request %s", request_id)
     return internal(request_id)
+
+
+def _retry_soon() -> dict[str, str]:
+    return {"x-should-retry": "true", "retry-after": str(RETRY_AFTER_S)}
 
 
 async def _heartbeat(state: AppState) -> None:
@@ -132,7 +154,9 @@ async def _heartbeat(state: AppState) -> None:
             log.warning("heartbeat failed: %s", error)
 
 
-async def _build_state(config: Config) -> AppState:
+async def _build_state(
+    config: Config, backends: Mapping[str, BackendFactory], clock: Callable[[], int] | None,
+) -> AppState:
     engine = make_engine(config.store.database_url)
     worker_id = new_id("wrk")
     now = time.time_ns() // 1000
@@ -145,14 +169,15 @@ async def _build_state(config: Config) -> AppState:
     writer.start()
     models: dict[str, ServedModel] = {}
     for model_config in config.models:
-        backend = make_backend(model_config)
+        backend = backends[model_config.backend](model_config)
         await backend.start()
         for name in model_config.names:
             models[name] = ServedModel(model_config, backend)
+    limiter = make_rate_limiter(config.store.redis_url, clock_us=clock)
     return AppState(
         config=config, engine=engine, writer=writer, keys=KeyCache(engine, config.server.auth_cache_ttl_s),
-        metrics=Metrics(), worker_id=worker_id, models=models, limiter=make_rate_limiter(config.store.redis_url),
-        plan_limits=PlanLimitCache(engine, config.server.auth_cache_ttl_s),
+        metrics=Metrics(), worker_id=worker_id, models=models, limiter=limiter,
+        plan_limits=PlanLimitCache(engine, config.server.auth_cache_ttl_s), clock=clock or system_clock_us,
     )
 
 
@@ -168,10 +193,16 @@ async def _teardown(state: AppState) -> None:
     state.engine.dispose()
 
 
-def create_app(config: Config) -> Starlette:
+def create_app(
+    config: Config, *, backends: Mapping[str, BackendFactory] | None = None, clock: Callable[[], int] | None = None,
+) -> Starlette:
+    """The gateway for `config`. `backends` adds or replaces backend factories by kind (the
+    registry `BACKEND_CLASSES` otherwise); `clock` replaces the system clock (µs since the
+    epoch) on the request path and in the in-process rate limiter."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        state = await _build_state(config)
+        state = await _build_state(config, {**BACKEND_CLASSES, **(backends or {})}, clock)
         app.state.revstream = state
         # Everything built so far lives as long as the worker: move it out of the cyclic
         # collector's generations, so a full collection no longer walks it (a stall of

@@ -14,7 +14,7 @@ from ..money import json_safe
 from ..store import customer_balance, list_usage
 from ..metering import balance_json
 from ._errors import ApiError, invalid
-from ._pipeline import Idempotency, admit, respond
+from ._pipeline import Idempotency, Replayed, admit, run
 from ._schema import parse_chat, parse_completion
 from ._state import AppState
 
@@ -78,13 +78,13 @@ async def _generate(request: Request, endpoint: str, parse) -> Response:
     body = await read_body(request, state.config.server.request_body_bytes_max)
     parsed = parse(parse_json(body), state.config.limits)
     request.scope["revstream.model"] = parsed.generation.model
-    admitted = await admit(
-        state, parsed, principal, request.scope["revstream.request_id"], endpoint, idempotency_of(request, body)
-    )
-    if isinstance(admitted, Response):
-        return admitted
-    request.scope["revstream.model"] = admitted.served.config.name
-    return await respond(admitted, parsed, request)
+    request_id = request.scope["revstream.request_id"]
+    try:
+        call = await admit(state, parsed, principal, request_id, endpoint, idempotency_of(request, body))
+    except Replayed as replayed:
+        return replayed.response
+    request.scope["revstream.model"] = call.served.config.name
+    return await run(call, parsed, request)
 
 
 async def chat_completions(request: Request) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -15,6 +16,11 @@ from ..store import UsageWriter
 from ._auth import KeyCache
 from ._metrics import Metrics
 from ._plan_limits import PlanLimitCache
+
+
+def system_clock_us() -> int:
+    """The wall clock in µs since the Unix epoch: the default `clock` of `create_app`."""
+    return time.time_ns() // 1000
 
 
 @dataclass(slots=True)
@@ -39,13 +45,22 @@ class AppState:
     log_appender_error: str | None = None
     # The rate limits of customers' plans (None: plans' limits are not enforced).
     plan_limits: PlanLimitCache | None = None
+    # Time of the request path (usage record times, durations, the in-process rate limiter):
+    # µs since the Unix epoch. Tests inject a clock they move on.
+    clock: Callable[[], int] = system_clock_us
 
     def model(self, name: str) -> ServedModel | None:
         return self.models.get(name)
 
-    def spawn(self, coroutine) -> asyncio.Task:
+    def spawn(self, coroutine: Coroutine) -> asyncio.Task:
         """Run `coroutine` in the background, kept until it ends; awaited at shutdown."""
         task = asyncio.get_running_loop().create_task(coroutine)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
         return task
+
+    async def run_to_end(self, coroutine: Coroutine):
+        """Await `coroutine`, which runs to its end even if the caller is cancelled meanwhile
+        (a background task awaited through a shield): for work that must not be cut short,
+        such as giving tokens back or finalizing a usage record."""
+        return await asyncio.shield(self.spawn(coroutine))

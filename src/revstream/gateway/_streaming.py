@@ -1,24 +1,25 @@
 """Server-sent events for streamed completions, as a small ASGI response.
 
-It sends each backend event as it comes and watches the connection at the same
-time: when the client goes away, generation is cancelled at once and the usage
-record is finalized as `aborted` with the tokens generated so far.
+It relays each backend event as it comes and watches the connection at the same time: when
+the client goes away, generation is cancelled at once and the call is finished as `aborted`
+with the tokens generated so far. However the stream ends, the backend's iterator is closed
+first (so the backend stops and its counts are final), then the call is finished once
+(`Call.finish`), then the last bytes are sent: a retry of an idempotent request that arrives
+the moment the stream ends finds its stored outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, AsyncIterator
+from typing import AsyncIterator
 
 from ..backends import BackendError, Event, Finish
-from ..metering import STATUS_ABORTED, STATUS_ERROR, STATUS_OK
+from ..metering import UsageStatus
 from ..store import StoredResponse
+from ._call import Call, Outcome
 from ._errors import from_backend, internal
 from ._responses import ResponseBuilder, error_chunk
-
-if TYPE_CHECKING:
-    from ._pipeline import Call
 
 log = logging.getLogger("revstream.gateway")
 EVENT_STREAM = "text/event-stream; charset=utf-8"
@@ -31,8 +32,11 @@ async def wait_for_disconnect(receive) -> None:
             return
 
 
+CLIENT_LEFT = Outcome(UsageStatus.ABORTED, error_code="client_disconnected")
+
+
 class EventStreamResponse:
-    def __init__(self, call: "Call", builder: ResponseBuilder, first: Event, events: AsyncIterator[Event]) -> None:
+    def __init__(self, call: Call, builder: ResponseBuilder, first: Event, events: AsyncIterator[Event]) -> None:
         self.call = call
         self.builder = builder
         self.first = first
@@ -56,38 +60,44 @@ class EventStreamResponse:
             if not producer.done():
                 producer.cancel()
                 await asyncio.gather(producer, return_exceptions=True)
-                self.call.finalize(STATUS_ABORTED, error_code="client_disconnected")
             watcher.cancel()
+            # A no-op when the producer finished the call; else the client left first.
+            await self.call.finish(CLIENT_LEFT)
         if producer.done() and not producer.cancelled() and producer.exception() is not None:
             log.error("stream %s failed", self.call.request_id, exc_info=producer.exception())
 
     async def _produce(self, send) -> None:
+        try:
+            try:
+                outcome, last = await self._relay(send)
+            finally:
+                await self.events.aclose()  # the backend stops before its tokens are counted
+        except Exception:
+            await self.call.finish(Outcome(UsageStatus.ERROR, error_code="internal_error"))
+            raise
+        await self.call.finish(outcome)
+        if last is not None:
+            await self._send(send, last, more=False)
+
+    async def _relay(self, send) -> tuple[Outcome, bytes | None]:
+        """Send events until the stream ends; returns how it ended and the last bytes to send."""
         call, builder = self.call, self.builder
         try:
             await self._send(send, builder.first_chunk())
             event = self.first
-            while True:
-                if isinstance(event, Finish):
-                    tail = builder.finish_chunks(event)
-                    stored = StoredResponse(200, EVENT_STREAM, b"".join(self.sent or ()) + tail)
-                    await call.close(STATUS_OK, event, response=stored)
-                    await self._send(send, tail, more=False)
-                    return
+            while not isinstance(event, Finish):
                 await self._send(send, builder.text_chunk(event.text))
-                event = await self.events.__anext__()
+                event = await anext(self.events)
         except BackendError as error:
-            await call.close(STATUS_ERROR, error_code=error.code)
-            await self._send(send, error_chunk(from_backend(error).body()), more=False)
+            return Outcome(UsageStatus.ERROR, error_code=error.code), error_chunk(from_backend(error).body())
         except StopAsyncIteration:
-            await call.close(STATUS_ERROR, error_code="backend_ended_early")
-            await self._send(send, error_chunk(internal(call.request_id).body()), more=False)
+            failed = Outcome(UsageStatus.ERROR, error_code="backend_ended_early")
+            return failed, error_chunk(internal(call.request_id).body())
         except OSError:  # the socket broke while we wrote: the client is gone
-            call.finalize(STATUS_ABORTED, error_code="client_disconnected")
-        except Exception:
-            call.finalize(STATUS_ERROR, error_code="internal_error")
-            raise
-        finally:
-            await self.events.aclose()
+            return CLIENT_LEFT, None
+        tail = builder.finish_chunks(event)
+        stored = StoredResponse(200, EVENT_STREAM, b"".join(self.sent or ()) + tail)
+        return Outcome(UsageStatus.OK, event, response=stored), tail
 
     async def _send(self, send, body: bytes, more: bool = True) -> None:
         if self.sent is not None and more:

@@ -21,6 +21,7 @@ from ..store import (
     LogIntegrityError,
     append_log,
     consistency_hashes,
+    find_key,
     find_licensor_token,
     get_meta,
     inclusion_hashes,
@@ -62,7 +63,8 @@ async def run_appender(state: AppState, stop: asyncio.Event) -> None:
                     break
             state.log_appender_error = None
         except Exception as error:  # a store hiccup must not kill the worker; health shows it
-            state.log_appender_error = f"{type(error).__name__}: {error}"
+            # Its type only: the text of a driver error names the database's host (in the log).
+            state.log_appender_error = type(error).__name__
             log.warning("transparency log append failed: %s", error)
         try:
             await asyncio.wait_for(stop.wait(), settings.log_append_interval_s)
@@ -82,7 +84,9 @@ async def log_health(state: AppState) -> dict:
 # --- HTTP -----------------------------------------------------------------------------
 
 async def _require_reader(request: Request) -> str | None:
-    """The licensor id of a licensor token, or None for the admin token; 401/403 otherwise."""
+    """The licensor id of a licensor token, or None for the admin token. As the dashboard
+    answers: 401 without a token or with one that is unknown or revoked, 403 with a token of
+    another kind (a customer's API key)."""
     token = bearer(request.headers)
     if token is None:
         raise ApiError(401, "the transparency log needs a licensor token: Authorization: Bearer rslic-… "
@@ -93,10 +97,14 @@ async def _require_reader(request: Request) -> str | None:
     if licensor_id is not None:
         return licensor_id
     admin = await asyncio.to_thread(get_meta, engine, ADMIN_TOKEN_META_KEY)
-    if admin is None or not secrets_equal(admin, digest):
+    if admin is not None and secrets_equal(admin, digest):
+        return None
+    key = await asyncio.to_thread(find_key, engine, digest)
+    if key is not None and key.revoked_us is None:
         raise ApiError(403, "this token cannot read the transparency log: use a licensor token or the admin token",
                        code="forbidden")
-    return None
+    raise ApiError(401, "the token is unknown or revoked: the transparency log needs a licensor token "
+                        "or the admin token", code="invalid_licensor_token")
 
 
 def _integer(request: Request, name: str) -> int:

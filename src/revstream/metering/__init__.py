@@ -10,6 +10,7 @@ from ._record import (
     FinalUsage,
     PendingUsage,
     UsageRecord,
+    UsageStatus,
 )
 from ._view import balance_json, parse_time_us, rfc3339, usage_json
 
@@ -23,6 +24,7 @@ __all__ = [
     "FinalUsage",
     "PendingUsage",
     "UsageRecord",
+    "UsageStatus",
     "balance_json",
     "parse_time_us",
     "rfc3339",

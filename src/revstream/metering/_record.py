@@ -8,12 +8,24 @@ closed as `interrupted` with what is known (the prompt tokens).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-STATUS_PENDING = "pending"
-STATUS_OK = "ok"
-STATUS_ABORTED = "aborted"
-STATUS_ERROR = "error"
-STATUS_INTERRUPTED = "interrupted"
+
+class UsageStatus(StrEnum):
+    """A usage record's status. A StrEnum: each member is the very string stored and shown."""
+
+    PENDING = "pending"
+    OK = "ok"
+    ABORTED = "aborted"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+
+
+STATUS_PENDING = UsageStatus.PENDING
+STATUS_OK = UsageStatus.OK
+STATUS_ABORTED = UsageStatus.ABORTED
+STATUS_ERROR = UsageStatus.ERROR
+STATUS_INTERRUPTED = UsageStatus.INTERRUPTED
 FINAL_STATUSES = (STATUS_OK, STATUS_ABORTED, STATUS_ERROR, STATUS_INTERRUPTED)
 
 
@@ -34,7 +46,7 @@ class PendingUsage:
 @dataclass(frozen=True, slots=True)
 class FinalUsage:
     request_id: str
-    status: str
+    status: UsageStatus
     tokens_prompt: int
     tokens_completion: int
     usage_source: str
@@ -46,6 +58,7 @@ class FinalUsage:
     def __post_init__(self) -> None:
         if self.status not in FINAL_STATUSES:
             raise ValueError(f"not a final usage status: {self.status!r}")
+        object.__setattr__(self, "status", UsageStatus(self.status))
         if self.tokens_prompt < 0 or self.tokens_completion < 0:
             raise ValueError("token counts cannot be negative")
 

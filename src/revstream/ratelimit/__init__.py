@@ -6,14 +6,17 @@ script on the Redis clock), chosen by ``make_rate_limiter(redis_url)``. ``rate_l
 and ``refusal_message`` turn a ``RateDecision`` into the OpenAI-style response. Errors are rooted
 at ``RateLimitError`` (see ``_errors``).
 
-Gateway use::
+Gateway use, through a ``TokenLease`` that holds what one request took from each bucket::
 
-    decision = await limiter.admit(key_id, limits, prompt_tokens + max_tokens)  # RateLimitUnavailable -> 503
+    lease = TokenLease(limiter, prompt_bound + max_tokens)
+    decision = await lease.take(key_id, limits)  # RateLimitUnavailable -> 503
     headers = rate_limit_headers(decision)
     if not decision.allowed:
         ...  # 429, refusal_message(decision), headers (with retry-after)
-    ...  # after an admitted request's response: return what was reserved but not used
-    await limiter.give_back(key_id, limits, prompt_tokens + max_tokens - tokens_used)
+    given_back = await lease.shrink(prompt_tokens + max_tokens)  # the exact count is known
+    headers = rate_limit_headers(refund(decision, given_back))
+    ...  # however the request ends, once: what was reserved but not used goes back
+    await lease.release(tokens_used)
 
 ``key_id`` is the API key's id, never its secret (it is part of a Redis key name).
 """
@@ -28,11 +31,13 @@ from revstream.ratelimit._bucket import (
     give_back_key,
     limit_per_minute_max,
     peek,
+    refund,
     take,
     take_key,
 )
 from revstream.ratelimit._errors import RateLimitArgumentError, RateLimitError, RateLimitUnavailable
 from revstream.ratelimit._headers import format_duration_us, rate_limit_headers, refusal_message
+from revstream.ratelimit._lease import TokenLease
 from revstream.ratelimit._limiter import RateLimiter, make_rate_limiter
 from revstream.ratelimit._local import LocalRateLimiter, local_keys_max
 from revstream.ratelimit._redis import DEFAULT_KEY_PREFIX, RedisRateLimiter
@@ -50,6 +55,7 @@ __all__ = [
     "RateLimitUnavailable",
     "RateLimiter",
     "RedisRateLimiter",
+    "TokenLease",
     "format_duration_us",
     "give_back",
     "give_back_key",
@@ -58,6 +64,7 @@ __all__ = [
     "make_rate_limiter",
     "peek",
     "rate_limit_headers",
+    "refund",
     "refusal_message",
     "take",
     "take_key",

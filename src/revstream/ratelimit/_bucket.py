@@ -244,3 +244,22 @@ def _forget_if_full(state: KeyState, now_us: int, limits: KeyLimits) -> KeyState
     if all(deficit_at(bucket, now_us, limit)[0] == 0 for bucket, limit in pairs if limit is not None):
         return KeyState(BucketState(), BucketState())
     return state
+
+
+def refund(decision: RateDecision, tokens: int) -> RateDecision:
+    """An admission's decision as it reads once ``tokens`` of its charge came back, at the
+    decision's own time: what the headers say after the request's exact count replaced its
+    bound. The token bucket's level rises (never above full); the request bucket is unchanged."""
+    check_count("tokens", tokens)
+    bucket = decision.tokens
+    if bucket is None or not bucket.allowed or tokens == 0:
+        return decision
+    limit = bucket.limit_per_minute
+    state = give_back(bucket.state, bucket.state.updated_us, limit, tokens)
+    capacity_units = limit * units_per_token
+    refunded = Decision(
+        allowed=True, state=state, limit_per_minute=limit, cost=bucket.cost,
+        remaining=(capacity_units - state.deficit_units) // units_per_token,
+        reset_us=_ceil_div(state.deficit_units, limit), retry_after_us=0,
+    )
+    return RateDecision(decision.requests, refunded, KeyState(decision.state.requests, state))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 from revstream.ratelimit._bucket import KeyLimits, RateDecision
@@ -22,15 +23,22 @@ class RateLimiter(Protocol):
 
     async def give_back(self, key_id: str, limits: KeyLimits, tokens: int) -> None: ...
 
+    async def ready(self) -> tuple[bool, str]:
+        """Whether the counters can be used now, and a word on why not (safe to show anyone)."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
-def make_rate_limiter(redis_url: str | None, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> RateLimiter:
+def make_rate_limiter(
+    redis_url: str | None, *, key_prefix: str = DEFAULT_KEY_PREFIX, clock_us: Callable[[], int] | None = None,
+) -> RateLimiter:
     """Redis-backed (shared by the whole fleet) when ``redis_url`` is set, else in-process.
 
     With a ``redis_url`` there is no fallback: if Redis cannot be reached, ``admit`` raises
-    ``RateLimitUnavailable`` rather than counting per process.
+    ``RateLimitUnavailable`` rather than counting per process. ``clock_us`` (µs) replaces the
+    in-process limiter's monotonic clock, for tests that move time on; Redis keeps its own clock.
     """
     if redis_url:
         return RedisRateLimiter(redis_url, key_prefix=key_prefix)
-    return LocalRateLimiter()
+    return LocalRateLimiter() if clock_us is None else LocalRateLimiter(clock_us=clock_us)

@@ -68,5 +68,8 @@ class LocalRateLimiter:
             if state is not None:
                 self._store(key_id, next_state)
 
+    async def ready(self) -> tuple[bool, str]:
+        return True, "in-process"
+
     async def aclose(self) -> None:
         self._states.clear()

@@ -10,12 +10,14 @@ that it reaches the latter, so the two implementations cannot drift apart unnoti
 
 A key expires (PEXPIREAT, on the script's clock) at the microsecond its last bucket is full
 again, rounded up to the millisecond; a key whose buckets are full is deleted, since an absent
-key reads as full. Any Redis failure raises ``RateLimitUnavailable``.
+key reads as full. Any Redis failure raises ``RateLimitUnavailable``, whose message is meant for
+the caller of the API and so never names Redis's host, port or reply: the detail goes to the log.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 
 import redis.asyncio as redis_asyncio
@@ -37,7 +39,10 @@ from revstream.ratelimit._bucket import (
 from revstream.ratelimit._errors import RateLimitUnavailable
 from revstream.ratelimit._local import check_key_id
 
+log = logging.getLogger("revstream.ratelimit")
 DEFAULT_KEY_PREFIX = "revstream:rl:"
+UNAVAILABLE_MESSAGE = "the shared rate-limit store is unavailable"
+"""What a caller is told; never the host, port or reply (those are logged)."""
 redis_timeout_s = 1.0
 """Connect and command timeout: past it the request is answered 503, not held."""
 redis_retries_max = 1
@@ -168,7 +173,8 @@ class RedisRateLimiter:
         now_us, old, new = reply[1], _key_state(reply[2:6]), _key_state(reply[6:10])
         decision = take_key(old, now_us, limits, tokens)
         if decision.allowed != bool(reply[0]) or not _same_buckets(decision.state, new, limits):
-            raise RateLimitUnavailable(f"the Redis script and the pure core disagree on {reply!r}")
+            log.error("the Redis rate-limit script and the pure core disagree on %r", reply)
+            raise RateLimitUnavailable(UNAVAILABLE_MESSAGE)
         return decision
 
     async def give_back(self, key_id: str, limits: KeyLimits, tokens: int) -> None:
@@ -179,7 +185,17 @@ class RedisRateLimiter:
         reply = await self._run(key_id, "give", limits, tokens)
         now_us, old, new = reply[1], _key_state(reply[2:6]), _key_state(reply[6:10])
         if not _same_buckets(give_back_key(old, now_us, limits, tokens), new, limits):
-            raise RateLimitUnavailable(f"the Redis script and the pure core disagree on {reply!r}")
+            log.error("the Redis rate-limit script and the pure core disagree on %r", reply)
+            raise RateLimitUnavailable(UNAVAILABLE_MESSAGE)
+
+    async def ready(self) -> tuple[bool, str]:
+        """Whether Redis answers a PING now, and a word on why not (never its address)."""
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as error:
+            log.warning("Redis rate limiter unavailable: %s", error)
+            return False, f"unreachable: {type(error).__name__}"
+        return True, "ok"
 
     async def aclose(self) -> None:
         await self._redis.aclose()
@@ -196,9 +212,11 @@ class RedisRateLimiter:
                 await self._redis.script_load(self._script)
                 reply = await self._redis.eval(self._script, 1, key, *args)
         except (RedisError, OSError) as error:
-            raise RateLimitUnavailable(f"Redis rate limiter unavailable: {error}") from error
+            log.warning("Redis rate limiter unavailable: %s", error)
+            raise RateLimitUnavailable(UNAVAILABLE_MESSAGE) from error
         if not isinstance(reply, list) or len(reply) != _reply_length or not all(isinstance(n, int) for n in reply):
-            raise RateLimitUnavailable(f"unexpected reply from the rate-limit script: {reply!r}")
+            log.error("unexpected reply from the rate-limit script: %r", reply)
+            raise RateLimitUnavailable(UNAVAILABLE_MESSAGE)
         return reply
 
 

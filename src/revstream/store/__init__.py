@@ -13,7 +13,7 @@ from ._accounts import (
     set_credit_limit,
 )
 from ._ledger import LedgerCheck, balances_of, check_ledger, post_entries
-from ._idempotency import ADMITTED, DENIED, MISMATCH, REPLAY, RUNNING, AdmitOutcome, AdmitRequest, StoredResponse
+from ._idempotency import ADMITTED, DENIED, MISMATCH, REPLAY, RUNNING, AdmitKind, AdmitOutcome, AdmitRequest, StoredResponse
 from ._metering import (
     admit_batch,
     discard_batch,
@@ -120,6 +120,7 @@ __all__ = [
     "MISMATCH",
     "REPLAY",
     "RUNNING",
+    "AdmitKind",
     "AdmitOutcome",
     "AdmitRequest",
     "AgreementRow",

@@ -4,6 +4,7 @@ once; the retry gets the stored result, or 409 while the first is still running.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -11,7 +12,27 @@ from ..metering import STATUS_OK, PendingUsage
 from ._schema import idempotency_keys
 from ._sql import insert_ignore
 
-ADMITTED, DENIED, REPLAY, RUNNING, MISMATCH = "admitted", "denied", "replay", "running", "mismatch"
+
+class AdmitKind(StrEnum):
+    """What an admission came to: run the request, or what a refused one answers instead."""
+
+    ADMITTED = "admitted"  # reserved and recorded pending: call the backend
+    DENIED = "denied"  # no money or quota for it (or a plan without the model)
+    REPLAY = "replay"  # an idempotent retry of a finished request: its stored response
+    RUNNING = "running"  # an idempotent retry while the first is still running
+    MISMATCH = "mismatch"  # an idempotency key reused with another request body
+
+
+class IdempotencyKeyState(StrEnum):
+    """The stored state of an idempotency key (the strings in `idempotency_keys.state`)."""
+
+    RUNNING = "running"
+    DONE = "done"
+
+
+ADMITTED, DENIED, REPLAY, RUNNING, MISMATCH = (
+    AdmitKind.ADMITTED, AdmitKind.DENIED, AdmitKind.REPLAY, AdmitKind.RUNNING, AdmitKind.MISMATCH,
+)
 STORED_BODY_BYTES_MAX = 4 * 1024 * 1024
 
 
@@ -33,7 +54,7 @@ class StoredResponse:
 
 @dataclass(frozen=True, slots=True)
 class AdmitOutcome:
-    kind: str
+    kind: AdmitKind
     reserved_nanos: int = 0
     currency: str | None = None
     message: str = ""
@@ -47,7 +68,7 @@ def claim(connection: Connection, request: AdmitRequest, now_us: int) -> AdmitOu
     pending = request.pending
     row = {
         "customer_id": pending.customer_id, "idempotency_key": pending.idempotency_key,
-        "request_id": pending.request_id, "request_sha256": request.request_sha256 or "", "state": "running",
+        "request_id": pending.request_id, "request_sha256": request.request_sha256 or "", "state": IdempotencyKeyState.RUNNING,
         "status_code": None, "content_type": None, "body": None, "created_us": now_us,
     }
     if insert_ignore(connection, idempotency_keys, [row], ("customer_id", "idempotency_key")):
@@ -60,7 +81,7 @@ def claim(connection: Connection, request: AdmitRequest, now_us: int) -> AdmitOu
     ).one()
     if existing.request_sha256 != (request.request_sha256 or ""):
         return AdmitOutcome(MISMATCH, message="This Idempotency-Key was already used with a different request body.")
-    if existing.state == "running":
+    if existing.state == IdempotencyKeyState.RUNNING:
         return AdmitOutcome(RUNNING, message="A request with this Idempotency-Key is still running; retry when it has finished.")
     return AdmitOutcome(REPLAY, response=StoredResponse(existing.status_code, existing.content_type, existing.body))
 
@@ -70,7 +91,7 @@ def forget(connection: Connection, keys: list[tuple[str, str]]) -> None:
     for customer_id, key in keys:
         connection.execute(delete(idempotency_keys).where(
             idempotency_keys.c.customer_id == customer_id, idempotency_keys.c.idempotency_key == key,
-            idempotency_keys.c.state == "running",
+            idempotency_keys.c.state == IdempotencyKeyState.RUNNING,
         ))
 
 
@@ -85,7 +106,7 @@ def settle(connection: Connection, finals, records, responses: dict[str, StoredR
         where = (idempotency_keys.c.customer_id == record.customer_id, idempotency_keys.c.idempotency_key == record.idempotency_key)
         if final.status == STATUS_OK and response is not None and len(response.body) <= STORED_BODY_BYTES_MAX:
             connection.execute(update(idempotency_keys).where(*where).values(
-                state="done", status_code=response.status_code, content_type=response.content_type, body=response.body,
+                state=IdempotencyKeyState.DONE, status_code=response.status_code, content_type=response.content_type, body=response.body,
             ))
         else:
             connection.execute(delete(idempotency_keys).where(*where))
