@@ -1,7 +1,9 @@
 """OpenAIBackend against a real fake upstream: an aiohttp server on a free 127.0.0.1 port.
 
 Each test sets `upstream.behaviour` (an aiohttp handler) and reads back what the
-backend sent in `upstream.requests`. Waits are on events with generous bounds.
+backend sent in `upstream.requests`. Requests outside /v1 (the tokenizer endpoints the
+backend probes when usage is missing) go to `upstream.extras` instead, answered by
+`upstream.extras_behaviour`, 404 by default. Waits are on events with generous bounds.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ class FakeUpstream:
     base_url: str = ""
     behaviour: Handler | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
+    extras_behaviour: Handler | None = None
+    extras: list[RecordedRequest] = field(default_factory=list)
     # Set at teardown: handlers that hang wait on it so the server can stop.
     release: asyncio.Event = field(default_factory=asyncio.Event)
     # Set by a streaming handler once the client's connection is gone.
@@ -70,7 +74,13 @@ class FakeUpstream:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         body = orjson.loads(raw) if raw else None
-        self.requests.append(RecordedRequest(request.method, request.path, dict(request.headers), body))
+        recorded = RecordedRequest(request.method, request.path, dict(request.headers), body)
+        if not request.path.startswith("/v1/"):
+            self.extras.append(recorded)
+            if self.extras_behaviour is None:
+                return web.json_response({"detail": "Not Found"}, status=404)
+            return await self.extras_behaviour(request)
+        self.requests.append(recorded)
         if request.path == "/v1/models" and self.behaviour is None:
             return web.json_response({"object": "list", "data": [{"id": "real-model", "object": "model"}]})
         assert self.behaviour is not None, "test did not set upstream.behaviour"
@@ -379,6 +389,19 @@ def exact(vocab, text: str) -> int:
     return len(vocab.tokenize(text.encode("utf-8"), add_bos=False)) if text else 0
 
 
+def reference_chat_tokens(vocab, messages: tuple[ChatMessage, ...]) -> list[int]:
+    """A chat prompt's tokens as llama-cpp-python's own server makes them: the GGUF's
+    template through its Jinja2ChatFormatter, tokenized with special tokens parsed."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def text(token: int) -> str:
+        return vocab.detokenize([token], special=True).decode()
+
+    formatter = Jinja2ChatFormatter(vocab.metadata["tokenizer.chat_template"], text(vocab.token_eos()), text(vocab.token_bos()))
+    rendered = formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
+    return vocab.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+
+
 async def test_non_stream_without_usage_counts_with_the_configured_tokenizer(upstream, make_backend, reference_vocab):
     text = "Hello there, wörld! 日本語 tokens."
     upstream.behaviour = json_answer(chat_body(text, None))
@@ -386,7 +409,9 @@ async def test_non_stream_without_usage_counts_with_the_configured_tokenizer(ups
 
     events, meter = await run(backend, chat())
 
-    prompt = sum(exact(reference_vocab, m.content) + 4 for m in MESSAGES)
+    # The prompt is counted through the GGUF's chat template, as the model sees it.
+    prompt = len(reference_chat_tokens(reference_vocab, MESSAGES))
+    assert prompt > sum(exact(reference_vocab, m.content) + 4 for m in MESSAGES)
     assert events == [TextDelta(text), Finish("stop", prompt, exact(reference_vocab, text), "tokenizer")]
     assert meter.usage_source == "tokenizer"
     # The exact count differs from the estimate for this text, so the test can tell them apart.
@@ -558,7 +583,13 @@ async def test_upstream_dropping_mid_body_is_unavailable(upstream, make_backend,
             seen.append(event)
 
     assert seen == ([TextDelta("partial")] if stream else [])
-    assert meter.settled.is_set()
+    # The upstream took the request, so what it served is counted, off the event loop,
+    # before the meter settles: the prompt (through no template here: an estimate) and
+    # the text that reached the client.
+    await asyncio.wait_for(meter.settled.wait(), WAIT_S)
+    assert meter.tokens_prompt == chat_prompt_estimate(MESSAGES)
+    assert meter.tokens_completion == (estimate("partial") if stream else 0)
+    assert meter.usage_source == "estimate"
 
 
 async def test_long_sse_line_within_the_bound_is_accepted(upstream, make_backend):
@@ -629,8 +660,9 @@ async def test_stream_stalling_after_first_delta_is_backend_timeout(upstream, ma
                 seen.append(event)
 
     assert seen == [TextDelta("first")]
-    assert meter.text_parts == ["first"] and meter.tokens_completion == 1
-    assert meter.settled.is_set()
+    await asyncio.wait_for(meter.settled.wait(), WAIT_S)
+    assert meter.text_parts == ["first"]
+    assert (meter.tokens_prompt, meter.tokens_completion) == (chat_prompt_estimate(MESSAGES), estimate("first"))
 
 
 # (g) consumer closes the stream early --------------------------------------------------
@@ -660,8 +692,10 @@ async def test_closing_the_stream_early_settles_the_meter_and_closes_the_upstrea
     assert not meter.settled.is_set()
     await events.aclose()
 
-    assert meter.settled.is_set()
-    assert meter.tokens_completion >= 1 and meter.text_parts[0] == "tick"
+    await asyncio.wait_for(meter.settled.wait(), WAIT_S)
+    assert meter.text_parts[0] == "tick"
+    assert meter.tokens_completion == estimate("".join(meter.text_parts)) >= 1
+    assert meter.tokens_prompt == chat_prompt_estimate(MESSAGES)
     await asyncio.wait_for(upstream.disconnected.wait(), WAIT_S)
 
 
