@@ -225,3 +225,9 @@ async def test_tokenizations_are_bounded_and_the_overflow_is_busy():
 @pytest.mark.parametrize(("cores", "threads"), [(1, 1), (2, 1), (3, 1), (4, 2), (8, 4), (16, THREADS_DEFAULT_MAX), (64, THREADS_DEFAULT_MAX)])
 def test_the_default_leaves_half_the_cores_to_neighbours(cores, threads):
     assert default_threads(cores) == threads
+
+
+def test_prompt_processing_uses_the_same_threads_as_generation(llama):
+    # llama-cpp-python's own default for n_threads_batch is every core, which a busy
+    # neighbour turns into a crawl for every prompt.
+    assert (llama.n_threads, llama.n_threads_batch) == (1, 1)

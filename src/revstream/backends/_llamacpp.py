@@ -150,10 +150,13 @@ class LlamaCppBackend(Backend):
         path = self.gguf_path
         if not path.is_file():
             raise FileNotFoundError(f"GGUF file not found: {path}")
+        threads = self._model.n_threads or default_threads()
         llama = Llama(
             model_path=str(path),
             n_ctx=self._model.n_ctx,
-            n_threads=self._model.n_threads or default_threads(),
+            # Prompt processing too: llama-cpp-python would otherwise take every core for it.
+            n_threads=threads,
+            n_threads_batch=threads,
             n_batch=self._model.n_batch,
             verbose=False,
         )
