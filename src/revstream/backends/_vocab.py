@@ -22,6 +22,9 @@ from ._template import PromptPiece
 
 # Token attributes that llama.cpp matches as special text when parse_special is on.
 _SPECIAL_ATTRS_NAMES = ("LLAMA_TOKEN_ATTR_CONTROL", "LLAMA_TOKEN_ATTR_UNKNOWN")
+# No token is shorter than a byte, so a text of B bytes has at most B tokens, plus what
+# the tokenizer adds around it (BOS, EOS, a SentencePiece space prefix).
+ADDED_TOKENS_MAX = 4
 
 
 class Vocabulary:
@@ -31,7 +34,9 @@ class Vocabulary:
         import llama_cpp
 
         self._llama = llama
+        self._llama_cpp = llama_cpp
         vocab = llama._model.vocab
+        self._vocab = vocab
         special_attrs = 0
         for attr_name in _SPECIAL_ATTRS_NAMES:
             special_attrs |= getattr(llama_cpp, attr_name)
@@ -61,6 +66,18 @@ class Vocabulary:
             return ""
         return self._llama.detokenize([token], special=True).decode("utf-8", "replace")
 
+    def _tokenize(self, text: str, add_bos: bool) -> list[int]:
+        """llama_tokenize into a buffer sized for the worst case, so that a long text is
+        tokenized once (llama-cpp-python's own `tokenize` sizes its buffer by the training
+        context, so a prompt longer than that is tokenized twice)."""
+        data = text.encode("utf-8")
+        capacity = len(data) + ADDED_TOKENS_MAX
+        buffer = (self._llama_cpp.llama_token * capacity)()
+        count = self._llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, capacity, add_bos, False)
+        if count < 0:  # never for a real vocabulary; let llama-cpp-python size it
+            return self._llama.tokenize(data, add_bos=add_bos, special=False)
+        return buffer[:count]
+
     def tokens_min(self, text_bytes: int) -> int:
         """The fewest tokens any text of `text_bytes` UTF-8 bytes can take."""
         return text_bytes // self.token_bytes_max
@@ -69,7 +86,7 @@ class Vocabulary:
         """Plain text: special-token text in it stays text."""
         if not text:
             return [self.bos] if add_bos and self.add_bos else []
-        return self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=False)
+        return self._tokenize(text, add_bos)
 
     def _scaffold_parts(self, text: str) -> Iterable[str | int]:
         if self._special_pattern is None:
@@ -92,7 +109,7 @@ class Vocabulary:
 
         def flush() -> None:
             if run:
-                tokens.extend(self._llama.tokenize("".join(run).encode("utf-8"), add_bos=False, special=False))
+                tokens.extend(self._tokenize("".join(run), add_bos=False))
                 run.clear()
 
         for piece in pieces:
