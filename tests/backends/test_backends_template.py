@@ -51,6 +51,16 @@ def test_a_template_that_trims_contents_is_detected_and_followed():
     assert ChatTemplate(CHATML).render((ChatMessage("user", "  padded \n"),))[1] == PromptPiece("  padded \n", True)
 
 
+def test_trimming_is_found_even_where_the_template_refuses_a_system_message():
+    gemma_like = (
+        "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+        "{% for message in messages %}{{ '<start_of_turn>' + message['role'] + '\n' + message['content'] | trim"
+        " + '<end_of_turn>\n' }}{% endfor %}"
+    )
+    pieces = ChatTemplate(gemma_like).render((ChatMessage("user", " spaced \n"),))
+    assert pieces[1] == PromptPiece("spaced", True)
+
+
 def test_a_conversation_the_template_refuses_is_a_400():
     template = ChatTemplate(ALTERNATING)
     assert template.render_text((ChatMessage("user", "a"), ChatMessage("assistant", "b"))) == "[user] a\n[assistant] b\n"

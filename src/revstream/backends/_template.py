@@ -37,7 +37,9 @@ from ._base import INVALID_MESSAGES, BackendError, ChatMessage, PromptRejected
 # How a configured `chat_template` value is told apart from a file path.
 INLINE_MARKERS = ("{{", "{%")
 TEMPLATE_BYTES_MAX = 1024 * 1024
-PROBE_ROLES = ("system", "user", "assistant", "user")
+# Conversations rendered once per template to learn which roles' contents it trims; two,
+# because some templates refuse a system message (Gemma's) and others need one first.
+PROBE_CONVERSATIONS = (("user", "assistant", "user"), ("system", "user"))
 # A sentinel is SENTINEL_OPEN + a per-render nonce + ":" + the message's index + SENTINEL_CLOSE
 # (Unicode private-use characters, which no template writes).
 SENTINEL_OPEN = "\ue000"
@@ -120,19 +122,19 @@ class ChatTemplate:
 
     def _probe_trimming(self) -> frozenset[str]:
         """Roles whose content the template trims (`message['content'] | trim`, as Llama 3's
-        does): a padded sentinel comes out bare. Probed once; a template that refuses the
-        probe conversation is taken not to trim."""
+        and Gemma's do): a padded sentinel comes out bare. A conversation the template
+        refuses teaches nothing; a role never seen is taken not to be trimmed."""
+        trimmed: set[str] = set()
         nonce = secrets.token_hex(8)
-        sentinels = [_sentinel(nonce, index) for index in range(len(PROBE_ROLES))]
-        messages = [{"role": role, "content": f" {s} "} for role, s in zip(PROBE_ROLES, sentinels)]
-        try:
-            rendered = self._render(messages)
-        except BackendError:
-            return frozenset()
-        return frozenset(
-            role for role, sentinel in zip(PROBE_ROLES, sentinels)
-            if sentinel in rendered and f" {sentinel} " not in rendered
-        )
+        for roles in PROBE_CONVERSATIONS:
+            sentinels = [_sentinel(nonce, index) for index in range(len(roles))]
+            try:
+                rendered = self._render([{"role": role, "content": f" {s} "} for role, s in zip(roles, sentinels)])
+            except BackendError:
+                continue
+            trimmed.update(role for role, sentinel in zip(roles, sentinels)
+                           if sentinel in rendered and f" {sentinel} " not in rendered)
+        return frozenset(trimmed)
 
     def render(self, messages: tuple[ChatMessage, ...]) -> tuple[PromptPiece, ...]:
         """The prompt as scaffolding and content pieces, in order."""

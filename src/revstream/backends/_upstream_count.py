@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 Dialect = Literal["vllm", "llama-server", "llama-cpp-python"]
 PROBE_MESSAGES = [{"role": "user", "content": "Hello"}]
-PROBE_TIMEOUT_S = 10.0
+PROBE_TIMEOUT_S = 5.0
 RESPONSE_BYTES_MAX = 64 * 1024 * 1024  # a token list for a multi-megabyte prompt
 
 
