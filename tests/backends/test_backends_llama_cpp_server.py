@@ -127,6 +127,8 @@ def gateway(upstream, template_file, tmp_path_factory):
         ModelConfig(name="upstream-gguf", backend="openai", base_url=upstream, tokenizer=embedded_gguf_path()),
         # the upstream counted by its own /extras/tokenize over the configured template
         ModelConfig(name="upstream-template", backend="openai", base_url=upstream, chat_template=str(template_file)),
+        # neither: llama_cpp.server has no template endpoint, so streams can only be estimated
+        ModelConfig(name="upstream-bare", backend="openai", base_url=upstream),
         ModelConfig(name="embedded", backend="llamacpp", path=Path("embedded"), n_threads=1),
     )
     with Gateway(tmp_path_factory.mktemp("gateway"), models) as running:
@@ -155,6 +157,17 @@ def test_a_streamed_chat_bills_the_prompt_tokens_the_upstream_reports_unstreamed
     assert (streamed.tokens_prompt, streamed.usage_source) == (reported, "tokenizer")
     assert chunks[-1].usage.prompt_tokens == reported
     assert 0 < streamed.tokens_completion <= 3
+
+
+def test_without_a_tokenizer_or_template_a_stream_is_labelled_an_estimate(gateway, caplog):
+    with gateway.client.chat.completions.with_streaming_response.create(
+        model="upstream-bare", messages=HELLO, max_tokens=2, temperature=0, stream=True,
+    ) as response:
+        list(response.parse())
+        request_id = response.headers["x-request-id"]
+
+    assert gateway.record(request_id).usage_source == "estimate"
+    assert "configure `tokenizer`" in caplog.text
 
 
 # Item 8: an empty prompt is a 400 in the OpenAI error format ---------------------------------

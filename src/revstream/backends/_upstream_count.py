@@ -55,6 +55,7 @@ class UpstreamCounter:
         self._probe_lock = asyncio.Lock()
         self.dialect: Dialect | None = None
         self._bos_tokens = 0  # llama-cpp-python: tokens /extras/tokenize adds to any input
+        self._warned_no_template = False
 
     async def _post(self, session: aiohttp.ClientSession, path: str, body: dict[str, Any],
                     timeout_s: float | None = None) -> dict:
@@ -135,6 +136,7 @@ class UpstreamCounter:
                 if request.endpoint == "completion":
                     return await self._extras_count(session, request.prompt, keep_bos=True)
                 if template is None:
+                    self._warn_no_template()
                     return None
                 return await self._extras_count(session, template.render_text(request.messages), keep_bos=False)
         except (_Unusable, aiohttp.ClientError, asyncio.TimeoutError, KeyError, TypeError, ValueError) as error:
@@ -158,6 +160,12 @@ class UpstreamCounter:
         except (_Unusable, aiohttp.ClientError, asyncio.TimeoutError, KeyError, TypeError, ValueError) as error:
             log.warning("upstream token count for %s failed (%s); counting locally", self._name, error)
         return None
+
+    def _warn_no_template(self) -> None:
+        if not self._warned_no_template:
+            self._warned_no_template = True
+            log.warning("chat prompts for %s are estimated: its upstream (llama_cpp.server) has no template endpoint; "
+                        "configure `tokenizer` (the model's GGUF) or `chat_template` to count them exactly", self._name)
 
     async def _extras_count(self, session, text: str, keep_bos: bool) -> int:
         tokens = _count(await self._post(session, "/extras/tokenize", {"input": text, "model": self._model}), "tokens")
