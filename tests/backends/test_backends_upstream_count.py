@@ -137,14 +137,18 @@ async def test_a_failing_count_falls_back_to_the_local_estimate_for_that_request
     assert events[-1] == Finish("stop", sum(estimate(m.content) + 4 for m in MESSAGES), 1, "estimate")
 
 
-async def test_with_a_context_window_the_upstream_count_checks_it_in_prepare(upstream, make_backend):
+async def test_with_a_context_window_the_upstream_counts_only_prompts_that_might_not_fit(upstream, make_backend):
     upstream.extras_behaviour = vllm
     backend = await make_backend(upstream.v1, context_window=100)
     messages = (ChatMessage("user", "one two three"),)
 
+    # No template is known here, so a chat's bound allows for a long one: counted.
     prepared = await backend.prepare(chat(messages=messages))
-
     expected = words(rendered([{"role": "user", "content": "one two three"}]))
     assert (prepared.tokens_prompt, prepared.max_tokens) == (expected, 100 - expected)
+    asked = len(upstream.extras)
+
+    # Seven bytes cannot be more than 7 + 2 tokens: it fits, so nothing is asked.
     prepared = await backend.prepare(completion(prompt="a b c d"))
-    assert prepared.tokens_prompt == 4
+    assert (prepared.tokens_prompt, prepared.tokens_prompt_max, prepared.max_tokens) == (None, 9, 100)
+    assert len(upstream.extras) == asked

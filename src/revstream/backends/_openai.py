@@ -108,16 +108,20 @@ class OpenAIBackend(Backend):
             return False, f"upstream unreachable: {type(error).__name__}"
 
     async def prepare(self, request: GenerationRequest) -> PreparedRequest:
+        """Without a context window, or without a local tokenizer when the prompt's bound
+        proves it fits, nothing is counted here: the upstream's usage (or a count once it
+        has answered) settles it, and the bound covers the money reserved meanwhile."""
         reject_empty_prompt(request)
-        param = prompt_param(request)
-        if self.context_window is None:
-            bound = await self._tokenizing.run(prompt_bytes(request), lambda: self._counter.prompt_bound(request))
-            return PreparedRequest(request=request, tokens_prompt=None, max_tokens=request.max_tokens,
-                                   tokens_prompt_max=bound)
+        param, window = prompt_param(request), self.context_window
         text_bytes = prompt_bytes(request)
-        check_bytes_fit(self.context_window, self._counter.tokens_min(text_bytes), request.max_tokens, param)
+        check_bytes_fit(window, self._counter.tokens_min(text_bytes), request.max_tokens, param)
+        if window is None or self._counter.vocabulary is None:
+            bound = await self._tokenizing.run(text_bytes, lambda: self._counter.prompt_bound(request))
+            if window is None or (bound < window and bound + (request.max_tokens or 0) <= window):
+                return PreparedRequest(request=request, tokens_prompt=None, tokens_prompt_max=bound,
+                                       max_tokens=request.max_tokens or window)
         tokens_prompt, source = await self.count_prompt(request)
-        max_tokens = resolve_max_tokens(self.context_window, tokens_prompt, request.max_tokens, param)
+        max_tokens = resolve_max_tokens(window, tokens_prompt, request.max_tokens, param)
         return PreparedRequest(request=request, tokens_prompt=tokens_prompt, max_tokens=max_tokens, payload=source)
 
     async def count_prompt(self, request: GenerationRequest) -> tuple[int, UsageSource]:
