@@ -95,9 +95,10 @@ class _Failure:
 # The default thread count: half the cores this process may use, at most
 # THREADS_DEFAULT_MAX, at least one. llama.cpp's threads meet at a barrier after every
 # layer, so one thread that another process preempts stalls them all: with a thread on
-# every core, a busy neighbour cuts tokens/s twenty-fold (measured: 2-9 against 100-133
-# with one thread). Leaving half the cores free keeps the loss near proportional.
-# `bench/embedded_tokens.py --threads` measures each candidate, quiet and beside a CPU hog.
+# every core, a busy neighbour cuts tokens/s twenty-fold. Measured on 2 cores with
+# `bench/embedded_tokens.py --threads` (quiet, then beside one busy loop per core):
+# 2 threads 100 -> 1.3 tokens/s, 1 thread 68 -> 28. Leaving half the cores free costs a
+# third when the machine is quiet and keeps the loss near proportional when it is not.
 THREADS_DEFAULT_MAX = 4
 
 

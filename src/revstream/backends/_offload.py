@@ -1,12 +1,12 @@
 """Tokenizing off the event loop, with a bound on how many tokenizations run at once.
 
-llama.cpp tokenizes about 0.5 MB/s on one core (SmolLM2's vocabulary on the 2-core
-development machine: 4 MiB in 2.4 s), so a multi-megabyte prompt tokenized on the event
+llama.cpp tokenizes about 3.5 MB/s on one core (SmolLM2's vocabulary on the 2-core
+development machine: 4 MiB in 1.2 s), so a multi-megabyte prompt tokenized on the event
 loop stalls every other request of that worker, `/health` included. Inputs over
 `TOKENIZE_INLINE_BYTES_MAX` go to a small thread pool; smaller ones stay inline, where
-they are cheaper: a hop to a thread and back costs 60-120 µs there, against 75 µs to
-tokenize 64 bytes inline (the hop would double it) and 540 µs for 1 KiB (where the hop
-adds a fifth and the stall is still under a millisecond).
+they are cheaper: a hop to a thread and back costs 60-130 µs there, against 40 µs to
+tokenize 64 bytes inline (103 µs through a thread) and 320 µs for 1 KiB (450 µs), a
+stall of the loop still well under a millisecond.
 
 At most `TOKENIZE_CONCURRENT_MAX` tokenizations of one backend run at once, and at
 most `TOKENIZE_WAITING_MAX` wait for a thread; past that a request is refused with
