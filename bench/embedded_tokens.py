@@ -1,7 +1,9 @@
 """Completion tokens/s of the embedded model through the gateway, against
-llama-cpp-python called directly on the same GGUF.
+llama-cpp-python called directly on the same GGUF; with --threads, tokens/s for each
+candidate thread count, on a quiet machine and beside a CPU hog.
 
 Usage: python bench/embedded_tokens.py [--runs N] [--max-tokens T] [--json]
+       python bench/embedded_tokens.py --threads [--runs N] [--max-tokens T] [--run-s-max S] [--json]
 
 The gateway is `revstream serve` on its embedded default (no --config: SQLite,
 SmolLM2 through llama-cpp-python), driven by the official `openai` client with
@@ -18,7 +20,16 @@ the wall time from sending the request to the last token; the figure reported is
 the median over the runs, after one warm-up run each.
 
 Target (the issue): the gateway reaches at least 95% of the direct tokens/s.
-The benchmark prints figures and the ratio; it asserts nothing.
+
+--threads (issue 12, item 10): the model is loaded once per candidate thread count
+(1, physical cores - 1, min(2, cores), the backend's default `default_threads()`, all
+cores), and each generates the same prompt in turn: first on the machine as it is,
+then beside a CPU hog (one busy-loop process per core, started and killed here).
+Each run stops after --max-tokens or --run-s-max seconds, whichever comes first.
+The table gives median tokens/s per thread count and condition, and each one's ratio
+to the chosen default's in the same condition of the same run.
+
+The benchmark prints figures and ratios; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +37,11 @@ from __future__ import annotations
 import argparse
 import codecs
 import json
+import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from _common import (
     OTHER_CPU_SHARE_WARN,
@@ -61,8 +74,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--client", choices=("raw", "openai"), default="raw",
                         help="raw: a lean SSE reader (the gateway's cost alone); openai: the official SDK, "
                              "whose per-chunk parsing shares the two cores (default raw)")
+    parser.add_argument("--threads", action="store_true",
+                        help="measure each candidate thread count, quiet and beside a CPU hog (item 10)")
+    parser.add_argument("--run-s-max", type=float, default=5.0,
+                        help="--threads: seconds one run may take at most (default 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object of the figures")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.threads and "--runs" not in sys.argv:
+        args.runs = 3
+    if args.threads and "--max-tokens" not in sys.argv:
+        args.max_tokens = 64
+    return args
 
 
 # --- through the gateway -------------------------------------------------------------
@@ -141,31 +163,30 @@ def gateway_run(client, max_tokens: int) -> dict:
 class Direct:
     """The same model, loaded and prompted the way the gateway's llama.cpp backend does."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         import llama_cpp
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        from revstream.backends import embedded_gguf_path
+        from revstream.backends import ChatMessage, embedded_gguf_path
         from revstream.backends._llamacpp import default_threads
+        from revstream.backends._template import ChatTemplate
+        from revstream.backends._vocab import Vocabulary
         from revstream.config import ModelConfig
 
         defaults = ModelConfig(name=MODEL_NAME, backend="llamacpp")
-        self.threads = defaults.n_threads or default_threads()
+        self.threads = threads or defaults.n_threads or default_threads()
         self.n_ctx = defaults.n_ctx
         self.llama_cpp = llama_cpp
         self.llama = llama_cpp.Llama(model_path=str(embedded_gguf_path()), n_ctx=defaults.n_ctx,
-                                     n_threads=self.threads, n_batch=defaults.n_batch, verbose=False)
-        llama = self.llama
-        bos = llama.detokenize([llama.token_bos()], special=True).decode("utf-8", "replace")
-        eos = llama.detokenize([llama.token_eos()], special=True).decode("utf-8", "replace")
-        formatter = Jinja2ChatFormatter(template=llama.metadata["tokenizer.chat_template"], eos_token=eos, bos_token=bos)
-        rendered = formatter(messages=[{"role": "user", "content": PROMPT}])
-        self.prompt_tokens = llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special,
-                                            special=True)
+                                     n_threads=self.threads, n_threads_batch=self.threads, n_batch=defaults.n_batch,
+                                     verbose=False)
+        vocab = Vocabulary(self.llama)
+        template = ChatTemplate(vocab.chat_template_source, vocab.bos_text, vocab.eos_text)
+        self.prompt_tokens = vocab.tokenize_pieces(template.render((ChatMessage("user", PROMPT),)))
 
-    def run(self, max_tokens: int) -> dict:
+    def run(self, max_tokens: int, run_s_max: float | None = None) -> dict:
         llama = self.llama
         started = time.perf_counter()
+        deadline = started + run_s_max if run_s_max else None
         first_token_s = None
         llama.set_seed(SEED)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -177,7 +198,7 @@ class Direct:
             completion_tokens += 1
             if decoder.decode(llama.detokenize([token])) and first_token_s is None:
                 first_token_s = time.perf_counter() - started
-            if completion_tokens >= max_tokens:
+            if completion_tokens >= max_tokens or (deadline and time.perf_counter() >= deadline):
                 break
         return _figures(completion_tokens, time.perf_counter() - started, first_token_s)
 
@@ -245,8 +266,133 @@ def print_human(figures: dict) -> None:
         print("note: the runs did not all generate the same number of tokens")
 
 
+# --- thread counts, quiet and beside a CPU hog (--threads) ---------------------------
+
+
+HOG_CODE = "while True:\n    pass\n"
+HOG_SETTLE_S = 0.5
+
+
+def physical_cores() -> int:
+    """Distinct (package, core) pairs among the CPUs this process may use."""
+    from revstream.backends._llamacpp import available_cores
+
+    pairs = set()
+    for cpu in os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ():
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            pairs.add(((topology / "physical_package_id").read_text(), (topology / "core_id").read_text()))
+        except OSError:
+            return available_cores()
+    return len(pairs) or available_cores()
+
+
+def thread_candidates() -> tuple[list[int], int, int, int]:
+    from revstream.backends._llamacpp import available_cores, default_threads
+
+    cores, physical = available_cores(), physical_cores()
+    chosen = default_threads()
+    candidates = sorted({1, max(1, physical - 1), min(2, cores), chosen, cores})
+    return candidates, chosen, cores, physical
+
+
+class Hog:
+    """One busy-loop process per core, for the length of a `with` block."""
+
+    def __init__(self, children: Children, workdir: Path, processes: int) -> None:
+        self._children, self._workdir, self._count = children, workdir, processes
+        self.processes: list = []
+
+    def __enter__(self) -> "Hog":
+        for index in range(self._count):
+            log_path = self._workdir / f"hog-{index}.log"
+            self.processes.append(self._children.start("hog", [sys.executable, "-c", HOG_CODE], log_path))
+        time.sleep(HOG_SETTLE_S)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for process in self.processes:
+            self._children.stop(process)
+
+
+def sweep_threads(args: argparse.Namespace) -> dict:
+    candidates, chosen, cores, physical = thread_candidates()
+    progress(f"{cores} cores ({physical} physical); candidates {candidates}; default {chosen}")
+    models = {}
+    for threads in candidates:
+        progress(f"loading the GGUF with {threads} thread(s)")
+        models[threads] = Direct(threads)
+        models[threads].run(8)  # warm-up
+    runs: dict[str, dict[int, list[dict]]] = {"quiet": {t: [] for t in candidates}, "hog": {t: [] for t in candidates}}
+    with Children() as children, scratch_dir("revstream-bench-hog-") as workdir:
+        for condition in ("quiet", "hog"):
+            hog = Hog(children, workdir, cores if condition == "hog" else 0)
+            with hog:
+                own = [process.pid for process in hog.processes]
+                for run in range(1, args.runs + 1):
+                    for threads in candidates:
+                        with OtherLoad(own) as load:
+                            figures = models[threads].run(args.max_tokens, args.run_s_max)
+                        runs[condition][threads].append({**figures, **load.figures})
+                    progress(f"{condition} run {run}/{args.runs}: " + ", ".join(
+                        f"{t} thr {runs[condition][t][-1]['tokens_per_s']:.1f} tok/s" for t in candidates))
+    return summarize_threads(runs, candidates, chosen, cores, physical, args)
+
+
+def summarize_threads(runs, candidates, chosen, cores, physical, args) -> dict:
+    rows = []
+    for threads in candidates:
+        row = {"threads": threads, "default": threads == chosen}
+        for condition in ("quiet", "hog"):
+            row[condition] = median_run(runs[condition][threads])
+            row[f"{condition}_runs"] = runs[condition][threads]
+        rows.append(row)
+    default_row = next(row for row in rows if row["default"])
+    for row in rows:
+        for condition in ("quiet", "hog"):
+            row[f"{condition}_ratio_to_default"] = ratio(row[condition]["tokens_per_s"],
+                                                         default_row[condition]["tokens_per_s"])
+        row["hog_over_quiet"] = ratio(row["hog"]["tokens_per_s"], row["quiet"]["tokens_per_s"])
+    return {
+        "settings": {"cores": cores, "physical_cores": physical, "default_threads": chosen, "runs": args.runs,
+                     "max_tokens": args.max_tokens, "run_s_max": args.run_s_max, "hog_processes": cores,
+                     "model": MODEL_NAME},
+        "rows": rows,
+        "disturbed_quiet_runs": disturbed_runs([run for row in rows for run in row["quiet_runs"]]),
+    }
+
+
+def print_threads(figures: dict) -> None:
+    settings = figures["settings"]
+    print(f"embedded model tokens/s by thread count: {settings['model']}, {settings['cores']} cores "
+          f"({settings['physical_cores']} physical), medians of {settings['runs']} runs of up to "
+          f"{settings['max_tokens']} tokens or {settings['run_s_max']:g} s; hog = {settings['hog_processes']} "
+          f"busy-loop processes")
+    print(f"\n{'threads':>9}{'quiet tok/s':>13}{'hog tok/s':>11}{'hog/quiet':>11}{'quiet/default':>15}"
+          f"{'hog/default':>13}")
+    for row in figures["rows"]:
+        label = f"{row['threads']}{' *' if row['default'] else '  '}"
+        print(f"{label:>9}{row['quiet']['tokens_per_s']:>13.1f}{row['hog']['tokens_per_s']:>11.1f}"
+              f"{row['hog_over_quiet']:>11.3f}{row['quiet_ratio_to_default']:>15.3f}{row['hog_ratio_to_default']:>13.3f}")
+    print(f"\n* the default (default_threads() = {settings['default_threads']}); ratios are to it, same condition, same run")
+    if figures["disturbed_quiet_runs"]:
+        print(f"WARNING: in {figures['disturbed_quiet_runs']} quiet run(s) other processes used more than "
+              f"{OTHER_CPU_SHARE_WARN:.0%} of the CPU; those figures are disturbed (see --json)")
+
+
 def main() -> int:
     args = parse_args()
+    if args.threads:
+        try:
+            wait_for_quiet(args.quiet_wait)
+            figures = sweep_threads(args)
+        except KeyboardInterrupt:
+            progress("interrupted; every process was stopped")
+            return 130
+        print(json.dumps(figures, indent=2) if args.json else "", end="\n" if args.json else "")
+        if not args.json:
+            print_threads(figures)
+        return 0
     try:
         wait_for_quiet(args.quiet_wait)
         with Children() as children, scratch_dir("revstream-bench-") as workdir:

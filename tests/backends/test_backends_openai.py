@@ -1,15 +1,11 @@
-"""OpenAIBackend against a real fake upstream: an aiohttp server on a free 127.0.0.1 port.
-
-Each test sets `upstream.behaviour` (an aiohttp handler) and reads back what the
-backend sent in `upstream.requests`. Waits are on events with generous bounds.
+"""OpenAIBackend against a real fake upstream: an aiohttp server on a free 127.0.0.1 port
+(see fake_upstream.py). Waits are on events with generous bounds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
 
 import orjson
 import pytest
@@ -21,7 +17,6 @@ from revstream.backends import (
     ChatMessage,
     ContextLengthExceeded,
     Finish,
-    GenerationRequest,
     OpenAIBackend,
     TextDelta,
     UpstreamRejected,
@@ -29,191 +24,29 @@ from revstream.backends import (
     embedded_gguf_path,
 )
 from revstream.backends._openai import SSE_LINE_BYTES_MAX
-from revstream.config import ModelConfig
+
+from fake_upstream import (  # noqa: F401  (fixtures: anyio_backend, make_backend, upstream)
+    MESSAGES,
+    anyio_backend,
+    make_backend,
+    upstream,
+    WAIT_S,
+    chat,
+    chat_body,
+    chat_chunks,
+    completion,
+    completion_body,
+    completion_chunks,
+    estimate,
+    json_answer,
+    model_config,
+    run,
+    sse_answer,
+    texts,
+    usage,
+)
 
 pytestmark = pytest.mark.anyio
-
-WAIT_S = 20.0  # generous bound for anything awaited in a test; never a timing assertion
-KEY_ENV = "REVSTREAM_TEST_UPSTREAM_KEY"
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class FakeUpstream:
-    """An OpenAI-compatible upstream whose behaviour each test controls."""
-
-    base_url: str = ""
-    behaviour: Handler | None = None
-    requests: list[RecordedRequest] = field(default_factory=list)
-    # Set at teardown: handlers that hang wait on it so the server can stop.
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-    # Set by a streaming handler once the client's connection is gone.
-    disconnected: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def v1(self) -> str:
-        return self.base_url + "/v1"
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        body = orjson.loads(raw) if raw else None
-        self.requests.append(RecordedRequest(request.method, request.path, dict(request.headers), body))
-        if request.path == "/v1/models" and self.behaviour is None:
-            return web.json_response({"object": "list", "data": [{"id": "real-model", "object": "model"}]})
-        assert self.behaviour is not None, "test did not set upstream.behaviour"
-        return await self.behaviour(request)
-
-
-@pytest.fixture
-async def upstream():
-    fake = FakeUpstream()
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", fake.handle)
-    runner = web.AppRunner(app, shutdown_timeout=5.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    fake.base_url = f"http://127.0.0.1:{port}"
-    try:
-        yield fake
-    finally:
-        fake.release.set()
-        await runner.cleanup()
-
-
-def model_config(base_url: str, **overrides: Any) -> ModelConfig:
-    values: dict[str, Any] = dict(
-        name="partner", backend="openai", base_url=base_url, upstream_model="real-model", api_key_env=KEY_ENV
-    )
-    values.update(overrides)
-    return ModelConfig(**values)
-
-
-@pytest.fixture
-async def make_backend(monkeypatch):
-    """Build and start an OpenAIBackend; close every one at teardown."""
-    monkeypatch.setenv(KEY_ENV, "sk-upstream-secret")
-    started: list[OpenAIBackend] = []
-
-    async def make(base_url: str, **overrides: Any) -> OpenAIBackend:
-        backend = OpenAIBackend(model_config(base_url, **overrides))
-        await backend.start()
-        started.append(backend)
-        return backend
-
-    yield make
-    for backend in started:
-        await backend.close()
-
-
-MESSAGES = (ChatMessage("system", "You are terse."), ChatMessage("user", "Say hello to the world."))
-
-
-def chat(**overrides: Any) -> GenerationRequest:
-    values: dict[str, Any] = dict(endpoint="chat", model="partner", messages=MESSAGES)
-    values.update(overrides)
-    return GenerationRequest(**values)
-
-
-def completion(**overrides: Any) -> GenerationRequest:
-    values: dict[str, Any] = dict(endpoint="completion", model="partner", prompt="Once upon a time")
-    values.update(overrides)
-    return GenerationRequest(**values)
-
-
-async def run(backend: OpenAIBackend, request: GenerationRequest) -> tuple[list, UsageMeter]:
-    meter = UsageMeter()
-    prepared = await backend.prepare(request)
-    events = [event async for event in backend.execute(prepared, meter)]
-    return events, meter
-
-
-def chat_body(text: str, usage: dict | None, finish_reason: str = "stop") -> dict:
-    body: dict[str, Any] = {
-        "id": "chatcmpl-1", "object": "chat.completion", "model": "real-model",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish_reason}],
-    }
-    if usage is not None:
-        body["usage"] = usage
-    return body
-
-
-def completion_body(text: str, usage: dict | None, finish_reason: str = "stop") -> dict:
-    body: dict[str, Any] = {
-        "id": "cmpl-1", "object": "text_completion", "model": "real-model",
-        "choices": [{"index": 0, "text": text, "finish_reason": finish_reason}],
-    }
-    if usage is not None:
-        body["usage"] = usage
-    return body
-
-
-def usage(prompt: int, completion_tokens: int) -> dict:
-    return {"prompt_tokens": prompt, "completion_tokens": completion_tokens, "total_tokens": prompt + completion_tokens}
-
-
-def json_answer(payload: Any, status: int = 200) -> Handler:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return web.json_response(payload, status=status)
-
-    return handler
-
-
-def sse_answer(chunks: list[dict], done: bool = True) -> Handler:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-        for chunk in chunks:
-            await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
-        if done:
-            await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
-        return response
-
-    return handler
-
-
-def chat_chunks(pieces: list[str], finish_reason: str = "stop", usage_chunk: dict | None = None) -> list[dict]:
-    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": "real-model"}
-    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}]
-    for piece in pieces:
-        chunks.append({**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
-    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]})
-    if usage_chunk is not None:
-        chunks.append({**base, "choices": [], "usage": usage_chunk})
-    return chunks
-
-
-def completion_chunks(pieces: list[str], finish_reason: str = "stop", usage_chunk: dict | None = None) -> list[dict]:
-    base = {"id": "cmpl-1", "object": "text_completion", "model": "real-model"}
-    chunks = [{**base, "choices": [{"index": 0, "text": piece, "finish_reason": None}]} for piece in pieces]
-    chunks.append({**base, "choices": [{"index": 0, "text": "", "finish_reason": finish_reason}]})
-    if usage_chunk is not None:
-        chunks.append({**base, "choices": [], "usage": usage_chunk})
-    return chunks
-
-
-def texts(events: list) -> list[str]:
-    return [event.text for event in events if isinstance(event, TextDelta)]
-
-
-def estimate(text: str) -> int:
-    """The documented estimate: one token per four UTF-8 bytes, rounded up."""
-    return -(-len(text.encode("utf-8")) // 4)
 
 
 # (a) non-stream with usage -------------------------------------------------------------
@@ -379,6 +212,19 @@ def exact(vocab, text: str) -> int:
     return len(vocab.tokenize(text.encode("utf-8"), add_bos=False)) if text else 0
 
 
+def reference_chat_tokens(vocab, messages: tuple[ChatMessage, ...]) -> list[int]:
+    """A chat prompt's tokens as llama-cpp-python's own server makes them: the GGUF's
+    template through its Jinja2ChatFormatter, tokenized with special tokens parsed."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    def text(token: int) -> str:
+        return vocab.detokenize([token], special=True).decode()
+
+    formatter = Jinja2ChatFormatter(vocab.metadata["tokenizer.chat_template"], text(vocab.token_eos()), text(vocab.token_bos()))
+    rendered = formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
+    return vocab.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+
+
 async def test_non_stream_without_usage_counts_with_the_configured_tokenizer(upstream, make_backend, reference_vocab):
     text = "Hello there, wörld! 日本語 tokens."
     upstream.behaviour = json_answer(chat_body(text, None))
@@ -386,7 +232,9 @@ async def test_non_stream_without_usage_counts_with_the_configured_tokenizer(ups
 
     events, meter = await run(backend, chat())
 
-    prompt = sum(exact(reference_vocab, m.content) + 4 for m in MESSAGES)
+    # The prompt is counted through the GGUF's chat template, as the model sees it.
+    prompt = len(reference_chat_tokens(reference_vocab, MESSAGES))
+    assert prompt > sum(exact(reference_vocab, m.content) + 4 for m in MESSAGES)
     assert events == [TextDelta(text), Finish("stop", prompt, exact(reference_vocab, text), "tokenizer")]
     assert meter.usage_source == "tokenizer"
     # The exact count differs from the estimate for this text, so the test can tell them apart.
@@ -558,7 +406,13 @@ async def test_upstream_dropping_mid_body_is_unavailable(upstream, make_backend,
             seen.append(event)
 
     assert seen == ([TextDelta("partial")] if stream else [])
-    assert meter.settled.is_set()
+    # The upstream took the request, so what it served is counted, off the event loop,
+    # before the meter settles: the prompt (through no template here: an estimate) and
+    # the text that reached the client.
+    await asyncio.wait_for(meter.settled.wait(), WAIT_S)
+    assert meter.tokens_prompt == chat_prompt_estimate(MESSAGES)
+    assert meter.tokens_completion == (estimate("partial") if stream else 0)
+    assert meter.usage_source == "estimate"
 
 
 async def test_long_sse_line_within_the_bound_is_accepted(upstream, make_backend):
@@ -629,8 +483,9 @@ async def test_stream_stalling_after_first_delta_is_backend_timeout(upstream, ma
                 seen.append(event)
 
     assert seen == [TextDelta("first")]
-    assert meter.text_parts == ["first"] and meter.tokens_completion == 1
-    assert meter.settled.is_set()
+    await asyncio.wait_for(meter.settled.wait(), WAIT_S)
+    assert meter.text_parts == ["first"]
+    assert (meter.tokens_prompt, meter.tokens_completion) == (chat_prompt_estimate(MESSAGES), estimate("first"))
 
 
 # (g) consumer closes the stream early --------------------------------------------------
@@ -660,8 +515,10 @@ async def test_closing_the_stream_early_settles_the_meter_and_closes_the_upstrea
     assert not meter.settled.is_set()
     await events.aclose()
 
-    assert meter.settled.is_set()
-    assert meter.tokens_completion >= 1 and meter.text_parts[0] == "tick"
+    await asyncio.wait_for(meter.settled.wait(), WAIT_S)
+    assert meter.text_parts[0] == "tick"
+    assert meter.tokens_completion == estimate("".join(meter.text_parts)) >= 1
+    assert meter.tokens_prompt == chat_prompt_estimate(MESSAGES)
     await asyncio.wait_for(upstream.disconnected.wait(), WAIT_S)
 
 

@@ -15,6 +15,7 @@ from ._base import (
     Finish,
     GenerationRequest,
     PreparedRequest,
+    PromptRejected,
     TextDelta,
     UpstreamRejected,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "LlamaCppBackend",
     "OpenAIBackend",
     "PreparedRequest",
+    "PromptRejected",
     "StopScanner",
     "TextDelta",
     "UpstreamRejected",

@@ -8,6 +8,8 @@ Errors (all `BackendError`; the gateway maps each once to an HTTP status):
 
     BackendError
     ├── ContextLengthExceeded   the prompt plus max_tokens do not fit       400
+    ├── PromptRejected          no prompt text, or the chat template        400
+    │                           refused the conversation (`code` says which)
     ├── UpstreamRejected        the upstream refused the request (4xx)      its status
     ├── BackendBusy             too many requests queued for this model     503
     ├── BackendUnavailable      upstream unreachable, or model not loaded   502 / 503
@@ -104,6 +106,24 @@ class ContextLengthExceeded(BackendError):
     param = "messages"
 
 
+class PromptRejected(BackendError):
+    """The prompt cannot be served as given; `code` names why (see the codes below)."""
+
+    status = 400
+    error_type = "invalid_request_error"
+
+    def __init__(self, message: str, code: str, param: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.param = param
+
+
+# PromptRejected codes.
+EMPTY_PROMPT = "empty_prompt"  # no text to answer: an engine would fail on it
+INVALID_MESSAGES = "invalid_messages"  # the model's chat template refused the conversation
+CHAT_UNSUPPORTED = "chat_unsupported"  # the model has no chat template: use /v1/completions
+
+
 class UpstreamRejected(BackendError):
     error_type = "invalid_request_error"
 
@@ -171,6 +191,24 @@ class Backend(abc.ABC):
         what the meter holds."""
 
 
+def prompt_param(request: GenerationRequest) -> str:
+    return "messages" if request.endpoint == "chat" else "prompt"
+
+
+def reject_empty_prompt(request: GenerationRequest) -> None:
+    """Refuse a prompt without text (empty, or whitespace only) before any tokenizer or
+    engine sees it: llama.cpp asserts on an empty token list, and there is nothing to answer."""
+    if request.endpoint == "chat":
+        if any(not message.content.isspace() and message.content for message in request.messages):
+            return
+        message = "'messages' holds no text: every message's content is empty or whitespace"
+    else:
+        if request.prompt and not request.prompt.isspace():
+            return
+        message = "'prompt' is empty or whitespace only"
+    raise PromptRejected(message, EMPTY_PROMPT, prompt_param(request))
+
+
 def context_exceeded(window: int, tokens_prompt: int, max_tokens: int | None, param: str) -> ContextLengthExceeded:
     requested = tokens_prompt + (max_tokens or 0)
     detail = f"{tokens_prompt} in the prompt" + (f", {max_tokens} in the completion" if max_tokens else "")
@@ -180,6 +218,27 @@ def context_exceeded(window: int, tokens_prompt: int, max_tokens: int | None, pa
     )
     error.param = param
     return error
+
+
+def prompt_bytes(request: GenerationRequest) -> int:
+    """The UTF-8 bytes of what the caller wrote (contents, or the prompt)."""
+    if request.endpoint == "chat":
+        return sum(len(message.content.encode("utf-8")) for message in request.messages)
+    return len(request.prompt.encode("utf-8"))
+
+
+def check_bytes_fit(window: int | None, tokens_min: int, max_tokens: int | None, param: str) -> None:
+    """Refuse, before tokenizing, a prompt whose bytes alone prove it cannot fit: it
+    holds at least `tokens_min` tokens (its bytes over the longest token's)."""
+    if window is None or (tokens_min < window and (max_tokens is None or tokens_min + max_tokens <= window)):
+        return
+    error = ContextLengthExceeded(
+        f"This model's maximum context length is {window} tokens. However, your {param} alone holds at least "
+        f"{tokens_min} tokens" + (f" and you asked for {max_tokens} in the completion" if max_tokens else "")
+        + ". Please reduce the length of the prompt or of max_tokens."
+    )
+    error.param = param
+    raise error
 
 
 def resolve_max_tokens(window: int | None, tokens_prompt: int | None, max_tokens: int | None, param: str) -> int | None:

@@ -4,6 +4,12 @@ One `Llama` instance is not thread-safe, so each model has one generation thread
 requests queue for it (bounded by `queue_requests_max`). Tokens cross from that
 thread to the event loop one at a time, and generation stops at the next token
 once the consumer goes away.
+
+Prompts are tokenized in `prepare`: chats through the model's chat template (the
+configured `chat_template`, else the GGUF's own) with message contents as plain text
+(see `_vocab`), large inputs in a bounded pool off the event loop (see `_offload`).
+An input too large for the context window by its bytes alone is refused before any
+tokenizing, and one without text before it reaches llama.cpp (which asserts on it).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from typing import AsyncIterator, Callable
 
 from ..config import ModelConfig
 from ._base import (
+    CHAT_UNSUPPORTED,
+    EMPTY_PROMPT,
     Backend,
     BackendBusy,
     BackendUnavailable,
@@ -28,12 +36,20 @@ from ._base import (
     Finish,
     GenerationRequest,
     PreparedRequest,
+    PromptRejected,
     TextDelta,
+    check_bytes_fit,
+    prompt_bytes,
+    prompt_param,
+    reject_empty_prompt,
     resolve_max_tokens,
 )
 from ._embedded import embedded_gguf_path
 from ._meter import UsageMeter
+from ._offload import Tokenizing
 from ._stops import StopScanner
+from ._template import ChatTemplate, read_template_source
+from ._vocab import Vocabulary
 
 QUEUE_REQUESTS_MAX = 64
 SEED_MAX = 2**31 - 1
@@ -76,8 +92,26 @@ class _Failure:
         self.error = error
 
 
-def default_threads() -> int:
-    return max(1, min(4, (os.cpu_count() or 2)))
+# The default thread count: half the cores this process may use, at most
+# THREADS_DEFAULT_MAX, at least one. llama.cpp's threads meet at a barrier after every
+# layer, so one thread that another process preempts stalls them all: with a thread on
+# every core, a busy neighbour cuts tokens/s twenty-fold. Measured on 2 cores with
+# `bench/embedded_tokens.py --threads` (quiet, then beside one busy loop per core):
+# 2 threads 100 -> 1.3 tokens/s, 1 thread 68 -> 28. Leaving half the cores free costs a
+# third when the machine is quiet and keeps the loss near proportional when it is not.
+THREADS_DEFAULT_MAX = 4
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask: a container's share)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_threads(cores: int | None = None) -> int:
+    return max(1, min(THREADS_DEFAULT_MAX, (cores or available_cores()) // 2))
 
 
 class LlamaCppBackend(Backend):
@@ -92,8 +126,10 @@ class LlamaCppBackend(Backend):
         self._slot = asyncio.Semaphore(1)
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"llama-{model.name}")
         self._llama = None
-        self._formatter = None
+        self._vocab: Vocabulary | None = None
+        self._template: ChatTemplate | None = None
         self._load_error: str | None = None
+        self._tokenizing = Tokenizing(model.name)
         self.context_window = model.n_ctx
 
     @property
@@ -111,26 +147,30 @@ class LlamaCppBackend(Backend):
 
     def _load(self) -> None:
         from llama_cpp import Llama
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         path = self.gguf_path
         if not path.is_file():
             raise FileNotFoundError(f"GGUF file not found: {path}")
+        threads = self._model.n_threads or default_threads()
         llama = Llama(
             model_path=str(path),
             n_ctx=self._model.n_ctx,
-            n_threads=self._model.n_threads or default_threads(),
+            # Prompt processing too: llama-cpp-python would otherwise take every core for it.
+            n_threads=threads,
+            n_threads_batch=threads,
             n_batch=self._model.n_batch,
             verbose=False,
         )
-        template = llama.metadata.get("tokenizer.chat_template")
-        if template:
-            bos = llama.detokenize([llama.token_bos()], special=True).decode("utf-8", "replace")
-            eos = llama.detokenize([llama.token_eos()], special=True).decode("utf-8", "replace")
-            self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+        vocab = Vocabulary(llama)
+        configured = self._model.chat_template
+        source = read_template_source(configured, self._model.name) if configured else vocab.chat_template_source
+        if source:
+            self._template = ChatTemplate(source, vocab.bos_text, vocab.eos_text, self._model.name)
+        self._vocab = vocab
         self._llama = llama
 
     async def close(self) -> None:
+        self._tokenizing.close()
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._llama = None
 
@@ -145,18 +185,27 @@ class LlamaCppBackend(Backend):
         return self._llama
 
     def tokenize_prompt(self, request: GenerationRequest) -> list[int]:
-        llama = self._require()
+        """The prompt's token ids; what a caller wrote is always plain text."""
+        self._require()
+        vocab = self._vocab
         if request.endpoint == "completion":
-            return llama.tokenize(request.prompt.encode("utf-8"), add_bos=True, special=False)
-        if self._formatter is None:
-            raise BackendUnavailable(f"model {self._model.name} has no chat template; use /v1/completions", 400)
-        messages = [{"role": message.role, "content": message.content} for message in request.messages]
-        rendered = self._formatter(messages=messages)
-        return llama.tokenize(rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True)
+            return vocab.tokenize_text(request.prompt, add_bos=True)
+        if self._template is None:
+            raise PromptRejected(
+                f"model {self._model.name} has no chat template; use /v1/completions or configure chat_template",
+                CHAT_UNSUPPORTED, "messages",
+            )
+        return vocab.tokenize_pieces(self._template.render(request.messages))
 
     async def prepare(self, request: GenerationRequest) -> PreparedRequest:
-        tokens = self.tokenize_prompt(request)
-        param = "messages" if request.endpoint == "chat" else "prompt"
+        reject_empty_prompt(request)
+        self._require()
+        text_bytes = prompt_bytes(request)
+        param = prompt_param(request)
+        check_bytes_fit(self.context_window, self._vocab.tokens_min(text_bytes), request.max_tokens, param)
+        tokens = await self._tokenizing.run(text_bytes, lambda: self.tokenize_prompt(request))
+        if not tokens:
+            raise PromptRejected(f"the {param} tokenizes to no tokens", EMPTY_PROMPT, param)
         max_tokens = resolve_max_tokens(self.context_window, len(tokens), request.max_tokens, param)
         return PreparedRequest(request=request, tokens_prompt=len(tokens), max_tokens=max_tokens, payload=tokens)
 

@@ -1,13 +1,22 @@
 """OpenAI-compatible upstream backend: vLLM, llama-server, Ollama, a partner's API.
 
 Requests go out through one pooled aiohttp session per model. Usage comes from the
-upstream when it reports it (streams ask for it with `stream_options.include_usage`);
-otherwise tokens are counted with the model's tokenizer (see `TokenCounter`).
+upstream when it reports it (streams ask for it with `stream_options.include_usage`).
+Otherwise tokens are counted, chat prompts through the model's chat template so that a
+request bills the same streamed or not, by the first of:
+
+1. the configured `tokenizer` GGUF's vocabulary (exact, local; see `TokenCounter`);
+2. the upstream's own tokenizer endpoints, probed once (see `UpstreamCounter`);
+3. an estimate (of the rendered template where one is configured).
+
+Counting happens only when needed: in `prepare` when a `context_window` is configured
+(to check it), else once the upstream has answered without usage.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from typing import Any, AsyncIterator
@@ -19,6 +28,7 @@ import orjson
 from ..config import ModelConfig
 from ._base import (
     Backend,
+    BackendError,
     BackendTimeout,
     BackendUnavailable,
     Event,
@@ -27,14 +37,25 @@ from ._base import (
     PreparedRequest,
     TextDelta,
     UpstreamRejected,
+    UsageSource,
+    check_bytes_fit,
+    prompt_bytes,
+    prompt_param,
+    reject_empty_prompt,
     resolve_max_tokens,
 )
 from ._meter import UsageMeter
+from ._offload import Tokenizing
 from ._tokenizer import TokenCounter
+from ._upstream_count import UpstreamCounter
 
 # aiohttp refuses longer lines itself (LineTooLong); keep our bound at or below its own.
 SSE_LINE_BYTES_MAX = 512 * 1024
 ERROR_BODY_BYTES_MAX = 64 * 1024
+# At close, how long counts of interrupted requests may still take.
+BACKGROUND_WAIT_S = 10.0
+
+log = logging.getLogger(__name__)
 
 
 class OpenAIBackend(Backend):
@@ -47,15 +68,20 @@ class OpenAIBackend(Backend):
         self._base_url = (model.base_url or "").rstrip("/")
         self._upstream_model = model.upstream_model or model.name
         self._session: aiohttp.ClientSession | None = None
-        self._counter = TokenCounter(model.tokenizer)
+        self._counter = TokenCounter(model.tokenizer, model.chat_template, model.name)
+        self._tokenizing = Tokenizing(model.name)
         self.context_window = model.context_window
         self._headers = {"Content-Type": "application/json"}
         if model.api_key_env:
             key = os.environ.get(model.api_key_env)
             if key:
                 self._headers["Authorization"] = f"Bearer {key}"
+        self._upstream_counter = UpstreamCounter(self._base_url, self._upstream_model, self._headers, model.name)
+        self._background: set[asyncio.Task] = set()
 
     async def start(self) -> None:
+        # A template or tokenizer file that cannot be read fails here, at start.
+        await asyncio.to_thread(self._counter.load)
         connector = aiohttp.TCPConnector(limit=self._model.pool_connections_max, ttl_dns_cache=300)
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self._model.timeout_connect_s, sock_read=self._model.timeout_read_s
@@ -65,6 +91,9 @@ class OpenAIBackend(Backend):
         )
 
     async def close(self) -> None:
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=BACKGROUND_WAIT_S)
+        self._tokenizing.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -79,18 +108,38 @@ class OpenAIBackend(Backend):
             return False, f"upstream unreachable: {type(error).__name__}"
 
     async def prepare(self, request: GenerationRequest) -> PreparedRequest:
-        tokens_prompt = None
-        if self.context_window is not None:
-            if request.endpoint == "chat":
-                tokens_prompt = self._counter.count_messages(request.messages)
-            else:
-                tokens_prompt = self._counter.count_text(request.prompt)
-        param = "messages" if request.endpoint == "chat" else "prompt"
-        max_tokens = resolve_max_tokens(self.context_window, tokens_prompt, request.max_tokens, param)
-        return PreparedRequest(
-            request=request, tokens_prompt=tokens_prompt, max_tokens=max_tokens,
-            tokens_prompt_max=None if tokens_prompt is not None else _prompt_tokens_max(request),
-        )
+        """Without a context window, or without a local tokenizer when the prompt's bound
+        proves it fits, nothing is counted here: the upstream's usage (or a count once it
+        has answered) settles it, and the bound covers the money reserved meanwhile."""
+        reject_empty_prompt(request)
+        param, window = prompt_param(request), self.context_window
+        text_bytes = prompt_bytes(request)
+        check_bytes_fit(window, self._counter.tokens_min(text_bytes), request.max_tokens, param)
+        if window is None or self._counter.vocabulary is None:
+            bound = await self._tokenizing.run(text_bytes, lambda: self._counter.prompt_bound(request))
+            if window is None or (bound < window and bound + (request.max_tokens or 0) <= window):
+                return PreparedRequest(request=request, tokens_prompt=None, tokens_prompt_max=bound,
+                                       max_tokens=request.max_tokens or window)
+        tokens_prompt, source = await self.count_prompt(request)
+        max_tokens = resolve_max_tokens(window, tokens_prompt, request.max_tokens, param)
+        return PreparedRequest(request=request, tokens_prompt=tokens_prompt, max_tokens=max_tokens, payload=source)
+
+    async def count_prompt(self, request: GenerationRequest) -> tuple[int, UsageSource]:
+        """The prompt's tokens, chat template included, and whether the count is exact."""
+        text_bytes = prompt_bytes(request)
+        if self._counter.vocabulary is None and self._session is not None:
+            counted = await self._upstream_counter.count_prompt(self._session, request, self._counter.template)
+            if counted is not None:
+                return counted, "tokenizer"
+        return await self._tokenizing.run(text_bytes, lambda: self._counter.count_prompt(request))
+
+    async def count_completion(self, text: str) -> tuple[int, UsageSource]:
+        if self._counter.vocabulary is None and self._session is not None:
+            counted = await self._upstream_counter.count_text(self._session, text)
+            if counted is not None:
+                return counted, "tokenizer"
+        count = await self._tokenizing.run(len(text), lambda: self._counter.count_text(text))
+        return count, self._counter.source
 
     def _body(self, prepared: PreparedRequest) -> dict[str, Any]:
         request = prepared.request
@@ -114,6 +163,9 @@ class OpenAIBackend(Backend):
     async def execute(self, prepared: PreparedRequest, meter: UsageMeter) -> AsyncIterator[Event]:
         path = "/chat/completions" if prepared.request.endpoint == "chat" else "/completions"
         started = time.monotonic()
+        if prepared.tokens_prompt is not None:
+            meter.tokens_prompt = prepared.tokens_prompt
+        accepted = finished = False
         try:
             if self._session is None:
                 raise BackendUnavailable(f"backend for {self._model.name} is not started", 503)
@@ -122,12 +174,14 @@ class OpenAIBackend(Backend):
             ) as response:
                 if response.status >= 400:
                     await self._raise_for(response)
+                accepted = True
                 if prepared.request.stream:
-                    async for event in self._stream(prepared, response, meter, started):
-                        yield event
+                    events = self._stream(prepared, response, meter, started)
                 else:
-                    for event in self._single(prepared, orjson.loads(await response.read()), meter, started):
-                        yield event
+                    events = self._single(prepared, orjson.loads(await response.read()), meter, started)
+                async for event in events:
+                    finished = isinstance(event, Finish)
+                    yield event
         except asyncio.TimeoutError as error:
             raise BackendTimeout(f"upstream for {self._model.name} did not answer in time") from error
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as error:
@@ -137,7 +191,27 @@ class OpenAIBackend(Backend):
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as error:
             raise BackendUnavailable(f"upstream for {self._model.name} sent a malformed response: {error}") from error
         finally:
-            meter.settled.set()
+            if accepted and not finished:
+                self._count_when_stopped(prepared, meter)
+            else:
+                meter.settled.set()
+
+    def _count_when_stopped(self, prepared: PreparedRequest, meter: UsageMeter) -> None:
+        """The upstream took the request but no usage came (the client went away, the
+        upstream failed mid-way): count what was served off the event loop, then settle."""
+        text = "".join(meter.text_parts)
+
+        async def count() -> None:
+            try:
+                await self._apply_usage(prepared, None, meter, text)
+            except BackendError as error:
+                log.warning("counting an interrupted request for %s failed: %s", self._model.name, error)
+            finally:
+                meter.settled.set()
+
+        task = asyncio.get_running_loop().create_task(count())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _raise_for(self, response: aiohttp.ClientResponse) -> None:
         raw = await response.content.read(ERROR_BODY_BYTES_MAX)
@@ -154,11 +228,11 @@ class OpenAIBackend(Backend):
             raise BackendUnavailable(f"upstream error for {self._model.name}: {message}", status)
         raise UpstreamRejected(message, response.status, code if isinstance(code, str) else None)
 
-    def _single(self, prepared, payload: dict, meter: UsageMeter, started: float):
+    async def _single(self, prepared, payload: dict, meter: UsageMeter, started: float) -> AsyncIterator[Event]:
         choice = payload["choices"][0]
         text = (choice["message"].get("content") or "") if prepared.request.endpoint == "chat" else choice["text"]
         meter.ttft_ms = int((time.monotonic() - started) * 1000)
-        self._apply_usage(prepared, payload.get("usage"), meter, text)
+        await self._apply_usage(prepared, payload.get("usage"), meter, text)
         yield TextDelta(text)
         yield Finish(_reason(choice.get("finish_reason")), meter.tokens_prompt, meter.tokens_completion, meter.usage_source)
 
@@ -179,36 +253,40 @@ class OpenAIBackend(Backend):
                     yield TextDelta(text)
                 if choice.get("finish_reason"):
                     reason = _reason(choice["finish_reason"])
-        self._apply_usage(prepared, usage, meter, "".join(meter.text_parts))
+        await self._apply_usage(prepared, usage, meter, "".join(meter.text_parts))
         yield Finish(reason, meter.tokens_prompt, meter.tokens_completion, meter.usage_source)
 
-    def _apply_usage(self, prepared, usage: Any, meter: UsageMeter, text: str) -> None:
+    async def _apply_usage(self, prepared, usage: Any, meter: UsageMeter, text: str) -> None:
         if isinstance(usage, dict) and isinstance(usage.get("prompt_tokens"), int):
             meter.tokens_prompt = usage["prompt_tokens"]
             meter.tokens_completion = int(usage.get("completion_tokens") or 0)
             meter.usage_source = "backend"
             return
-        self.count_locally(prepared, meter, text)
+        if prepared.tokens_prompt is not None:
+            counted_prompt = _known((prepared.tokens_prompt, prepared.payload or self._counter.source))
+        else:
+            counted_prompt = self.count_prompt(prepared.request)
+        (tokens_prompt, prompt_source), (tokens_completion, completion_source) = await asyncio.gather(
+            counted_prompt, self.count_completion(text)
+        )
+        meter.tokens_prompt, meter.tokens_completion = tokens_prompt, tokens_completion
+        meter.usage_source = "tokenizer" if prompt_source == completion_source == "tokenizer" else "estimate"
 
     def count_locally(self, prepared: PreparedRequest, meter: UsageMeter, text: str) -> None:
-        request = prepared.request
+        """Counts for a stream that ended early (the gateway calls this on the event loop):
+        local only, never the network."""
         if prepared.tokens_prompt is not None:
-            meter.tokens_prompt = prepared.tokens_prompt
-        elif request.endpoint == "chat":
-            meter.tokens_prompt = self._counter.count_messages(request.messages)
+            tokens_prompt, prompt_source = prepared.tokens_prompt, prepared.payload or self._counter.source
         else:
-            meter.tokens_prompt = self._counter.count_text(request.prompt)
+            tokens_prompt, prompt_source = self._counter.count_prompt(prepared.request)
+        meter.tokens_prompt = tokens_prompt
         meter.tokens_completion = self._counter.count_text(text)
-        meter.usage_source = self._counter.source
+        completion_source = self._counter.source
+        meter.usage_source = "tokenizer" if prompt_source == completion_source == "tokenizer" else "estimate"
 
 
-def _prompt_tokens_max(request: GenerationRequest) -> int:
-    """No tokenizer makes a token of less than one byte, so the prompt's bytes (plus a
-    generous allowance for the chat template's framing) bound its token count."""
-    framing_tokens_per_message = 16
-    if request.endpoint == "chat":
-        return sum(len(m.content.encode("utf-8")) + framing_tokens_per_message for m in request.messages)
-    return len(request.prompt.encode("utf-8")) + framing_tokens_per_message
+async def _known(value: tuple[int, UsageSource]) -> tuple[int, UsageSource]:
+    return value
 
 
 def _reason(value: Any) -> str:

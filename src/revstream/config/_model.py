@@ -81,6 +81,14 @@ class ModelConfig:
     timeout_read_s: float = 120.0
     pool_connections_max: int = 100
     tokenizer: Path | None = None
+    # Both backends: the chat template that turns messages into the prompt, inline Jinja
+    # (anything holding "{{" or "{%") or the path of a .jinja file or a Hugging Face
+    # tokenizer_config.json. Default: the GGUF's own (`path`, or `tokenizer` upstream).
+    chat_template: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.chat_template is not None and not self.chat_template.strip():
+            raise ConfigError(f"models.{self.name}.chat_template: empty; omit it to use the GGUF's own template")
 
     @property
     def names(self) -> tuple[str, ...]:
