@@ -11,6 +11,7 @@ from revstream.money._currency import (
     nanos_per_minor,
     validate_currency,
 )
+from revstream.money._display import format_display
 from revstream.money._errors import (
     AmountParseError,
     AmountTypeError,
