@@ -107,6 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.umask(PRIVATE_UMASK)
     try:
         config = load_config(getattr(args, "serve_config", None) or args.config, home=args.home)
+        if args.command == "serve":
+            from ._serve import check_model_files, serve  # uvicorn and the model stack load only for serve
+
+            check_model_files(config)  # before anything is created for a server that cannot run
+            _prepare(args, config)
+            return serve(config, args.host, args.port, args.workers, args.serve_config or args.config)
         _prepare(args, config)
         return _dispatch(args, config)
     except ConfigError as error:
@@ -129,15 +135,11 @@ def _prepare(args, config) -> None:
     legacy = legacy_home_notice(config.home, Path.cwd())
     for notice in (*notices, *([legacy] if legacy else [])):
         print(f"revstream: warning: {notice}", file=sys.stderr)
-    if args.command != "serve" and (args.command, getattr(args, "action", None)) not in READ_ONLY:
+    if args.command != "serve" and (args.command, getattr(args, "action", None)) not in READ_ONLY:  # serve says it itself
         print(f"revstream: writing to {store_description(config)}", file=sys.stderr)
 
 
 def _dispatch(args, config) -> int:
-    if args.command == "serve":
-        from ._serve import serve  # uvicorn and the model stack load only for serve
-
-        return serve(config, args.host, args.port, args.workers, args.serve_config or args.config)
     engine = make_engine(config.store.database_url)
     try:
         revision = upgrade(engine)

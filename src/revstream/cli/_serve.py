@@ -163,17 +163,17 @@ Try it:
     -H "Authorization: Bearer {first['demo_key']}" -H "Content-Type: application/json" \\
     -d '{{"model": "{config.models[0].name}", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
 
-More keys:  {cli_command(config)} keys create --customer NAME
-Dashboard:  {base}/dashboard   (paste the admin token, a licensor token or an API key)
-New admin token (the old one stops working):  {cli_command(config)} admin token rotate
+More keys:   {cli_command(config)} keys create --customer NAME
+Dashboard:   {base}/dashboard   (paste the admin token, a licensor token or an API key)
+Lost or leaked the admin token? Replace it:  {cli_command(config)} admin token rotate
 """,
         flush=True,
     )
 
 
 def serve(config: Config, host: str | None, port: int | None, workers: int | None, config_given: str | None) -> int:
-    """Check the model files, migrate and bootstrap, make a given config the home's, run."""
-    check_model_files(config)
+    """Migrate and bootstrap, make a given config the home's, run (the caller has checked the
+    model files with `check_model_files`)."""
     server = dataclasses.replace(
         config.server,
         host=host or config.server.host,
