@@ -25,7 +25,7 @@ def add_parsers(commands) -> None:
     verify.add_argument("--vkey", required=True, help="the host's log verifier key (C2SP vkey text, or a file holding it)")
     verify.add_argument("--statement", required=True, help="the statement file (`revstream statements show ID "
                                                             "--format note` on the host, or GET /transparency/statements/ID)")
-    verify.add_argument("--state", help="the verifier's state directory (default: $REVSTREAM_HOME/verifier)")
+    verify.add_argument("--state", help="the verifier's state directory (default: HOME/verifier, see --home)")
     verify.add_argument("--token", help=f"a licensor token for the host's log (default: ${TOKEN_ENV})")
     verify.add_argument("--full", action="store_true",
                         help="read the log from entry 0, not from the statement's first entry")
