@@ -11,7 +11,7 @@ PUBLIC = {
         "AgreementConfig", "Config", "ConfigError", "CostsConfig", "EMBEDDED_MODEL_NAME", "LicensorConfig", "LimitsConfig", "ModelConfig",
         "PriceConfig", "ServerConfig",
         "StoreConfig", "TransparencyConfig", "default_config", "load_config",
-        "adopt_config", "home_file_path", "legacy_home_notice", "prepare_home", "prepare_sqlite_file", "resolve_home",
+        "adopt_config", "check_adoptable", "home_file_path", "legacy_home_notice", "prepare_home", "prepare_sqlite_file", "resolve_home",
         "write_private_file",
     },
     "revstream.keys": {

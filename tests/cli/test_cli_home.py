@@ -132,3 +132,17 @@ def test_text_amounts_have_separators_and_json_keeps_exact_nanos(tmp_path):
     assert balance["available_nanos"] == 1_234_567_891_000_000
     prices = revstream("prices", "set", "--model", "m", "--input", "1200.5", "--output", "0.000001", home=home).stdout
     assert "1,200.50 USD in" in prices and "0.000001 USD out" in prices
+
+
+def test_serve_refuses_a_config_other_than_the_homes_before_creating_secrets(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "revstream.toml").write_text("[server]\nport = 1\n")
+    other = tmp_path / "other.toml"
+    other.write_text("")
+
+    result = revstream("--config", str(other), "serve", "--port", "1", home=home, check=False)
+
+    assert result.returncode == 2 and "another config than this server" in result.stderr
+    assert "admin token" not in result.stdout
+    assert (home / "revstream.toml").read_text() == "[server]\nport = 1\n"

@@ -127,7 +127,7 @@ def _credit_add(args, engine, now_us) -> int:
     entry_id = add_credit(engine, args.customer, parse_amount(args.amount, currency), currency, now_us)
     balance = balance_json(customer_balance(engine, args.customer))
     _emit(args, {"entry_id": entry_id, **balance}, f"added {format_display(parse_amount(args.amount, currency), currency)}; "
-          f"{args.customer} has {format_display(balance['available_nanos'], currency, exact=True)} available")
+          f"{args.customer} has {format_display(int(balance['available_nanos']), currency, exact=True)} available")
     return 0
 
 
@@ -136,7 +136,7 @@ def _credit_limit(args, engine, now_us) -> int:
     set_credit_limit(engine, args.customer, parse_amount(args.amount, currency), currency, now_us)
     balance = balance_json(customer_balance(engine, args.customer))
     _emit(args, balance, f"{args.customer} is postpaid with a limit of {format_display(parse_amount(args.amount, currency), currency)}; "
-          f"{format_display(balance['available_nanos'], currency, exact=True)} available")
+          f"{format_display(int(balance['available_nanos']), currency, exact=True)} available")
     return 0
 
 
@@ -156,19 +156,19 @@ def _budgets_list(args, engine, now_us) -> int:
         print_json(rows)
         return 0
     for row in rows:  # spending is charged to the nano: shown exactly, not rounded to 0.00
-        row["limit"] = format_display(row["limit_nanos"], row["currency"], exact=True)
-        row["spent"] = format_display(row["spent_nanos"], row["currency"], exact=True)
-        row["reserved"] = format_display(row["reserved_nanos"], row["currency"], exact=True)
+        row["limit"] = format_display(int(row["limit_nanos"]), row["currency"], exact=True)
+        row["spent"] = format_display(int(row["spent_nanos"]), row["currency"], exact=True)
+        row["reserved"] = format_display(int(row["reserved_nanos"]), row["currency"], exact=True)
     print_table(rows, ("budget_id", "customer", "key_id", "period", "limit", "spent", "reserved"))
     return 0
 
 
 def _balance(args, engine, now_us) -> int:
     balance = balance_json(customer_balance(engine, args.customer))
-    currency = balance["currency"]
-    text = (f"{balance['customer']} ({balance['billing_mode']}): {format_display(balance['available_nanos'], currency, exact=True)} "
-            f"available, {format_display(balance['reserved_nanos'], currency, exact=True)} reserved, "
-            f"{format_display(balance['spent_nanos'], currency, exact=True)} spent" if currency
+    currency = balance["currency"]  # int() below: a JSON amount beyond 2**53 is a decimal string (issue 11)
+    text = (f"{balance['customer']} ({balance['billing_mode']}): {format_display(int(balance['available_nanos']), currency, exact=True)} "
+            f"available, {format_display(int(balance['reserved_nanos']), currency, exact=True)} reserved, "
+            f"{format_display(int(balance['spent_nanos']), currency, exact=True)} spent" if currency
             else f"{balance['customer']}: no credit yet")
     _emit(args, balance, text)
     return 0

@@ -134,8 +134,8 @@ def _plans_add(args, engine, now_us) -> int:
 
 def _plan_row(value: dict) -> dict:
     currency = value["currency"]
-    return {**value, "fee": format_display(value["fee_nanos"], currency),
-            "overage_per_mtok": format_display(value["overage_nanos_per_mtok"], currency, exact=True)
+    return {**value, "fee": format_display(int(value["fee_nanos"]), currency),
+            "overage_per_mtok": format_display(int(value["overage_nanos_per_mtok"]), currency, exact=True)
             if value["overage_nanos_per_mtok"] is not None else "stop", "models": ",".join(value["models"]) or "all"}
 
 

@@ -14,7 +14,7 @@ import time
 import uvicorn
 
 from ..backends import BackendError, embedded_gguf_path
-from ..config import Config, ConfigError, adopt_config
+from ..config import Config, ConfigError, adopt_config, check_adoptable
 from ..money import MoneyError
 from ..pricing import ModelPrice, PricingError
 from ..gateway import create_app
@@ -181,8 +181,11 @@ def serve(config: Config, host: str | None, port: int | None, workers: int | Non
         workers=workers or config.server.workers,
     )
     config = dataclasses.replace(config, server=server)
+    adopt = config_given is not None and config.source is not None
+    if adopt:
+        check_adoptable(config.home, config.source)  # before bootstrap creates secrets it would print
     first = bootstrap(config)
-    if config_given is not None and config.source is not None and adopt_config(config.home, config.source):
+    if adopt and adopt_config(config.home, config.source):  # only a config that bootstrapped
         print(f"revstream: {config.home / 'revstream.toml'} now links to {config.source}: "
               "every command on this home uses it", file=sys.stderr)
     print(f"revstream: serving {store_description(config)}", file=sys.stderr, flush=True)

@@ -162,10 +162,10 @@ def _agreement_json(row) -> dict:
 
 def _rule_text(terms: dict) -> str:
     if terms["tiers"]:
-        return "tiers " + ", ".join(f"from {format_display(t, terms['currency'], exact=True)}: {bps}bps" for t, bps in terms["tiers"])
+        return "tiers " + ", ".join(f"from {format_display(int(t), terms['currency'], exact=True)}: {bps}bps" for t, bps in terms["tiers"])
     if terms["share_bps"] is not None:
         return f"{terms['share_bps']}bps"
-    return f"{format_display(terms['royalty_nanos_per_mtok'], terms['currency'], exact=True)}/Mtok"
+    return f"{format_display(int(terms['royalty_nanos_per_mtok']), terms['currency'], exact=True)}/Mtok"
 
 
 def _agreements_list(args, engine, now_us) -> int:
@@ -179,10 +179,11 @@ def _agreements_list(args, engine, now_us) -> int:
 
 
 def _summary(value: dict) -> dict:
+    # int(): beyond 2**53 an amount in a JSON value is a decimal string (issue 11)
     currency = value["currency"]
-    return {**value, "share": format_display(value["share_total_nanos"], currency, exact=True),
-            "payable": format_display(value["share_total_minor"] * nanos_per_minor(currency), currency),
-            "residue": format_display(value["residue_nanos"], currency, exact=True),
+    return {**value, "share": format_display(int(value["share_total_nanos"]), currency, exact=True),
+            "payable": format_display(int(value["share_total_minor"]) * nanos_per_minor(currency), currency),
+            "residue": format_display(int(value["residue_nanos"]), currency, exact=True),
             "lines": len(value["lines"]), "adjustments": len(value["adjustment_lines"])}
 
 

@@ -7,6 +7,7 @@ or the path named.
 
 from ._home import (
     adopt_config,
+    check_adoptable,
     home_file_path,
     legacy_home_notice,
     prepare_home,
@@ -44,6 +45,7 @@ __all__ = [
     "StoreConfig",
     "TransparencyConfig",
     "adopt_config",
+    "check_adoptable",
     "default_config",
     "home_file_path",
     "legacy_home_notice",

@@ -70,11 +70,10 @@ def find_config(home: Path, explicit: str | Path | None) -> Path | None:
     return path if path.exists() else None
 
 
-def adopt_config(home: Path, source: Path) -> bool:
-    """Make `source` the home's config (for `serve --config`): link HOME/revstream.toml to it.
-
-    True if the link was made or changed. A regular file already there that is not
-    `source` is refused: the CLI would otherwise read another config than the server."""
+def check_adoptable(home: Path, source: Path) -> bool:
+    """Whether `adopt_config` would change the home (True) or find `source` already there
+    (False). A regular file there that is not `source` is refused (ConfigError): the CLI
+    would otherwise read another config than the server. Changes nothing."""
     target = source.resolve()
     link = home_config_path(home)
     if link.exists() and link.resolve() == target:
@@ -82,6 +81,17 @@ def adopt_config(home: Path, source: Path) -> bool:
     if link.exists() and not link.is_symlink():
         raise ConfigError(f"{link} is this home's config, and it is not {target}: commands run on this home would "
                           f"use another config than this server. Remove or edit {link}, or choose another --home")
+    return True
+
+
+def adopt_config(home: Path, source: Path) -> bool:
+    """Make `source` the home's config (for `serve --config`): link HOME/revstream.toml to it.
+
+    True if the link was made or changed; refused as `check_adoptable` says."""
+    if not check_adoptable(home, source):
+        return False
+    target = source.resolve()
+    link = home_config_path(home)
     staged = link.with_name(f".{CONFIG_FILE_NAME}.{os.getpid()}.link")
     staged.unlink(missing_ok=True)
     os.symlink(target, staged)
