@@ -12,7 +12,6 @@ import pytest
 from pypdf import PdfReader
 
 from revstream.invoicing import render_pdf
-from revstream.invoicing._pdf import FONTS_DIR, needs_fallback
 from revstream.plans import FeePart, UsageSummary, compute_invoice, invoice_json, period_bounds_s
 
 START, END = period_bounds_s("2026-02")
@@ -69,6 +68,8 @@ def test_the_fonts_are_embedded_subsets_so_the_pdf_stays_small():
 
 
 def test_latin_invoices_do_not_load_the_cjk_font():
+    from revstream.invoicing._pdf import needs_fallback
+
     assert not needs_fallback(("Acme GmbH", NAMES["greek"], NAMES["cyrillic"], "Invoice INV-000007", "1,234.50 EUR"))
     assert needs_fallback(("Acme", NAMES["korean"]))
     assert b"DroidSansFallback" not in render_pdf(invoice("Acme GmbH"))
@@ -81,6 +82,8 @@ def test_amounts_show_thousands_separators():
 
 
 def test_the_vendored_fonts_are_the_recorded_files():
+    from revstream.invoicing._pdf import FONTS_DIR
+
     readme = (FONTS_DIR / "README.md").read_text()
     recorded = dict((name, digest) for digest, name in re.findall(r"^([0-9a-f]{64})  (\S+\.ttf)$", readme, re.M))
     shipped = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in FONTS_DIR.glob("*.ttf")}
