@@ -67,12 +67,17 @@ def test_the_fonts_are_embedded_subsets_so_the_pdf_stays_small():
     assert re.search(rb"/BaseFont /[A-Z]{6}\+", data), "subset fonts are named with a tag"
 
 
-def test_latin_invoices_do_not_load_the_cjk_font():
-    from revstream.invoicing._pdf import needs_fallback
+def test_each_invoice_loads_only_the_fonts_its_text_needs():
+    from revstream.invoicing._pdf import needs_fallback, needs_unicode_font
 
     assert not needs_fallback(("Acme GmbH", NAMES["greek"], NAMES["cyrillic"], "Invoice INV-000007", "1,234.50 EUR"))
     assert needs_fallback(("Acme", NAMES["korean"]))
-    assert b"DroidSansFallback" not in render_pdf(invoice("Acme GmbH"))
+    assert not needs_unicode_font(("Société Générale, Zürich", "1,234.50 EUR"))
+    latin_1 = render_pdf(invoice("Société Générale, Zürich"))
+    assert b"DejaVuSans" not in latin_1 and b"DroidSansFallback" not in latin_1, "the standard font needs nothing embedded"
+    assert "Société Générale, Zürich" in pdf_text(latin_1)
+    greek = render_pdf(invoice(NAMES["greek"]))
+    assert b"DejaVuSans" in greek and b"DroidSansFallback" not in greek
 
 
 def test_amounts_show_thousands_separators():
