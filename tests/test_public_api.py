@@ -11,6 +11,8 @@ PUBLIC = {
         "AgreementConfig", "Config", "ConfigError", "CostsConfig", "EMBEDDED_MODEL_NAME", "LicensorConfig", "LimitsConfig", "ModelConfig",
         "PriceConfig", "ServerConfig",
         "StoreConfig", "TransparencyConfig", "default_config", "load_config",
+        "adopt_config", "check_adoptable", "home_file_path", "legacy_home_notice", "prepare_home", "prepare_sqlite_file", "resolve_home",
+        "write_private_file",
     },
     "revstream.keys": {
         "ADMIN_TOKEN_PREFIX", "KEY_PREFIX", "LICENSOR_TOKEN_PREFIX", "hash_secret", "key_hint", "new_admin_token",

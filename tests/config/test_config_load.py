@@ -89,7 +89,16 @@ def test_relative_home_is_resolved_against_the_working_directory(tmp_path, monke
     monkeypatch.chdir(tmp_path)
 
     assert load_config(None, {"REVSTREAM_HOME": "data"}).home == tmp_path.resolve() / "data"
-    assert load_config(None, {}).home == tmp_path.resolve() / ".revstream"
+
+
+def test_without_a_home_the_default_is_per_user_never_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    user = tmp_path / "user"
+
+    home = load_config(None, {"HOME": str(user)}).home
+
+    assert home == user.resolve() / ".local" / "share" / "revstream"
+    assert tmp_path.resolve() / ".revstream" != home
 
 
 def test_empty_file_gives_the_defaults_but_records_its_source(write, environ):
@@ -104,8 +113,6 @@ def test_empty_file_gives_the_defaults_but_records_its_source(write, environ):
 # A full file ----------------------------------------------------------------------------
 
 FULL = """
-home = "{home}"
-
 [server]
 host = "0.0.0.0"
 port = 9000
@@ -150,9 +157,9 @@ tokenizer = "/models/tokenizer.gguf"
 
 def test_full_file(write, tmp_path):
     file_home = tmp_path / "file-home"
-    path = write(FULL.format(home=file_home))
+    path = write(FULL)
 
-    config = load_config(path, {})
+    config = load_config(path, {"REVSTREAM_HOME": str(file_home)})
 
     assert config.home == file_home.resolve()
     assert config.source == path.resolve()
@@ -187,12 +194,12 @@ def test_embedded_path_keyword_is_kept_for_the_backend(write, environ):
     assert config.models[0].path == Path("embedded")
 
 
-def test_home_from_the_file_gives_the_default_database_location(write, tmp_path):
-    file_home = tmp_path / "h"
+def test_the_home_gives_the_default_database_location(tmp_path):
+    home = tmp_path / "h"
 
-    config = load_text(write, {}, f'home = "{file_home}"\n')
+    config = load_config(None, {}, home=home)
 
-    assert config.store.database_url == f"sqlite:///{file_home.resolve() / 'revstream.db'}"
+    assert config.store.database_url == f"sqlite:///{home.resolve() / 'revstream.db'}"
 
 
 def test_database_url_in_the_file_is_used(write, environ):
@@ -382,8 +389,9 @@ def test_store_that_is_not_a_table_is_named(write, environ):
     assert_config_error(write, environ, 'store = "sqlite:///x.db"\n', "store")
 
 
-def test_home_of_the_wrong_type_is_named(write, environ):
-    assert_config_error(write, environ, "home = 5\n", "home")
+@pytest.mark.parametrize("value", ['"/var/lib/revstream"', "5"])
+def test_a_file_cannot_choose_the_home_it_is_found_in(write, environ, value):
+    assert_config_error(write, environ, f"home = {value}\n", "home", "--home", "REVSTREAM_HOME")
 
 
 def test_unreadable_path_is_a_config_error(tmp_path, environ):

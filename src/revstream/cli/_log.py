@@ -7,25 +7,25 @@ import sys
 import time
 
 from ..store import NotFound, check_log, create_licensor_token, init_log_key, latest_checkpoint, log_size, log_verifier_key
-from ._output import print_json
+from ._output import JSON_HELP, print_json
 
 
 def add_parsers(commands) -> None:
     log = commands.add_parser("log", help="the transparency log").add_subparsers(dest="action", required=True)
     init = log.add_parser("init", help="create the log's signing key (once) and print its verifier key")
     init.add_argument("--origin", help="the log's name in its checkpoints (default: [transparency] origin)")
-    init.add_argument("--json", action="store_true")
-    log.add_parser("vkey", help="print the verifier key").add_argument("--json", action="store_true")
-    log.add_parser("checkpoint", help="print the latest signed checkpoint").add_argument("--json", action="store_true")
+    init.add_argument("--json", action="store_true", help=JSON_HELP)
+    log.add_parser("vkey", help="print the verifier key").add_argument("--json", action="store_true", help=JSON_HELP)
+    log.add_parser("checkpoint", help="print the latest signed checkpoint").add_argument("--json", action="store_true", help=JSON_HELP)
     log.add_parser("check", help="recompute every leaf from its usage record and the root from the stored "
-                                 "hashes; exit 1 if anything differs").add_argument("--json", action="store_true")
+                                 "hashes; exit 1 if anything differs").add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def add_licensor_token(licensor_actions) -> None:
     """`revstream licensors token NAME` under the existing `licensors` command."""
     token = licensor_actions.add_parser("token", help="create a token that reads the transparency log (printed once)")
     token.add_argument("name", help="the licensor's name")
-    token.add_argument("--json", action="store_true")
+    token.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def handles(args) -> bool:

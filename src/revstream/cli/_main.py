@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Sequence
 
-from ..config import ConfigError, load_config
+from .. import __version__
+from ..config import ConfigError, legacy_home_notice, load_config, prepare_home, prepare_sqlite_file
 from ..metering import parse_time_us, rfc3339, usage_json
 from ..billing import BillingError
 from ..money import MoneyError
@@ -25,65 +28,92 @@ from ..store import (
     set_key_limits,
     upgrade,
 )
+from . import _admin as admin
 from . import _log as transparency_log
 from . import _money as money
 from . import _plans as plans
 from . import _settlement as settlement
 from . import _verify as verifier
-from ._output import fail, print_json, print_table
+from ._output import JSON_HELP, fail, print_json, print_table, store_description
+
+
+READ_ONLY = frozenset({
+    ("keys", "list"), ("usage", None), ("prices", "list"), ("budgets", "list"), ("balance", None), ("ledger", "check"),
+    ("licensors", "list"), ("agreements", "list"), ("statements", "list"), ("statements", "show"), ("log", "vkey"),
+    ("log", "checkpoint"), ("log", "check"), ("audits", "list"), ("plans", "list"), ("subscriptions", "list"),
+    ("tax", "list"), ("invoices", "list"), ("invoices", "show"),
+})
+"""Commands that only read; every other command names the store it writes to on stderr."""
+
+PRIVATE_UMASK = 0o077
+"""Whatever revstream creates (database, its -wal/-shm files, metrics, state) is its owner's alone."""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="revstream", description="Run and audit the business around open-weight models.")
-    parser.add_argument("--config", help="TOML config file (default: the embedded default under $REVSTREAM_HOME)")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"revstream {__version__}", help="print the version and exit")
+    parser.add_argument("--home", metavar="DIR", help="the data directory (default: $REVSTREAM_HOME, else "
+                        "$XDG_DATA_HOME/revstream, else ~/.local/share/revstream)")
+    parser.add_argument("--config", metavar="FILE", help="TOML config file for this command (default: HOME/revstream.toml "
+                        "if present, which `serve --config FILE` links to FILE; else the embedded default)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the OpenAI-compatible gateway")
-    serve.add_argument("--config", dest="serve_config", help=argparse.SUPPRESS)
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int)
+    serve.add_argument("--config", dest="serve_config", metavar="FILE", help="the config file to serve; it becomes "
+                       "this home's config (HOME/revstream.toml links to it) so every command uses the same store")
+    serve.add_argument("--host", help="address to listen on (default: server.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="TCP port (default: server.port, 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: server.workers, 1)")
 
     keys = commands.add_parser("keys", help="customer API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="create a key (printed once)")
-    create.add_argument("--customer", required=True)
+    create.add_argument("--customer", required=True, help="the customer's name (created if new)")
     create.add_argument("--rpm", type=int, help="requests per minute (default: unlimited)")
     create.add_argument("--tpm", type=int, help="tokens per minute (default: unlimited)")
-    create.add_argument("--json", action="store_true")
+    create.add_argument("--json", action="store_true", help=JSON_HELP)
     limits = keys.add_parser("limits", help="set or lift a key's rate limits")
-    limits.add_argument("key_id")
+    limits.add_argument("key_id", help="the key's id (key_…), as `keys list` shows it")
     limits.add_argument("--rpm", type=int, help="requests per minute (omit to lift)")
     limits.add_argument("--tpm", type=int, help="tokens per minute (omit to lift)")
-    limits.add_argument("--json", action="store_true")
+    limits.add_argument("--json", action="store_true", help=JSON_HELP)
     listing = keys.add_parser("list", help="list keys (never the keys themselves)")
-    listing.add_argument("--customer")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--customer", help="only this customer's keys")
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
     revoke = keys.add_parser("revoke", help="revoke a key by id")
-    revoke.add_argument("key_id")
-    revoke.add_argument("--json", action="store_true")
+    revoke.add_argument("key_id", help="the key's id (key_…)")
+    revoke.add_argument("--json", action="store_true", help=JSON_HELP)
 
     db = commands.add_parser("db", help="the store").add_subparsers(dest="action", required=True)
     db_upgrade = db.add_parser("upgrade", help="apply pending migrations")
-    db_upgrade.add_argument("--json", action="store_true")
+    db_upgrade.add_argument("--json", action="store_true", help=JSON_HELP)
 
     money.add_parsers(commands)
     settlement.add_parsers(commands)
     plans.add_parsers(commands)
     transparency_log.add_parsers(commands)
     verifier.add_parsers(commands)
+    admin.add_parsers(commands)
 
     usage = commands.add_parser("usage", help="usage records")
-    usage.add_argument("--customer")
+    usage.add_argument("--customer", help="only this customer's records")
     usage.add_argument("--since", help="ISO 8601 date or time (UTC if no zone)")
-    usage.add_argument("--json", action="store_true")
+    usage.add_argument("--json", action="store_true", help=JSON_HELP)
     settlement.add_usage_import(usage)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    os.umask(PRIVATE_UMASK)
     try:
-        config = load_config(getattr(args, "serve_config", None) or args.config)
+        config = load_config(getattr(args, "serve_config", None) or args.config, home=args.home)
+        if args.command == "serve":
+            from ._serve import check_model_files, serve  # uvicorn and the model stack load only for serve
+
+            check_model_files(config)  # before anything is created for a server that cannot run
+            _prepare(args, config)
+            return serve(config, args.host, args.port, args.workers, args.serve_config or args.config)
+        _prepare(args, config)
         return _dispatch(args, config)
     except ConfigError as error:
         return fail(f"configuration: {error}", 2)
@@ -99,17 +129,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _dispatch(args, config) -> int:
-    if args.command == "serve":
-        from ._serve import serve  # uvicorn and the model stack load only for serve
+def _prepare(args, config) -> None:
+    """Create or tighten the home and the SQLite file, then say where a write goes."""
+    notices = [*prepare_home(config.home), *prepare_sqlite_file(config.store.database_url)]
+    legacy = legacy_home_notice(config.home, Path.cwd())
+    for notice in (*notices, *([legacy] if legacy else [])):
+        print(f"revstream: warning: {notice}", file=sys.stderr)
+    if args.command != "serve" and (args.command, getattr(args, "action", None)) not in READ_ONLY:  # serve says it itself
+        print(f"revstream: writing to {store_description(config)}", file=sys.stderr)
 
-        return serve(config, args.host, args.port, args.workers)
+
+def _dispatch(args, config) -> int:
     engine = make_engine(config.store.database_url)
     try:
         revision = upgrade(engine)
         if args.command == "db":
             print_json({"revision": revision}) if args.json else print(f"store at revision {revision}")
             return 0
+        if admin.handles(args):
+            return admin.run(args, engine)
         if verifier.handles(args):
             return verifier.run(args, engine, config)
         if transparency_log.handles(args):

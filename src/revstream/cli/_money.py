@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 
 from ..billing import BUDGET_PERIODS
 from ..metering import balance_json
-from ..money import format_nanos_exact, parse_amount, validate_currency
+from ..money import format_display, format_nanos_exact, parse_amount, validate_currency
 from ..pricing import ModelPrice, parse_price
 from ..store import (
     add_credit,
@@ -19,45 +19,46 @@ from ..store import (
     set_credit_limit,
     set_price,
 )
-from ._output import print_json, print_table
+from ._output import JSON_HELP, print_json, print_table
 
 
 def add_parsers(commands) -> None:
     prices = commands.add_parser("prices", help="model prices per million tokens").add_subparsers(dest="action", required=True)
     price_set = prices.add_parser("set", help="set a model's price from a date on")
-    price_set.add_argument("--model", required=True)
+    price_set.add_argument("--model", required=True, help="the model's public name")
     price_set.add_argument("--input", required=True, help="price per million prompt tokens, e.g. 0.20")
     price_set.add_argument("--output", required=True, help="price per million completion tokens, e.g. 0.60")
-    price_set.add_argument("--currency", default="USD")
+    price_set.add_argument("--currency", default="USD", help="ISO 4217 currency code (default: USD)")
     price_set.add_argument("--from", dest="effective_from", help="YYYY-MM-DD or an ISO time, UTC (default: now)")
-    price_set.add_argument("--json", action="store_true")
-    prices.add_parser("list", help="every price, past and future").add_argument("--json", action="store_true")
+    price_set.add_argument("--json", action="store_true", help=JSON_HELP)
+    prices.add_parser("list", help="every price, past and future").add_argument("--json", action="store_true", help=JSON_HELP)
 
     credit = commands.add_parser("credit", help="prepaid credit and postpaid limits").add_subparsers(dest="action", required=True)
     credit_add = credit.add_parser("add", help="add prepaid credit")
     credit_limit = credit.add_parser("limit", help="make a customer postpaid with a credit limit")
     for parser in (credit_add, credit_limit):
-        parser.add_argument("--customer", required=True)
+        parser.add_argument("--customer", required=True, help="the customer's name (created if new)")
         parser.add_argument("--amount", required=True, help="decimal amount, e.g. 10.00")
-        parser.add_argument("--currency", default="USD")
-        parser.add_argument("--json", action="store_true")
+        parser.add_argument("--currency", default="USD", help="ISO 4217 currency code (default: USD)")
+        parser.add_argument("--json", action="store_true", help=JSON_HELP)
 
     budgets = commands.add_parser("budgets", help="spending budgets").add_subparsers(dest="action", required=True)
     budget_set = budgets.add_parser("set", help="set a budget per customer or per key")
-    budget_set.add_argument("--customer", required=True)
+    budget_set.add_argument("--customer", required=True, help="the customer the budget limits")
     budget_set.add_argument("--key", dest="key_id", help="a key id: the budget applies to that key only")
-    budget_set.add_argument("--period", required=True, choices=BUDGET_PERIODS)
-    budget_set.add_argument("--amount", required=True)
-    budget_set.add_argument("--currency", default="USD")
-    budget_set.add_argument("--json", action="store_true")
-    budgets.add_parser("list", help="budgets and their current window").add_argument("--json", action="store_true")
+    budget_set.add_argument("--period", required=True, choices=BUDGET_PERIODS,
+                            help="the window the amount applies to: a UTC day, a UTC month, or for ever")
+    budget_set.add_argument("--amount", required=True, help="most the customer (or key) may spend in the window, e.g. 1.00")
+    budget_set.add_argument("--currency", default="USD", help="ISO 4217 currency code (default: USD)")
+    budget_set.add_argument("--json", action="store_true", help=JSON_HELP)
+    budgets.add_parser("list", help="budgets and their current window").add_argument("--json", action="store_true", help=JSON_HELP)
 
     balance = commands.add_parser("balance", help="a customer's available and reserved money")
-    balance.add_argument("--customer", required=True)
-    balance.add_argument("--json", action="store_true")
+    balance.add_argument("--customer", required=True, help="the customer's name")
+    balance.add_argument("--json", action="store_true", help=JSON_HELP)
 
     ledger = commands.add_parser("ledger", help="the double-entry ledger").add_subparsers(dest="action", required=True)
-    ledger.add_parser("check", help="every entry balances; every balance equals its postings").add_argument("--json", action="store_true")
+    ledger.add_parser("check", help="every entry balances; every balance equals its postings").add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def _moment(text: str | None) -> datetime:
@@ -101,13 +102,23 @@ def _emit(args, value, text: str) -> None:
 def _prices_set(args, engine, now_us) -> int:
     price = ModelPrice(args.model, validate_currency(args.currency), parse_price(args.input), parse_price(args.output), _moment(args.effective_from))
     set_price(engine, price, now_us)
-    _emit(args, price_json(price), f"{args.model}: {args.input} in / {args.output} out {args.currency} per 1M tokens from {price_json(price)['effective_from']}")
+    _emit(args, price_json(price), f"{args.model}: {_price_text(price)} from {price_json(price)['effective_from']}")
     return 0
 
 
+def _price_text(price: ModelPrice) -> str:
+    return (f"{format_display(price.input_nanos_per_mtok, price.currency, exact=True)} in / "
+            f"{format_display(price.output_nanos_per_mtok, price.currency, exact=True)} out per 1M tokens")
+
+
 def _prices_list(args, engine, now_us) -> int:
-    rows = [price_json(p) for p in list_prices(engine).prices]
-    print_json(rows) if args.json else print_table(rows, ("model", "currency", "input_per_mtok", "output_per_mtok", "effective_from"))
+    prices = list_prices(engine).prices
+    if args.json:
+        print_json([price_json(p) for p in prices])
+        return 0
+    rows = [{**price_json(p), "input_per_mtok": format_display(p.input_nanos_per_mtok, p.currency, exact=True),
+             "output_per_mtok": format_display(p.output_nanos_per_mtok, p.currency, exact=True)} for p in prices]
+    print_table(rows, ("model", "input_per_mtok", "output_per_mtok", "effective_from"))
     return 0
 
 
@@ -115,7 +126,8 @@ def _credit_add(args, engine, now_us) -> int:
     currency = validate_currency(args.currency)
     entry_id = add_credit(engine, args.customer, parse_amount(args.amount, currency), currency, now_us)
     balance = balance_json(customer_balance(engine, args.customer))
-    _emit(args, {"entry_id": entry_id, **balance}, f"added {args.amount} {currency}; {args.customer} has {balance['available']} {currency} available")
+    _emit(args, {"entry_id": entry_id, **balance}, f"added {format_display(parse_amount(args.amount, currency), currency)}; "
+          f"{args.customer} has {format_display(int(balance['available_nanos']), currency, exact=True)} available")
     return 0
 
 
@@ -123,7 +135,8 @@ def _credit_limit(args, engine, now_us) -> int:
     currency = validate_currency(args.currency)
     set_credit_limit(engine, args.customer, parse_amount(args.amount, currency), currency, now_us)
     balance = balance_json(customer_balance(engine, args.customer))
-    _emit(args, balance, f"{args.customer} is postpaid with a limit of {args.amount} {currency}; {balance['available']} available")
+    _emit(args, balance, f"{args.customer} is postpaid with a limit of {format_display(parse_amount(args.amount, currency), currency)}; "
+          f"{format_display(int(balance['available_nanos']), currency, exact=True)} available")
     return 0
 
 
@@ -133,7 +146,7 @@ def _budgets_set(args, engine, now_us) -> int:
     scope = f"key {args.key_id}" if args.key_id else f"customer {args.customer}"
     _emit(args, {"budget_id": budget_id, "customer": args.customer, "key_id": args.key_id, "period": args.period,
                  "limit_nanos": parse_amount(args.amount, currency), "currency": currency},
-          f"{args.period} budget of {args.amount} {currency} for {scope} ({budget_id})")
+          f"{args.period} budget of {format_display(parse_amount(args.amount, currency), currency)} for {scope} ({budget_id})")
     return 0
 
 
@@ -142,18 +155,20 @@ def _budgets_list(args, engine, now_us) -> int:
     if args.json:
         print_json(rows)
         return 0
-    for row in rows:
-        row["limit"] = format_nanos_exact(row["limit_nanos"], row["currency"])
-        row["spent"] = format_nanos_exact(row["spent_nanos"], row["currency"])
-        row["reserved"] = format_nanos_exact(row["reserved_nanos"], row["currency"])
-    print_table(rows, ("budget_id", "customer", "key_id", "period", "currency", "limit", "spent", "reserved"))
+    for row in rows:  # spending is charged to the nano: shown exactly, not rounded to 0.00
+        row["limit"] = format_display(int(row["limit_nanos"]), row["currency"], exact=True)
+        row["spent"] = format_display(int(row["spent_nanos"]), row["currency"], exact=True)
+        row["reserved"] = format_display(int(row["reserved_nanos"]), row["currency"], exact=True)
+    print_table(rows, ("budget_id", "customer", "key_id", "period", "limit", "spent", "reserved"))
     return 0
 
 
 def _balance(args, engine, now_us) -> int:
     balance = balance_json(customer_balance(engine, args.customer))
-    text = (f"{balance['customer']} ({balance['billing_mode']}): {balance['available']} {balance['currency'] or ''} available, "
-            f"{format_nanos_exact(balance['reserved_nanos'], balance['currency'])} reserved" if balance["currency"]
+    currency = balance["currency"]  # int() below: a JSON amount beyond 2**53 is a decimal string (issue 11)
+    text = (f"{balance['customer']} ({balance['billing_mode']}): {format_display(int(balance['available_nanos']), currency, exact=True)} "
+            f"available, {format_display(int(balance['reserved_nanos']), currency, exact=True)} reserved, "
+            f"{format_display(int(balance['spent_nanos']), currency, exact=True)} spent" if currency
             else f"{balance['customer']}: no credit yet")
     _emit(args, balance, text)
     return 0

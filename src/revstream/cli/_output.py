@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any, Sequence
 
 import orjson
 
 from ..money import json_safe
+
+JSON_HELP = "print JSON for programs (amounts in exact integer nanos) instead of text"
 
 
 def print_json(value: Any) -> None:
@@ -25,6 +28,20 @@ def print_table(rows: Sequence[dict], columns: Sequence[str]) -> None:
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
     for row in cells:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
+
+
+def database_url_for_people(url: str) -> str:
+    """A database URL without its password (postgresql+psycopg://user:***@host/db)."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+def store_description(config) -> str:
+    """Which store a command uses and where it was decided: the URL, the home, the config file."""
+    where = f"home {config.home}" + (f", config {config.source}" if config.source is not None else "")
+    return f"{database_url_for_people(config.store.database_url)} ({where})"
 
 
 def fail(message: str, code: int = 1) -> int:

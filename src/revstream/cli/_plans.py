@@ -12,7 +12,7 @@ from ..periods import us_of_datetime
 from ..config import Config, ConfigError
 from ..invoicing import render_html, render_pdf
 from ..metering import rfc3339
-from ..money import format_nanos_exact
+from ..money import format_display, parse_amount
 from ..plans import PlanError, draft_plan, invoice_number_text
 from ..store import Conflict, find_customer_id
 from ..store._invoices import StoredInvoice, customers_to_invoice, get_invoice, issue_invoice, list_invoices
@@ -29,7 +29,7 @@ from ..store._plans import (
     subscribe,
 )
 from ._money import _moment
-from ._output import fail, print_json, print_table
+from ._output import JSON_HELP, fail, print_json, print_table
 
 COMMANDS = ("plans", "subscribe", "subscriptions", "customers", "tax", "invoice", "invoices")
 
@@ -37,9 +37,10 @@ COMMANDS = ("plans", "subscribe", "subscriptions", "customers", "tax", "invoice"
 def add_parsers(commands) -> None:
     plans = commands.add_parser("plans", help="plans customers buy").add_subparsers(dest="action", required=True)
     plan_add = plans.add_parser("add", help="add a plan (a plan never changes once added)")
-    plan_add.add_argument("name")
-    plan_add.add_argument("--kind", required=True, choices=("payg", "subscription", "free", "commit"))
-    plan_add.add_argument("--currency", default="USD")
+    plan_add.add_argument("name", help="the plan's name, e.g. pro")
+    plan_add.add_argument("--kind", required=True, choices=("payg", "subscription", "free", "commit"),
+                          help="pay as you go, a monthly fee with included tokens, a free daily quota, or a committed minimum")
+    plan_add.add_argument("--currency", default="USD", help="ISO 4217 currency code (default: USD)")
     plan_add.add_argument("--fee", help="subscription: fee per month, e.g. 20.00")
     plan_add.add_argument("--tokens-included", type=int, default=0, help="subscription: tokens included per month")
     plan_add.add_argument("--overage", help="subscription: price per million tokens past the included ones (default: hard stop)")
@@ -49,50 +50,51 @@ def add_parsers(commands) -> None:
     plan_add.add_argument("--discount-bps", type=int, default=0, help="commit: discount on model prices (1000 = 10%%)")
     plan_add.add_argument("--rpm", type=int, help="requests per minute of the plan (subscription, free)")
     plan_add.add_argument("--tpm", type=int, help="tokens per minute of the plan (subscription, free)")
-    plan_add.add_argument("--json", action="store_true")
-    plans.add_parser("list", help="every plan").add_argument("--json", action="store_true")
+    plan_add.add_argument("--json", action="store_true", help=JSON_HELP)
+    plans.add_parser("list", help="every plan").add_argument("--json", action="store_true", help=JSON_HELP)
 
     sub = commands.add_parser("subscribe", help="put a customer on a plan (a change of plan is prorated by the second)")
-    sub.add_argument("--customer", required=True)
-    sub.add_argument("--plan", required=True)
+    sub.add_argument("--customer", required=True, help="the customer's name (created if new)")
+    sub.add_argument("--plan", required=True, help="the plan's name (see `plans list`)")
     sub.add_argument("--from", dest="effective_from", help="YYYY-MM-DD or an ISO time, UTC (default: now)")
     sub.add_argument("--country", help="the customer's country for tax, ISO 3166 alpha-2 (e.g. DE)")
-    sub.add_argument("--json", action="store_true")
+    sub.add_argument("--json", action="store_true", help=JSON_HELP)
     subs = commands.add_parser("subscriptions", help="customers' subscriptions").add_subparsers(dest="action", required=True)
     subs_list = subs.add_parser("list", help="every subscription, past and current")
-    subs_list.add_argument("--customer")
-    subs_list.add_argument("--json", action="store_true")
+    subs_list.add_argument("--customer", help="only this customer's subscriptions")
+    subs_list.add_argument("--json", action="store_true", help=JSON_HELP)
     cancel = subs.add_parser("cancel", help="end a customer's subscription")
-    cancel.add_argument("--customer", required=True)
+    cancel.add_argument("--customer", required=True, help="the customer whose subscription ends")
     when = cancel.add_mutually_exclusive_group(required=True)
     when.add_argument("--at-period-end", action="store_true", help="at the end of the current month")
     when.add_argument("--now", action="store_true", help="now (the fee is prorated to this second)")
-    cancel.add_argument("--json", action="store_true")
+    cancel.add_argument("--json", action="store_true", help=JSON_HELP)
 
     customers = commands.add_parser("customers", help="customer settings").add_subparsers(dest="action", required=True)
     customer_set = customers.add_parser("set", help="set a customer's country (for tax)")
-    customer_set.add_argument("customer")
+    customer_set.add_argument("customer", help="the customer's name")
     customer_set.add_argument("--country", required=True, help="ISO 3166 alpha-2, e.g. DE; '' to clear")
-    customer_set.add_argument("--json", action="store_true")
+    customer_set.add_argument("--json", action="store_true", help=JSON_HELP)
 
     tax = commands.add_parser("tax", help="tax rates per customer country").add_subparsers(dest="action", required=True)
     tax_set = tax.add_parser("set", help="set a country's tax rate in basis points (1900 = 19%%)")
-    tax_set.add_argument("country")
-    tax_set.add_argument("rate_bps", type=int)
-    tax_set.add_argument("--json", action="store_true")
-    tax.add_parser("list", help="every tax rate").add_argument("--json", action="store_true")
+    tax_set.add_argument("country", help="ISO 3166 alpha-2 country code, e.g. DE")
+    tax_set.add_argument("rate_bps", type=int, help="the rate in basis points (1900 = 19%%)")
+    tax_set.add_argument("--json", action="store_true", help=JSON_HELP)
+    tax.add_parser("list", help="every tax rate").add_argument("--json", action="store_true", help=JSON_HELP)
 
     invoice = commands.add_parser("invoice", help="issue the invoices of a month (again: the same invoices)")
     invoice.add_argument("--period", required=True, help="YYYY-MM, a month that has ended")
-    invoice.add_argument("--customer")
-    invoice.add_argument("--json", action="store_true")
+    invoice.add_argument("--customer", help="only this customer (default: every customer with something to bill)")
+    invoice.add_argument("--json", action="store_true", help=JSON_HELP)
     invoices = commands.add_parser("invoices", help="issued invoices").add_subparsers(dest="action", required=True)
     invoices_list = invoices.add_parser("list", help="every invoice")
-    invoices_list.add_argument("--customer")
-    invoices_list.add_argument("--json", action="store_true")
+    invoices_list.add_argument("--customer", help="only this customer's invoices")
+    invoices_list.add_argument("--json", action="store_true", help=JSON_HELP)
     show = invoices.add_parser("show", help="one invoice: json (the stored bytes), html or pdf")
-    show.add_argument("number", type=int)
-    show.add_argument("--format", choices=("json", "html", "pdf"), default="json")
+    show.add_argument("number", type=int, help="the invoice number (1 for INV-000001)")
+    show.add_argument("--format", choices=("json", "html", "pdf"), default="json",
+                      help="json: the stored canonical bytes (default); html; pdf (needs --output on a terminal)")
     show.add_argument("--output", help="write to this file instead of stdout")
 
 
@@ -133,15 +135,15 @@ def _plans_add(args, engine, now_us) -> int:
 
 def _plan_row(value: dict) -> dict:
     currency = value["currency"]
-    return {**value, "fee": format_nanos_exact(value["fee_nanos"], currency),
-            "overage_per_mtok": format_nanos_exact(value["overage_nanos_per_mtok"], currency)
+    return {**value, "fee": format_display(int(value["fee_nanos"]), currency),
+            "overage_per_mtok": format_display(int(value["overage_nanos_per_mtok"]), currency, exact=True)
             if value["overage_nanos_per_mtok"] is not None else "stop", "models": ",".join(value["models"]) or "all"}
 
 
 def _plans_list(args, engine, now_us) -> int:
     rows = [plan_json(plan) for plan in list_plans(engine)]
     print_json(rows) if args.json else print_table([_plan_row(r) for r in rows], (
-        "plan", "kind", "currency", "fee", "tokens_included", "overage_per_mtok", "tokens_per_day", "discount_bps", "models"))
+        "plan", "kind", "fee", "tokens_included", "overage_per_mtok", "tokens_per_day", "discount_bps", "models"))
     return 0
 
 
@@ -200,20 +202,30 @@ def _summary(stored: StoredInvoice) -> dict:
             "amount_due": body["amount_due"], "lines": len(body["lines"])}
 
 
+_INVOICE_COLUMNS = ("number", "customer", "period", "total", "amount_due")
+
+
+def _summary_text(row: dict) -> dict:
+    """An invoice summary for people: its minor-unit amounts with thousands separators."""
+    currency = row["currency"]
+    return {**row, "total": format_display(parse_amount(row["total"], currency), currency),
+            "amount_due": format_display(parse_amount(row["amount_due"], currency), currency)}
+
+
 def _invoice(args, engine, now_us) -> int:
     names = [args.customer] if args.customer else customers_to_invoice(engine, args.period, now_us)
     issued = [issue_invoice(engine, name, args.period, now_us) for name in names]
     if args.json:
         print_json([orjson.loads(stored.body) for stored in issued])
     else:
-        print_table([_summary(stored) for stored in issued], ("number", "customer", "period", "currency", "total", "amount_due"))
+        print_table([_summary_text(_summary(stored)) for stored in issued], _INVOICE_COLUMNS)
     return 0
 
 
 def _invoices_list(args, engine, now_us) -> int:
     customer_id = find_customer_id(engine, args.customer) if args.customer else None
     rows = [_summary(stored) for stored in list_invoices(engine, customer_id)]
-    print_json(rows) if args.json else print_table(rows, ("number", "customer", "period", "currency", "total", "amount_due"))
+    print_json(rows) if args.json else print_table([_summary_text(row) for row in rows], _INVOICE_COLUMNS)
     return 0
 
 
@@ -226,6 +238,9 @@ def render(stored: StoredInvoice, fmt: str) -> bytes:
 
 
 def _invoices_show(args, engine, now_us) -> int:
+    if args.format == "pdf" and not args.output and sys.stdout.isatty():
+        return fail("a PDF is binary and would garble this terminal: write it to a file with --output FILE "
+                    "(or redirect the output: > invoice.pdf)", 2)
     data = render(get_invoice(engine, args.number), args.format)
     if args.output:
         Path(args.output).write_bytes(data)

@@ -5,18 +5,23 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 import os
+from pathlib import Path
+import shlex
 import shutil
+import sys
 import time
 
 import uvicorn
 
-from ..config import Config, ConfigError
+from ..backends import BackendError, embedded_gguf_path
+from ..config import Config, ConfigError, adopt_config, check_adoptable
 from ..money import MoneyError
 from ..pricing import ModelPrice, PricingError
 from ..gateway import create_app
 from ..gateway._auth import ADMIN_TOKEN_META_KEY
 from ..keys import hash_secret, new_admin_token
 from ..settlement import SettlementError, agreement_terms, draft_agreement
+from ._output import database_url_for_people, store_description
 from ._plans import apply_declared_plans
 from ..store import (
     Conflict,
@@ -33,6 +38,38 @@ from ..store import (
 )
 
 DEMO_CUSTOMER = "demo"
+GGUF_MAGIC = b"GGUF"
+EMBEDDED_PATH = "embedded"
+DATABASE_URL_ENV = "REVSTREAM_DATABASE_URL"
+
+
+def check_model_files(config: Config) -> None:
+    """Every model file the config names exists and is a GGUF file, so a wrong path stops
+    `serve` at start (ConfigError naming the model) rather than failing its first request."""
+    for position, model in enumerate(config.models):
+        where = f"models[{position}] ({model.name})"
+        if model.backend == "llamacpp":
+            if str(model.path) == EMBEDDED_PATH:
+                try:
+                    embedded_gguf_path()
+                except BackendError as error:
+                    raise ConfigError(f"{where}.path: {error}") from error
+            else:
+                _check_gguf(f"{where}.path", model.path)
+        if model.tokenizer is not None:
+            _check_gguf(f"{where}.tokenizer", model.tokenizer)
+
+
+def _check_gguf(key: str, path: Path) -> None:
+    try:
+        with open(path, "rb") as file:
+            magic = file.read(len(GGUF_MAGIC))
+    except FileNotFoundError as error:
+        raise ConfigError(f"{key}: model file not found: {path.resolve()}") from error
+    except OSError as error:
+        raise ConfigError(f"{key}: model file {path} cannot be read: {error.strerror}") from error
+    if magic != GGUF_MAGIC:
+        raise ConfigError(f"{key}: {path} is not a GGUF model file")
 
 
 def declared_prices(config: Config) -> tuple[ModelPrice, ...]:
@@ -97,7 +134,21 @@ def bootstrap(config: Config) -> dict | None:
         engine.dispose()
 
 
-def print_first_run(first: dict, host: str, port: int) -> None:
+def cli_command(config: Config) -> str:
+    """The command line that reaches this server's store from any directory and shell:
+    this installation's `revstream` by absolute path and the home (which finds the config);
+    the store URL too when it came from the environment, which another shell may lack."""
+    script = Path(sys.executable).parent / "revstream"
+    program = shlex.quote(str(script)) if script.is_file() else f"{shlex.quote(sys.executable)} -m revstream"
+    command = f"{program} --home {shlex.quote(str(config.home))}"
+    url = os.environ.get(DATABASE_URL_ENV)
+    if url:
+        shown = database_url_for_people(url)
+        command = f"{DATABASE_URL_ENV}={shlex.quote(shown)} {command}" + ("  (with the password)" if shown != url else "")
+    return command
+
+
+def print_first_run(first: dict, host: str, port: int, config: Config) -> None:
     base = f"http://{host}:{port}"
     print(
         f"""
@@ -109,16 +160,19 @@ revstream: first start. These secrets are shown ONCE; only their hashes are stor
 Try it:
   curl {base}/v1/chat/completions \\
     -H "Authorization: Bearer {first['demo_key']}" -H "Content-Type: application/json" \\
-    -d '{{"model": "smollm2-135m-instruct", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
+    -d '{{"model": "{config.models[0].name}", "messages": [{{"role": "user", "content": "Hello!"}}]}}'
 
-More keys:  .venv/bin/revstream keys create --customer NAME
-Dashboard:  {base}/dashboard   (paste the admin token, a licensor token or an API key)
+More keys:   {cli_command(config)} keys create --customer NAME
+Dashboard:   {base}/dashboard   (paste the admin token, a licensor token or an API key)
+Lost or leaked the admin token? Replace it:  {cli_command(config)} admin token rotate
 """,
         flush=True,
     )
 
 
-def serve(config: Config, host: str | None, port: int | None, workers: int | None) -> int:
+def serve(config: Config, host: str | None, port: int | None, workers: int | None, config_given: str | None) -> int:
+    """Migrate and bootstrap, make a given config the home's, run (the caller has checked the
+    model files with `check_model_files`)."""
     server = dataclasses.replace(
         config.server,
         host=host or config.server.host,
@@ -126,9 +180,16 @@ def serve(config: Config, host: str | None, port: int | None, workers: int | Non
         workers=workers or config.server.workers,
     )
     config = dataclasses.replace(config, server=server)
+    adopt = config_given is not None and config.source is not None
+    if adopt:
+        check_adoptable(config.home, config.source)  # before bootstrap creates secrets it would print
     first = bootstrap(config)
+    if adopt and adopt_config(config.home, config.source):  # only a config that bootstrapped
+        print(f"revstream: {config.home / 'revstream.toml'} now links to {config.source}: "
+              "every command on this home uses it", file=sys.stderr)
+    print(f"revstream: serving {store_description(config)}", file=sys.stderr, flush=True)
     if first is not None:
-        print_first_run(first, server.host, server.port)
+        print_first_run(first, server.host, server.port, config)
     options = dict(host=server.host, port=server.port, loop="uvloop", http="httptools",
                    access_log=False, log_level="info", timeout_graceful_shutdown=30)
     if server.workers <= 1:

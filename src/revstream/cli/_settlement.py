@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..dashboard import statement_csv, statement_markdown
 from ..metering import rfc3339
-from ..money import format_nanos_exact
+from ..money import format_display, nanos_per_minor
 from ..settlement import SettlementError, agreement_terms, draft_agreement, parse_period
 from ..store import (
     ImportRejected,
@@ -25,27 +25,27 @@ from ..store import (
     settle,
 )
 from . import _log as transparency_log
-from ._output import fail, print_json, print_table, progress_reporter
+from ._output import JSON_HELP, fail, print_json, print_table, progress_reporter
 
 
 
 def add_parsers(commands) -> None:
     licensors = commands.add_parser("licensors", help="licensors: who publish the models").add_subparsers(dest="action", required=True)
     licensor_add = licensors.add_parser("add", help="add a licensor")
-    licensor_add.add_argument("name")
-    licensor_add.add_argument("--json", action="store_true")
-    licensors.add_parser("list", help="licensors and their models").add_argument("--json", action="store_true")
+    licensor_add.add_argument("name", help="the licensor's name, e.g. \"Llama Labs\"")
+    licensor_add.add_argument("--json", action="store_true", help=JSON_HELP)
+    licensors.add_parser("list", help="licensors and their models").add_argument("--json", action="store_true", help=JSON_HELP)
     transparency_log.add_licensor_token(licensors)
 
     models = commands.add_parser("models", help="the licensor of each model").add_subparsers(dest="action", required=True)
     model_set = models.add_parser("set", help="set the licensor of a model")
-    model_set.add_argument("--model", required=True)
-    model_set.add_argument("--licensor", required=True)
-    model_set.add_argument("--json", action="store_true")
+    model_set.add_argument("--model", required=True, help="the model's public name")
+    model_set.add_argument("--licensor", required=True, help="the licensor's name (see `licensors add`)")
+    model_set.add_argument("--json", action="store_true", help=JSON_HELP)
 
     agreements = commands.add_parser("agreements", help="revenue-share agreements").add_subparsers(dest="action", required=True)
     agreement_add = agreements.add_parser("add", help="add an agreement between a licensor and this host")
-    agreement_add.add_argument("--licensor", required=True)
+    agreement_add.add_argument("--licensor", required=True, help="the licensor's name")
     agreement_add.add_argument("--models", required=True, help="comma-separated model names")
     rule = agreement_add.add_mutually_exclusive_group()
     rule.add_argument("--share-bps", type=int, help="share of net revenue in basis points (1500 = 15%%)")
@@ -55,20 +55,20 @@ def add_parsers(commands) -> None:
     agreement_add.add_argument("--cap", help="maximum per period")
     agreement_add.add_argument("--from", dest="effective_from", help="YYYY-MM-DD (default: today, UTC)")
     agreement_add.add_argument("--to", dest="effective_to", help="YYYY-MM-DD, inclusive (default: open-ended)")
-    agreement_add.add_argument("--currency", default="USD")
+    agreement_add.add_argument("--currency", default="USD", help="the agreement's ISO 4217 currency (default: USD)")
     agreement_add.add_argument("--stream-share", action="append", default=[], metavar="STREAM:BPS",
                                help="a flat share for one stream, e.g. subscription:1000 (repeatable)")
-    agreement_add.add_argument("--json", action="store_true")
-    agreements.add_parser("list", help="every agreement").add_argument("--json", action="store_true")
+    agreement_add.add_argument("--json", action="store_true", help=JSON_HELP)
+    agreements.add_parser("list", help="every agreement").add_argument("--json", action="store_true", help=JSON_HELP)
 
     settle_parser = commands.add_parser("settle", help="close a period and write the licensor statements")
     settle_parser.add_argument("--period", required=True, help="YYYY-MM (a calendar month, UTC, that has ended)")
-    settle_parser.add_argument("--json", action="store_true")
+    settle_parser.add_argument("--json", action="store_true", help=JSON_HELP)
 
     statements = commands.add_parser("statements", help="licensor statements").add_subparsers(dest="action", required=True)
-    statements.add_parser("list", help="every statement").add_argument("--json", action="store_true")
+    statements.add_parser("list", help="every statement").add_argument("--json", action="store_true", help=JSON_HELP)
     show = statements.add_parser("show", help="one statement")
-    show.add_argument("statement_id")
+    show.add_argument("statement_id", help="the statement's id, as `statements list` shows it")
     show.add_argument("--format", choices=("json", "csv", "md", "note"), default="json",
                       help="json: the stored canonical (RFC 8785) bytes; note: the signed statement `revstream verify` checks")
 
@@ -77,9 +77,9 @@ def add_usage_import(usage) -> None:
     """`revstream usage import FILE.jsonl` under the existing `usage` command."""
     actions = usage.add_subparsers(dest="action", required=False)
     usage_import = actions.add_parser("import", help="import usage records from a JSON Lines file")
-    usage_import.add_argument("file")
+    usage_import.add_argument("file", help="a JSON Lines file: one usage record per line")
     usage_import.add_argument("--skip-invalid", action="store_true", help="import the valid lines, skip the others")
-    usage_import.add_argument("--json", action="store_true")
+    usage_import.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 COMMANDS = frozenset({"licensors", "models", "agreements", "settle", "statements"})
@@ -161,10 +161,10 @@ def _agreement_json(row) -> dict:
 
 def _rule_text(terms: dict) -> str:
     if terms["tiers"]:
-        return "tiers " + ",".join(f"{format_nanos_exact(t, terms['currency'])}:{bps}" for t, bps in terms["tiers"])
+        return "tiers " + ", ".join(f"from {format_display(int(t), terms['currency'], exact=True)}: {bps}bps" for t, bps in terms["tiers"])
     if terms["share_bps"] is not None:
         return f"{terms['share_bps']}bps"
-    return f"{format_nanos_exact(terms['royalty_nanos_per_mtok'], terms['currency'])}/Mtok"
+    return f"{format_display(int(terms['royalty_nanos_per_mtok']), terms['currency'], exact=True)}/Mtok"
 
 
 def _agreements_list(args, engine, now_us) -> int:
@@ -173,18 +173,20 @@ def _agreements_list(args, engine, now_us) -> int:
         print_json(rows)
         return 0
     print_table([{**r, "models": ",".join(r["models"]), "rule": _rule_text(r)} for r in rows],
-                ("agreement", "licensor", "models", "currency", "rule", "effective_from", "effective_to"))
+                ("agreement", "licensor", "models", "rule", "effective_from", "effective_to"))
     return 0
 
 
 def _summary(value: dict) -> dict:
-    return {**value, "share_total": format_nanos_exact(value["share_total_nanos"], value["currency"]),
-            "payable_minor": value["share_total_minor"], "lines": len(value["lines"]),
-            "adjustments": len(value["adjustment_lines"])}
+    # int(): beyond 2**53 an amount in a JSON value is a decimal string (issue 11)
+    currency = value["currency"]
+    return {**value, "share": format_display(int(value["share_total_nanos"]), currency, exact=True),
+            "payable": format_display(int(value["share_total_minor"]) * nanos_per_minor(currency), currency),
+            "residue": format_display(int(value["residue_nanos"]), currency, exact=True),
+            "lines": len(value["lines"]), "adjustments": len(value["adjustment_lines"])}
 
 
-_SUMMARY_COLUMNS = ("statement", "period", "licensor", "agreement", "currency", "lines", "adjustments",
-                    "share_total", "payable_minor", "residue_nanos")
+_SUMMARY_COLUMNS = ("statement", "period", "licensor", "agreement", "lines", "adjustments", "share", "payable", "residue")
 
 
 def _settle(args, engine, now_us) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..audit import HostError, Report, TransparencyClient, verify_statement
 from ..store import AuditedStatement, list_audited_statements, record_audit
 from ..transparency import FormatError, parse_verifier_key
-from ._output import fail, print_json, print_table, progress_reporter
+from ._output import JSON_HELP, fail, print_json, print_table, progress_reporter
 
 TOKEN_ENV = "REVSTREAM_LICENSOR_TOKEN"
 EXIT_FAILED, EXIT_NOT_CHECKED = 1, 2
@@ -25,17 +25,17 @@ def add_parsers(commands) -> None:
     verify.add_argument("--vkey", required=True, help="the host's log verifier key (C2SP vkey text, or a file holding it)")
     verify.add_argument("--statement", required=True, help="the statement file (`revstream statements show ID "
                                                             "--format note` on the host, or GET /transparency/statements/ID)")
-    verify.add_argument("--state", help="the verifier's state directory (default: $REVSTREAM_HOME/verifier)")
+    verify.add_argument("--state", help="the verifier's state directory (default: HOME/verifier, see --home)")
     verify.add_argument("--token", help=f"a licensor token for the host's log (default: ${TOKEN_ENV})")
     verify.add_argument("--full", action="store_true",
                         help="read the log from entry 0, not from the statement's first entry")
     verify.add_argument("--no-record", action="store_true", help="do not record the outcome in this install's store")
-    verify.add_argument("--json", action="store_true")
+    verify.add_argument("--json", action="store_true", help=JSON_HELP)
     audits = commands.add_parser("audits", help="statements this install verified").add_subparsers(
         dest="action", required=True)
     listing = audits.add_parser("list", help="every statement checked with `revstream verify`, and its outcome")
-    listing.add_argument("--licensor")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--licensor", help="only this licensor's statements")
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def handles(args) -> bool:

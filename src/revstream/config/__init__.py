@@ -1,8 +1,20 @@
-"""Configuration: one immutable `Config` value, loaded from TOML or built from defaults.
+"""Configuration: one immutable `Config` value, loaded from TOML or built from defaults,
+and the data directory it lives in (the home: one rule for every command, private files).
 
-Errors: `ConfigError` for anything a person must fix in the file, with the key named.
+Errors: `ConfigError` for anything a person must fix in the file or the home, with the key
+or the path named.
 """
 
+from ._home import (
+    adopt_config,
+    check_adoptable,
+    home_file_path,
+    legacy_home_notice,
+    prepare_home,
+    prepare_sqlite_file,
+    resolve_home,
+    write_private_file,
+)
 from ._load import load_config, default_config
 from ._model import (
     AgreementConfig,
@@ -32,6 +44,14 @@ __all__ = [
     "ServerConfig",
     "StoreConfig",
     "TransparencyConfig",
+    "adopt_config",
+    "check_adoptable",
     "default_config",
+    "home_file_path",
+    "legacy_home_notice",
     "load_config",
+    "prepare_home",
+    "prepare_sqlite_file",
+    "resolve_home",
+    "write_private_file",
 ]

@@ -1,7 +1,9 @@
 """Load a `Config` from a TOML file and the environment.
 
-The environment is read here and only here: `REVSTREAM_HOME` (data directory) and
-`REVSTREAM_DATABASE_URL` (overrides the store URL, convenient for tests and containers).
+The environment is read here (and in `_home`, which this calls) only: `REVSTREAM_HOME` and
+the XDG variables (the data directory, see `_home` for the one rule that finds the home and
+the config file in force), `REVSTREAM_DATABASE_URL` and `REVSTREAM_REDIS_URL` (override the
+store URLs, convenient for tests and containers).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..money import MoneyError, parse_amount, validate_currency
+from ._home import default_database_url, find_config, resolve_home
 from ._model import (
     BACKEND_KINDS,
     EMBEDDED_MODEL_NAME,
@@ -34,17 +37,8 @@ from ._model import (
 )
 
 EMBEDDED_PATH = "embedded"
-TOP_LEVEL_KEYS = frozenset({"home", "server", "store", "limits", "models", "prices", "licensors", "agreements", "transparency",
+TOP_LEVEL_KEYS = frozenset({"server", "store", "limits", "models", "prices", "licensors", "agreements", "transparency",
                             "costs", "plans", "tax_rates"})
-
-
-def _home(environ: Mapping[str, str], value: Any = None) -> Path:
-    raw = value or environ.get("REVSTREAM_HOME") or ".revstream"
-    return Path(raw).expanduser().resolve()
-
-
-def _default_database_url(home: Path) -> str:
-    return f"sqlite:///{home / 'revstream.db'}"
 
 
 def embedded_model() -> ModelConfig:
@@ -57,13 +51,20 @@ def embedded_model() -> ModelConfig:
     )
 
 
-def default_config(environ: Mapping[str, str] | None = None) -> Config:
-    """The embedded default: SQLite under the data directory, the embedded model."""
-    return load_config(None, environ)
-
-
-def load_config(path: str | Path | None, environ: Mapping[str, str] | None = None) -> Config:
+def default_config(environ: Mapping[str, str] | None = None, *, home: str | Path | None = None) -> Config:
+    """The embedded default, whatever file the home holds: SQLite in the home, the embedded model."""
     environ = os.environ if environ is None else environ
+    return _build({}, resolve_home(home, environ), environ, None)
+
+
+def load_config(
+    path: str | Path | None, environ: Mapping[str, str] | None = None, *, home: str | Path | None = None
+) -> Config:
+    """The config in force: the file `path`, else the home's revstream.toml, else the embedded
+    default. `home` (the --home option) overrides $REVSTREAM_HOME; see `_home` for the rule."""
+    environ = os.environ if environ is None else environ
+    resolved_home = resolve_home(home, environ)
+    path = find_config(resolved_home, path)
     raw: dict[str, Any] = {}
     if path is not None:
         source = Path(path)
@@ -75,16 +76,20 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] | None = Non
             raise ConfigError(f"config file {source} cannot be read: {error}") from error
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"{source}: invalid TOML: {error}") from error
+    return _build(raw, resolved_home, environ, Path(path).resolve() if path is not None else None)
+
+
+def _build(raw: dict[str, Any], home: Path, environ: Mapping[str, str], source: Path | None) -> Config:
+    if "home" in raw:
+        raise ConfigError("home: a config file cannot choose the data directory, because the config is found in it: "
+                          "use --home DIR or $REVSTREAM_HOME")
     unknown = sorted(set(raw) - TOP_LEVEL_KEYS)
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown top-level key (known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
-    if "home" in raw and not isinstance(raw["home"], str):
-        raise ConfigError("home: expected a path string")
     if not isinstance(raw.get("store", {}), Mapping):
         raise ConfigError("store: expected a table")
-    home = _home(environ, raw.get("home"))
     store_raw = dict(raw.get("store", {}))
-    store_raw.setdefault("database_url", _default_database_url(home))
+    store_raw.setdefault("database_url", default_database_url(home))
     if environ.get("REVSTREAM_DATABASE_URL"):
         store_raw["database_url"] = environ["REVSTREAM_DATABASE_URL"]
     if environ.get("REVSTREAM_REDIS_URL"):
@@ -107,7 +112,7 @@ def load_config(path: str | Path | None, environ: Mapping[str, str] | None = Non
         licensors=_tables(LicensorConfig, raw.get("licensors") or [], "licensors", ("name",)),
         agreements=_tables(AgreementConfig, raw.get("agreements") or [], "agreements", ("licensor", "models", "from")),
         costs=_costs(raw.get("costs", {})),
-        source=Path(path).resolve() if path is not None else None,
+        source=source,
         plans=_tables(PlanConfig, raw.get("plans") or [], "plans", ("name", "kind")),
         tax_rates=_tables(TaxRateConfig, raw.get("tax_rates") or [], "tax_rates", ("country", "rate_bps")),
     )

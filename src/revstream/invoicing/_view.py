@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from revstream.invoicing._errors import RenderError
+from revstream.money import MoneyError, format_display, parse_amount
 
 REQUIRED = ("number", "host", "customer", "period", "currency", "issued", "tax", "lines", "subtotal", "tax_total",
             "total", "credits_applied", "amount_due")
@@ -32,13 +33,23 @@ def invoice_view(invoice: dict) -> InvoiceView:
         ("Tax rate", rate),
     )
     rows = tuple(
-        (line["kind"], line["description"], line["period"], str(line["tokens"] or ""), line["amount"], line["tax"])
+        (line["kind"], line["description"], line["period"], f"{line['tokens']:,}" if line["tokens"] else "",
+         _amount(line["amount"], currency, code=False), _amount(line["tax"], currency, code=False))
         for line in invoice["lines"]
     )
-    totals = (
-        ("Subtotal", f"{invoice['subtotal']} {currency}"), ("Tax", f"{invoice['tax_total']} {currency}"),
-        ("Total", f"{invoice['total']} {currency}"), ("Credits applied", f"{invoice['credits_applied']} {currency}"),
-        ("Amount due", f"{invoice['amount_due']} {currency}"),
-    )
+    totals = tuple((label, _amount(invoice[key], currency)) for label, key in (
+        ("Subtotal", "subtotal"), ("Tax", "tax_total"), ("Total", "total"), ("Credits applied", "credits_applied"),
+        ("Amount due", "amount_due"),
+    ))
     return InvoiceView(f"Invoice {invoice['number']}", parties,
                        ("Kind", "Description", "Period", "Tokens", f"Amount ({currency})", "Tax"), rows, totals)
+
+
+def _amount(text: object, currency: str, code: bool = True) -> str:
+    """A stored decimal amount with thousands separators, every stored digit kept
+    ("1234.5" EUR -> "1,234.50 EUR"); a value that is not an amount is shown as it is."""
+    try:
+        shown = format_display(parse_amount(str(text), currency), currency, exact=True)
+    except MoneyError:
+        return f"{text} {currency}" if code and text is not None else ("" if text is None else str(text))
+    return shown if code else shown.rsplit(" ", 1)[0]

@@ -11,6 +11,7 @@ from revstream.money._currency import (
     nanos_per_minor,
     validate_currency,
 )
+from revstream.money._display import format_display
 from revstream.money._errors import (
     AmountParseError,
     AmountRangeError,
@@ -61,6 +62,7 @@ __all__ = [
     "PrecisionError",
     "amount_text_chars_max",
     "format_amount",
+    "format_display",
     "format_nanos_exact",
     "minor_unit_digits",
     "nanos_per_minor",
