@@ -30,6 +30,7 @@ from . import _money as money
 from . import _plans as plans
 from . import _settlement as settlement
 from . import _verify as verifier
+from . import _witness as witness
 from ._output import fail, print_json, print_table
 
 
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     plans.add_parsers(commands)
     transparency_log.add_parsers(commands)
     verifier.add_parsers(commands)
+    witness.add_parsers(commands)
 
     usage = commands.add_parser("usage", help="usage records")
     usage.add_argument("--customer")
@@ -82,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if witness.handles(args):  # a witness needs no gateway config or store
+        return witness.run(args)
     try:
         config = load_config(getattr(args, "serve_config", None) or args.config)
         return _dispatch(args, config)
