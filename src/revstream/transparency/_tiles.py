@@ -308,7 +308,7 @@ class TileReader:
     def __init__(self, size: int, fetch: TileFetch) -> None:
         self._size = _check_size(size)
         self._fetch = fetch
-        self._cache: OrderedDict[Tile, tuple[bytes, ...]] = OrderedDict()
+        self._cache: OrderedDict[Tile, tuple[tuple[bytes, ...], ...]] = OrderedDict()
 
     @property
     def size(self) -> int:
@@ -324,23 +324,28 @@ class TileReader:
             data = None if full is None else bytes(full)[: tile.width * HASH_SIZE]
         return data
 
-    def _tile(self, level: int, index: int) -> tuple[bytes, ...]:
+    def _tile(self, level: int, index: int) -> tuple[tuple[bytes, ...], ...]:
+        """The tile's hashes and, above them, every complete node inside the tile (up to 8 rows)."""
         tile = _tile_at(level, index, self._size)
-        hashes = self._cache.get(tile)
-        if hashes is not None:
+        rows = self._cache.get(tile)
+        if rows is not None:
             self._cache.move_to_end(tile)
-            return hashes
+            return rows
         data = self.read(tile)
         if data is None:
             raise ProofError(f"the tile source does not serve {tile_path(tile)}")
         try:
-            hashes = tile_hashes(data, tile.width)
+            row = tile_hashes(data, tile.width)
         except FormatError as error:
             raise ProofError(f"{tile_path(tile)}: {error}") from None
-        self._cache[tile] = hashes
+        built = [row]
+        while len(row) >= 2:
+            row = tuple(node_hash(row[position], row[position + 1]) for position in range(0, len(row) - 1, 2))
+            built.append(row)
+        rows = self._cache[tile] = tuple(built)
         if len(self._cache) > TILE_CACHE_TILES_MAX:
             self._cache.popitem(last=False)
-        return hashes
+        return rows
 
     def subtree_hash(self, level: int, index: int) -> bytes:
         """Hash of complete subtree (level, index): :class:`SubtreeSource` protocol."""
@@ -348,10 +353,9 @@ class TileReader:
                 or (index + 1) << level > self._size:
             raise TreeRangeError(f"subtree ({level}, {index}) is not complete at size {self._size}")
         tile_level, height = divmod(level, TILE_HEIGHT)
-        first = index << height  # first hash of the subtree within its tile level
-        hashes = self._tile(tile_level, first >> TILE_HEIGHT)
-        offset = first & (TILE_WIDTH - 1)
-        return _fold_nodes(hashes[offset : offset + (1 << height)])
+        first = index << height  # the subtree's first hash at its tile level
+        rows = self._tile(tile_level, first >> TILE_HEIGHT)
+        return rows[height][(first & (TILE_WIDTH - 1)) >> height]
 
     def _size_or_current(self, size: int | None) -> int:
         if size is None:
