@@ -73,7 +73,9 @@ async def _read_body(request: Request) -> bytes | None:
 
 
 def _refusal(refusal: Refusal) -> Response:
-    return Response(refusal.body(), status_code=refusal.status, media_type=refusal.content_type)
+    # The header is set as is: Starlette would add "; charset=utf-8" to a text/* media type, and
+    # clients compare a 409's Content-Type with "text/x.tlog.size" exactly.
+    return Response(refusal.body(), status_code=refusal.status, headers={"Content-Type": refusal.content_type})
 
 
 def create_witness_app(

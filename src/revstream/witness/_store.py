@@ -92,6 +92,8 @@ class StateDirectory:
 
     def open(self) -> None:
         """Take the directory's lock; :class:`StateError` if another witness holds it."""
+        if not (self.path / KEY_FILE).is_file():
+            raise StateError(f"no witness key in {self.path}: run `revstream witness init --state {self.path}` first")
         try:
             descriptor = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as error:
@@ -115,8 +117,8 @@ class StateDirectory:
         try:
             skey = (self.path / KEY_FILE).read_text(encoding="utf-8").strip()
         except FileNotFoundError:
-            raise StateError(f"no witness key in {self.path}: run `revstream witness init --state "
-                             f"{self.path}` first") from None
+            raise StateError(f"no witness key in {self.path}: run `revstream witness init --state {self.path}` "
+                             "first") from None
         except OSError as error:
             raise StateError(f"cannot read {self.path / KEY_FILE}: {error}") from None
         try:
