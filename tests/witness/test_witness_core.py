@@ -77,7 +77,8 @@ def test_first_contact_then_growth_is_cosigned(at_ten) -> None:
     assert checkpoint.size == 20
     stored = cosigned.log.checkpoint  # what monitors read: the log's signature and ours
     assert verify_cosigned_checkpoint(stored, LOG_VKEY, [WITNESS_VKEY], 1).size == 20
-    again = add_checkpoint(_request(20, (), note), CONFIG, state.with_log(ORIGIN, cosigned.log), WITNESS_SKEY, NOW_S + 1)
+    later = state.with_log(ORIGIN, cosigned.log)
+    again = add_checkpoint(_request(20, (), note), CONFIG, later, WITNESS_SKEY, NOW_S + 1)
     assert again.log.size == 20  # the same checkpoint again: cosigned afresh (a newer timestamp)
 
 
@@ -121,7 +122,8 @@ def test_stale_old_size_is_409_with_the_known_size(at_ten) -> None:
         with pytest.raises(Conflict) as caught:
             add_checkpoint(_request(old_size, tree.consistency_proof(old_size, 20) if old_size else (),
                                     _note(20, tree.root())), CONFIG, state, WITNESS_SKEY, NOW_S)
-        assert (caught.value.status, caught.value.body(), caught.value.content_type) == (409, "10\n", "text/x.tlog.size")
+        refusal = caught.value
+        assert (refusal.status, refusal.body(), refusal.content_type) == (409, "10\n", "text/x.tlog.size")
 
 
 def test_split_view_same_size_other_root_is_422(at_ten) -> None:
@@ -150,7 +152,8 @@ def test_size_zero_rules_are_422() -> None:
     with pytest.raises(Unprocessable, match="empty tree"):
         add_checkpoint(_request(0, (), _note(0, bytes(32))), CONFIG, WitnessState(), WITNESS_SKEY, NOW_S)
     with pytest.raises(Unprocessable, match="from size 0"):
-        add_checkpoint(_request(0, (bytes(32),), _note(5, _tree(5).root())), CONFIG, WitnessState(), WITNESS_SKEY, NOW_S)
+        add_checkpoint(_request(0, (bytes(32),), _note(5, _tree(5).root())), CONFIG, WitnessState(),
+                       WITNESS_SKEY, NOW_S)
     empty = _add(WitnessState(), 0, (), _note(0, EMPTY_ROOT))
     assert _add(empty, 0, (), _note(5, _tree(5).root())).logs[ORIGIN].size == 5
 

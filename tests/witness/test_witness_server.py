@@ -13,10 +13,10 @@ import pytest
 from revstream.transparency import (
     ProofError,
     append_signatures,
+    format_checkpoint,
     generate_key,
     select_signatures,
     sign_note,
-    format_checkpoint,
     verify_cosigned_checkpoint,
 )
 from revstream.witness import (
@@ -78,6 +78,8 @@ def test_a_split_view_is_refused_and_a_stateless_verifier_rejects_it(witnesses, 
         with pytest.raises(WitnessRefused) as split:  # from 16 to another tree of 16: a split view
             request_cosignature(witness.url, 16, (), note_b)
         assert split.value.status == 422
+        kept = [path.read_text() for path in (witness.state / "evidence").iterdir()]
+        assert any(note_b in request for request in kept)  # the log-signed fork, kept as evidence
 
     # Licensor A, with no state of its own, accepts A; licensor B, with none either, rejects B
     # as the host shows it, and rejects it too with A's cosignatures pasted on.

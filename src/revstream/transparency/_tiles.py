@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from hashlib import sha256
 from typing import NamedTuple
 
 from ._checkpoint import Checkpoint

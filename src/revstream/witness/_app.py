@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from ._config import WitnessConfig
 from ._core import ADD_CHECKPOINT_BODY_BYTES_MAX, Cosigned, add_checkpoint, parse_add_checkpoint
-from ._errors import Refusal
+from ._errors import Refusal, Unprocessable
 from ._store import StateDirectory
 
 __all__ = ("create_witness_app",)
@@ -54,7 +54,12 @@ class _Witness:
         request = parse_add_checkpoint(body)
         with self.lock:
             now_s = max(1, int(self.clock_s()))
-            cosigned = add_checkpoint(request, self.config, self.state, self.skey, now_s)
+            try:
+                cosigned = add_checkpoint(request, self.config, self.state, self.skey, now_s)
+            except Unprocessable:  # raised only once the log's signature verified: keep the proof
+                kept = self.directory.record_evidence(body, now_s)
+                _log.warning("kept a log-signed checkpoint that does not extend the witnessed one: %s", kept)
+                raise
             state = self.state.with_log(cosigned.origin, cosigned.log)
             self.directory.save(state)  # before answering: the spec requires it
             self.state = state

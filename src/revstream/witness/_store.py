@@ -5,6 +5,9 @@ Layout of ``DIR``::
     witness.key    the signer key (``PRIVATE+KEY+name+id+base64(0x01 || seed)``), mode 0600
     witness.vkey   its cosigner verifier key (0x04), for operators to hand out
     state.json     the latest cosigned checkpoint per log (see ``_state``)
+    evidence/      requests refused with 422 although the log signed them (a split view, a
+                   fork, or a bad proof): possibly signed proof of misbehaviour, kept for
+                   auditors (tlog-witness lets a witness log these)
     lock           held (flock) by the one witness process serving this directory
 
 Every write goes to a temporary file that is fsynced, renamed over the old file, and the
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import os
 from pathlib import Path
 
@@ -28,6 +32,9 @@ KEY_FILE = "witness.key"
 VKEY_FILE = "witness.vkey"
 STATE_FILE = "state.json"
 LOCK_FILE = "lock"
+EVIDENCE_DIR = "evidence"
+EVIDENCE_FILES_MAX = 1000
+"""Refused requests kept as evidence (each at most 16 KiB); later ones are only logged."""
 STATE_FILE_BYTES_MAX = 256 * 1024 * 1024
 """Largest state file read (about 10,000 logs at well under 1 KiB each fits many times over)."""
 
@@ -145,3 +152,13 @@ class StateDirectory:
         if self._lock_descriptor is None:
             raise StateError("the state directory is not open (locked) for writing")
         _write_atomically(self.path / STATE_FILE, state_to_json(state))
+
+    def record_evidence(self, body: bytes, now_s: int) -> Path | None:
+        """Keep a refused, log-signed request; None once EVIDENCE_FILES_MAX are kept."""
+        directory = self.path / EVIDENCE_DIR
+        directory.mkdir(mode=0o700, exist_ok=True)
+        if sum(1 for _ in directory.iterdir()) >= EVIDENCE_FILES_MAX:
+            return None
+        path = directory / f"{now_s}-{hashlib.sha256(body).hexdigest()[:16]}.txt"
+        _write_atomically(path, body)
+        return path
