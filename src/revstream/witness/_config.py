@@ -21,8 +21,8 @@ from ._errors import ConfigError
 
 __all__ = ("LOG_VKEYS_MAX", "WITNESS_LOGS_MAX", "LogConfig", "WitnessConfig", "parse_witness_config", "witness_config")
 
-WITNESS_LOGS_MAX = 10_000
-"""Most logs one witness follows."""
+WITNESS_LOGS_MAX = 1000
+"""Most logs one witness follows (the whole state file is rewritten per cosignature: ~0.5 MB at this bound)."""
 LOG_VKEYS_MAX = 8
 """Most trusted keys per log (rotation overlap)."""
 

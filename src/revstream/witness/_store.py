@@ -36,7 +36,7 @@ EVIDENCE_DIR = "evidence"
 EVIDENCE_FILES_MAX = 1000
 """Refused requests kept as evidence (each at most 16 KiB); later ones are only logged."""
 STATE_FILE_BYTES_MAX = 256 * 1024 * 1024
-"""Largest state file read (about 10,000 logs at well under 1 KiB each fits many times over)."""
+"""Largest state file read (WITNESS_LOGS_MAX logs at well under 1 KiB each fit many times over)."""
 
 
 def _fsync_directory(path: Path) -> None:
