@@ -22,7 +22,7 @@ from ._errors import ConfigError
 __all__ = ("LOG_VKEYS_MAX", "WITNESS_LOGS_MAX", "LogConfig", "WitnessConfig", "parse_witness_config", "witness_config")
 
 WITNESS_LOGS_MAX = 1000
-"""Most logs one witness follows (the whole state file is rewritten per cosignature: ~0.5 MB at this bound)."""
+"""Most logs one witness follows (its state file is rewritten whole per cosignature: ~0.5 MB here)."""
 LOG_VKEYS_MAX = 8
 """Most trusted keys per log (rotation overlap)."""
 
