@@ -24,6 +24,15 @@ EXPECTED_ALL = {
     "parse_verifier_key", "proof_from_plan", "root_hash", "sign_note", "subtree_root",
     "verify_checkpoint", "verify_checkpoint_consistency", "verify_consistency", "verify_inclusion",
     "verify_note", "CompactRange", "compact_range",
+    # C2SP tlog-cosignature (_cosignature)
+    "COSIGNATURE_TIMESTAMP_MAX", "Cosignature", "append_signatures", "cosign_checkpoint",
+    "cosignature_message", "cosigner_vkey", "generate_cosigner_key", "parse_cosigner_key",
+    "select_signatures", "verify_cosignatures", "verify_cosigned_checkpoint",
+    # C2SP tlog-tiles (_tiles)
+    "ENTRY_BUNDLE_LEVEL", "ENTRY_SIZE_MAX", "TILE_CACHE_TILES_MAX", "TILE_HEIGHT", "TILE_LEVEL_MAX",
+    "TILE_WIDTH", "TILED_ENTRIES_MAX", "Tile", "TileFetch", "TileReader", "build_tiles", "entry_bundle",
+    "new_tiles", "parse_entry_bundle", "parse_tile_path", "tile_data", "tile_hash", "tile_hashes",
+    "tile_path", "tile_subtrees", "tiles_for_size", "verify_tiled_entries",
 }
 
 

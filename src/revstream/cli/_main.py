@@ -34,6 +34,7 @@ from . import _money as money
 from . import _plans as plans
 from . import _settlement as settlement
 from . import _verify as verifier
+from . import _witness as witness
 from ._output import JSON_HELP, fail, print_json, print_table, store_description
 
 
@@ -93,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     transparency_log.add_parsers(commands)
     verifier.add_parsers(commands)
     admin.add_parsers(commands)
+    witness.add_parsers(commands)
 
     usage = commands.add_parser("usage", help="usage records")
     usage.add_argument("--customer", help="only this customer's records")
@@ -105,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.umask(PRIVATE_UMASK)
+    if witness.handles(args):  # a witness needs no gateway config or store
+        return witness.run(args)
     try:
         config = load_config(getattr(args, "serve_config", None) or args.config, home=args.home)
         if args.command == "serve":

@@ -1,8 +1,9 @@
 """Transparency log core: RFC 9162 Merkle trees, proofs, C2SP checkpoints and signed notes.
 
 Pure code, no storage or HTTP: the host appends each usage record's canonical
-JSON as a leaf, publishes signed checkpoints, and serves proofs; a licensor's
-verifier checks them with the ``verify_*`` functions. Errors form one hierarchy
+JSON as a leaf, publishes signed checkpoints (cosigned by witnesses, C2SP
+tlog-cosignature) and serves proofs or C2SP tiles; a licensor's verifier checks
+them with the ``verify_*`` functions. Errors form one hierarchy
 under :class:`TransparencyError` (see ``_errors``).
 """
 
@@ -14,6 +15,19 @@ from ._checkpoint import (
     parse_checkpoint,
     verify_checkpoint,
     verify_checkpoint_consistency,
+)
+from ._cosignature import (
+    COSIGNATURE_TIMESTAMP_MAX,
+    Cosignature,
+    append_signatures,
+    cosign_checkpoint,
+    cosignature_message,
+    cosigner_vkey,
+    generate_cosigner_key,
+    parse_cosigner_key,
+    select_signatures,
+    verify_cosignatures,
+    verify_cosigned_checkpoint,
 )
 from ._errors import CanonicalJSONError, FormatError, ProofError, TransparencyError, TreeRangeError
 from ._merkle import (
@@ -37,48 +51,105 @@ from ._merkle import (
 )
 from ._note import NOTE_SIGNATURES_MAX, VerifierKey, generate_key, parse_verifier_key, sign_note, verify_note
 from ._range import CompactRange, compact_range
+from ._tiles import (
+    ENTRY_BUNDLE_LEVEL,
+    ENTRY_SIZE_MAX,
+    TILE_CACHE_TILES_MAX,
+    TILE_HEIGHT,
+    TILE_LEVEL_MAX,
+    TILE_WIDTH,
+    TILED_ENTRIES_MAX,
+    Tile,
+    TileFetch,
+    TileReader,
+    build_tiles,
+    entry_bundle,
+    new_tiles,
+    parse_entry_bundle,
+    parse_tile_path,
+    tile_data,
+    tile_hash,
+    tile_hashes,
+    tile_path,
+    tile_subtrees,
+    tiles_for_size,
+    verify_tiled_entries,
+)
 from ._verify import verify_consistency, verify_inclusion
 
 __all__ = (
     "CHECKPOINT_EXTENSIONS_MAX",
+    "COSIGNATURE_TIMESTAMP_MAX",
     "EMPTY_ROOT",
+    "ENTRY_BUNDLE_LEVEL",
+    "ENTRY_SIZE_MAX",
     "HASH_SIZE",
     "JSON_DEPTH_MAX",
     "JSON_INT_MAX",
     "NOTE_SIGNATURES_MAX",
     "PROOF_HASHES_MAX",
+    "TILED_ENTRIES_MAX",
+    "TILE_CACHE_TILES_MAX",
+    "TILE_HEIGHT",
+    "TILE_LEVEL_MAX",
+    "TILE_WIDTH",
     "TREE_SIZE_MAX",
     "CanonicalJSONError",
     "Checkpoint",
     "CompactRange",
+    "Cosignature",
     "FormatError",
     "MerkleTree",
     "ProofError",
     "ProofPlan",
     "Subtree",
     "SubtreeSource",
+    "Tile",
+    "TileFetch",
+    "TileReader",
     "TransparencyError",
     "TreeRangeError",
     "VerifierKey",
+    "append_signatures",
+    "build_tiles",
     "canonical_json",
     "compact_range",
     "consistency_plan",
     "consistency_proof",
+    "cosign_checkpoint",
+    "cosignature_message",
+    "cosigner_vkey",
+    "entry_bundle",
     "format_checkpoint",
+    "generate_cosigner_key",
     "generate_key",
     "inclusion_plan",
     "inclusion_proof",
     "leaf_hash",
+    "new_tiles",
     "node_hash",
     "parse_checkpoint",
+    "parse_cosigner_key",
+    "parse_entry_bundle",
+    "parse_tile_path",
     "parse_verifier_key",
     "proof_from_plan",
     "root_hash",
+    "select_signatures",
     "sign_note",
     "subtree_root",
+    "tile_data",
+    "tile_hash",
+    "tile_hashes",
+    "tile_path",
+    "tile_subtrees",
+    "tiles_for_size",
     "verify_checkpoint",
     "verify_checkpoint_consistency",
     "verify_consistency",
+    "verify_cosignatures",
+    "verify_cosigned_checkpoint",
     "verify_inclusion",
     "verify_note",
+    "verify_tiled_entries",
 )
