@@ -1,0 +1,279 @@
+"""Selection and pricing: which campaign wins a placement, and what it pays. Pure and exact.
+
+1. **Candidates** come from an index, never a scan: the campaigns whose keywords occur in the
+   conversation or whose categories the conversation is about (``CampaignIndex``).
+2. **Eligibility**: active; within its schedule; the request's country among its countries (a
+   campaign with countries never runs where the country is unknown); under its frequency cap
+   in this conversation; its bid at or above the reserve; and room for its largest possible
+   charge in its total budget, its advertiser's credit and its daily budget *as paced*: by
+   second ``e`` of the UTC day a campaign may have spent ``daily × min(1, (e + slack) / 86400)``;
+   one ahead of that curve yields.
+3. **Ranking** by expected value per impression, an exact fraction of nanos: a CPM bid / 1000;
+   a CPC bid × predicted click rate, the mean of a Beta(α, β) prior updated with the
+   campaign's impressions and clicks: ``(α + clicks) / (α + β + impressions)``. Ties go to the
+   smaller campaign id.
+4. **Price** (generalized second price): the winner pays the least that keeps it first: the
+   runner-up's expected value, or the reserve if higher (or if there is no runner-up), turned
+   into the winner's unit and **rounded up to the nano** — the only rounding, and upward
+   because a price rounded down would no longer keep the winner first. It never exceeds the
+   bid: the bid's own expected value is at least the clearing value and the bid is whole nanos
+   per impression (CPM) or per click (CPC), so the ceiling stays at or under it; it is never
+   below the reserve for the same reason. A CPM winner pays per impression, at once; a CPC
+   winner pays that price per click, later, if a click comes and its budget still has room.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+
+from revstream.ads._campaign import BID_CPC, BID_CPM, Campaign, CampaignState, check_campaign_targeting
+from revstream.ads._context import CategoryMatch, Conversation
+from revstream.ads._errors import AdsError, AdsValueError
+from revstream.ads._taxonomy import Taxonomy
+from revstream.ads._text import PhraseTable, phrase
+
+seconds_per_day = 86_400
+micros_per_second = 1_000_000
+index_campaigns_max = 1_000_000
+"""Most campaigns one index holds."""
+NO_MATCH = "no_match"
+NO_ELIGIBLE = "no_eligible"
+_ZERO = CampaignState()
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionRules:
+    """The host's auction settings. Reserves are nanos; the CPM reserve is per 1,000 impressions."""
+
+    currency: str = "USD"
+    reserve_cpm_nanos: int = 0
+    reserve_cpc_nanos: int = 0
+    ctr_prior_clicks: int = 1
+    ctr_prior_non_clicks: int = 99
+    pacing_slack_s: int = 3600
+
+    def __post_init__(self) -> None:
+        for name in ("reserve_cpm_nanos", "reserve_cpc_nanos", "pacing_slack_s"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise AdsValueError(f"{name} must be a non-negative integer")
+        if self.reserve_cpm_nanos % 1000:
+            raise AdsValueError("reserve_cpm_nanos must be a multiple of 1000 (whole nanos per impression)")
+        for name in ("ctr_prior_clicks", "ctr_prior_non_clicks"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise AdsValueError(f"{name} must be a positive integer (a Beta prior's pseudo-count)")
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionInput:
+    """What the store read for this request: the live state of the candidates, the advertisers'
+    available credit, this conversation's impressions per campaign, the request's country."""
+
+    now_us: int
+    states: Mapping[str, CampaignState]
+    credit_nanos: Mapping[str, int]
+    shown_in_conversation: Mapping[str, int]
+    country: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """The auction's outcome when a campaign wins.
+
+    ``price_nanos`` is per impression (CPM) or per click (CPC); ``impression_charge_nanos`` is
+    what the impression itself costs now (the price for CPM, 0 for CPC) and what the store
+    reserves against the campaign's budgets and the advertiser's credit until delivery.
+    ``keywords`` (as the advertiser wrote them) and ``categories`` (ids) are the contextual
+    parameters that matched: *why this ad*."""
+
+    campaign: Campaign
+    price_nanos: int
+    impression_charge_nanos: int
+    keywords: tuple[str, ...]
+    categories: tuple[str, ...]
+    competitors: int
+
+
+@dataclass(frozen=True, slots=True)
+class NoAd:
+    """No campaign won: ``no_match`` (nothing targets this conversation) or ``no_eligible``."""
+
+    reason: str
+
+
+class CampaignIndex:
+    """The campaigns of one currency, indexed by keyword phrase and category. Immutable; the
+    gateway rebuilds it when campaigns change (build time is linear in keywords)."""
+
+    __slots__ = ("campaigns", "taxonomy", "currency", "_keywords", "_by_category", "_keyword_phrases")
+
+    def __init__(self, campaigns: Iterable[Campaign], taxonomy: Taxonomy, currency: str) -> None:
+        self.campaigns: tuple[Campaign, ...] = tuple(c for c in campaigns if c.currency == currency)
+        if len(self.campaigns) > index_campaigns_max:
+            raise AdsValueError(f"more than {index_campaigns_max} campaigns in one index")
+        if len({c.campaign_id for c in self.campaigns}) != len(self.campaigns):
+            raise AdsValueError("two campaigns share an id")
+        self.taxonomy, self.currency = taxonomy, currency
+        by_phrase: dict[tuple[str, ...], list[int]] = {}
+        by_category: dict[str, list[int]] = {}
+        keyword_phrases: list[dict[tuple[str, ...], str]] = []
+        for position, campaign in enumerate(self.campaigns):
+            check_campaign_targeting(campaign, taxonomy)
+            phrases = {phrase(keyword): keyword for keyword in campaign.keywords}
+            keyword_phrases.append(phrases)
+            for key in phrases:
+                by_phrase.setdefault(key, []).append(position)
+            for category_id in campaign.categories:
+                by_category.setdefault(category_id, []).append(position)
+        self._keywords = PhraseTable((key, tuple(value)) for key, value in by_phrase.items())
+        self._by_category = {key: tuple(value) for key, value in by_category.items()}
+        self._keyword_phrases = tuple(keyword_phrases)
+
+    def __len__(self) -> int:
+        return len(self.campaigns)
+
+    def match(self, conversation: Conversation, categories: CategoryMatch) -> Candidates:
+        """The campaigns targeting this conversation (by keyword or category), from the index."""
+        positions: set[int] = set()
+        found: set[tuple[str, ...]] = set()
+        for match in self._keywords.find(conversation.terms):
+            found.add(match.phrase)
+            positions.update(match.value)
+        by_category = self._by_category
+        for category_id in categories.phrases:
+            hit = by_category.get(category_id)
+            if hit is not None:
+                positions.update(hit)
+        ordered = tuple(sorted(positions))
+        return Candidates(ordered, tuple(self.campaigns[p].campaign_id for p in ordered), frozenset(found), categories)
+
+    def why(self, position: int, candidates: Candidates) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The campaign's keywords (as written) and categories (ids) that matched."""
+        keywords = tuple(sorted(text for key, text in self._keyword_phrases[position].items() if key in candidates.phrases))
+        matched = tuple(sorted(c for c in self.campaigns[position].categories if c in candidates.categories.phrases))
+        return keywords, matched
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """The campaigns an index found for one conversation. The store reads the live state of
+    ``campaign_ids`` (and their advertisers' credit) before ``run_auction``."""
+
+    positions: tuple[int, ...]
+    campaign_ids: tuple[str, ...]
+    phrases: frozenset[tuple[str, ...]]
+    categories: CategoryMatch
+
+
+def _ceil_div(numerator: int, denominator: int) -> int:
+    return -(-numerator // denominator)
+
+
+def expected_value(campaign: Campaign, state: CampaignState, rules: AuctionRules) -> tuple[int, int]:
+    """Expected nanos per impression as (numerator, denominator), denominator > 0."""
+    if campaign.bid_kind == BID_CPM:
+        return campaign.bid_nanos, 1000
+    clicks = rules.ctr_prior_clicks + state.clicks
+    shown = rules.ctr_prior_clicks + rules.ctr_prior_non_clicks + state.impressions
+    return campaign.bid_nanos * clicks, shown
+
+
+def predicted_click_rate(state: CampaignState, rules: AuctionRules) -> Fraction:
+    """The Beta posterior mean click rate (for reports; the auction uses integers)."""
+    return Fraction(rules.ctr_prior_clicks + state.clicks,
+                    rules.ctr_prior_clicks + rules.ctr_prior_non_clicks + state.impressions)
+
+
+def _paced_room(campaign: Campaign, state: CampaignState, charge: int, now_us: int, rules: AuctionRules) -> bool:
+    """Whether ``charge`` more keeps the campaign on or under its daily pacing curve."""
+    daily = campaign.daily_budget_nanos
+    if daily is None:
+        return True
+    elapsed_s = (now_us // micros_per_second) % seconds_per_day
+    allowed_s = min(seconds_per_day, elapsed_s + rules.pacing_slack_s)
+    return (state.today_spent_nanos + charge) * seconds_per_day <= daily * allowed_s
+
+
+def eligible(campaign: Campaign, state: CampaignState, auction: AuctionInput, rules: AuctionRules) -> bool:
+    """Every rule of step 2 in the module docstring."""
+    if not campaign.active or auction.now_us < campaign.starts_us:
+        return False
+    if campaign.ends_us is not None and auction.now_us >= campaign.ends_us:
+        return False
+    if campaign.countries and auction.country not in campaign.countries:
+        return False
+    if campaign.frequency_cap is not None and auction.shown_in_conversation.get(campaign.campaign_id, 0) >= campaign.frequency_cap:
+        return False
+    if campaign.bid_kind == BID_CPM and campaign.bid_nanos < rules.reserve_cpm_nanos:
+        return False
+    if campaign.bid_kind == BID_CPC and campaign.bid_nanos < rules.reserve_cpc_nanos:
+        return False
+    charge = campaign.max_event_charge_nanos
+    if campaign.total_budget_nanos is not None and state.total_spent_nanos + charge > campaign.total_budget_nanos:
+        return False
+    if auction.credit_nanos.get(campaign.advertiser_id, 0) < charge:
+        return False
+    return _paced_room(campaign, state, charge, auction.now_us, rules)
+
+
+def run_auction(index: CampaignIndex, candidates: Candidates, auction: AuctionInput, rules: AuctionRules) -> Sale | NoAd:
+    """The winning campaign and its price, or why there is none. See the module docstring."""
+    if rules.currency != index.currency:
+        raise AdsValueError(f"the index holds {index.currency} campaigns, the rules price in {rules.currency}")
+    if not candidates.positions:
+        return NoAd(NO_MATCH)
+    reserve = (rules.reserve_cpm_nanos, 1000)
+    best = second = None  # (numerator, denominator, campaign id, position)
+    competitors = 0
+    states, campaigns = auction.states, index.campaigns
+    for position in candidates.positions:
+        campaign = campaigns[position]
+        state = states.get(campaign.campaign_id, _ZERO)
+        if not eligible(campaign, state, auction, rules):
+            continue
+        numerator, denominator = expected_value(campaign, state, rules)
+        if numerator * reserve[1] < reserve[0] * denominator:
+            continue
+        competitors += 1
+        entry = (numerator, denominator, campaign.campaign_id, position)
+        if best is None or _ahead(entry, best):
+            best, second = entry, best
+        elif second is None or _ahead(entry, second):
+            second = entry
+    if best is None:
+        return NoAd(NO_ELIGIBLE)
+    winner = campaigns[best[3]]
+    clearing = reserve if second is None or _less(second, reserve) else (second[0], second[1])
+    price = _price(winner, states.get(winner.campaign_id, _ZERO), clearing, rules)
+    keywords, matched = index.why(best[3], candidates)
+    charge = price if winner.bid_kind == BID_CPM else 0
+    return Sale(winner, price, charge, keywords, matched, competitors)
+
+
+def _ahead(a: tuple[int, int, str, int], b: tuple[int, int, str, int]) -> bool:
+    """Whether entry ``a`` ranks before ``b``: higher expected value, then smaller campaign id."""
+    left, right = a[0] * b[1], b[0] * a[1]
+    return left > right or (left == right and a[2] < b[2])
+
+
+def _less(entry: tuple[int, int, str, int], reserve: tuple[int, int]) -> bool:
+    return entry[0] * reserve[1] < reserve[0] * entry[1]
+
+
+def _price(winner: Campaign, state: CampaignState, clearing: tuple[int, int], rules: AuctionRules) -> int:
+    """The clearing expected value in the winner's unit, rounded up to the nano (see the docstring)."""
+    numerator, denominator = clearing
+    if winner.bid_kind == BID_CPM:
+        price = _ceil_div(numerator, denominator)  # per impression
+        limit = winner.bid_nanos // 1000
+    else:
+        clicks = rules.ctr_prior_clicks + state.clicks
+        shown = rules.ctr_prior_clicks + rules.ctr_prior_non_clicks + state.impressions
+        price = max(_ceil_div(numerator * shown, denominator * clicks), rules.reserve_cpc_nanos)
+        limit = winner.bid_nanos
+    if price > limit:
+        raise AdsError(f"invariant broken: price {price} above the bid {limit}")  # unreachable; see the docstring
+    return price
