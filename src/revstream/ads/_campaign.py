@@ -162,7 +162,10 @@ def check_campaign_targeting(campaign: Campaign, taxonomy: Taxonomy) -> Campaign
 @dataclass(frozen=True, slots=True)
 class CampaignState:
     """What the store knows of a campaign now. ``*_spent_nanos`` include open reservations
-    (charges reserved for impressions in flight), exactly as the store counts them."""
+    (charges reserved for impressions in flight), exactly as the store counts them;
+    ``impressions`` are delivered ones; ``clicks`` are genuine ones (outcome ``charged``,
+    ``not_billable`` or ``budget_exhausted``: at most one per impression, as a token's nonce is
+    single-use), never replays, expired tokens or bursts."""
 
     total_spent_nanos: int = 0
     today_spent_nanos: int = 0
