@@ -45,6 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import OTHER_CPU_SHARE_WARN, OtherLoad, percentile, progress, ratio, wait_for_quiet  # noqa: E402
+
 from revstream.ads import (  # noqa: E402
     AuctionInput,
     AuctionRules,
@@ -123,9 +124,9 @@ def phrase_set(terms: tuple[str, ...]) -> set[tuple[str, ...]]:
     return {terms[i:i + n] for i in range(len(terms)) for n in range(1, phrase_terms_max + 1) if i + n <= len(terms)}
 
 
-def timed(function) -> tuple[int, object]:
+def timed(function, *args) -> tuple[int, object]:
     started = time.perf_counter_ns()
-    result = function()
+    result = function(*args)
     return time.perf_counter_ns() - started, result
 
 
@@ -140,32 +141,39 @@ class Market:
     scan_phrases: list
 
 
+def select(market: Market, conversation, categories):
+    request = AuctionInput(NOON_US, market.states, market.credit, {})
+    return run_auction(market.index, market.index.match(conversation, categories), request)
+
+
+def dict_lookup(market: Market, conversation, _categories):
+    return [market.keyword_map.get((term,)) for term in conversation.terms]
+
+
+def linear_scan(market: Market, conversation, categories):
+    present, ids = phrase_set(conversation.terms), categories.phrases
+    return [position for position, (keys, cats) in enumerate(market.scan_phrases)
+            if any(k in present for k in keys) or any(c in ids for c in cats)]
+
+
+def pipeline(market: Market, text: str):
+    read = read_conversation(message_texts([{"role": "user", "content": text}], ANSWER))
+    if market.classifier.classify(read).blocks_ads:
+        return None
+    return select(market, read, match_categories(market.taxonomy, read))
+
+
 def one_round(market: Market, prepared, samples: dict[str, list[int]]) -> int:
     """Time every measured step once per query, interleaved; return how many auctions sold."""
     sold = 0
-    index, classifier, taxonomy = market.index, market.classifier, market.taxonomy
     for text, conversation, categories in prepared:
-        request = AuctionInput(NOON_US, market.states, market.credit, {})
-        elapsed, outcome = timed(lambda: run_auction(index, index.match(conversation, categories), request))
+        elapsed, outcome = timed(select, market, conversation, categories)
         samples["selection"].append(elapsed)
         sold += isinstance(outcome, Sale)
-        elapsed, _ = timed(lambda: [market.keyword_map.get((term,)) for term in conversation.terms])
-        samples["dict_lookup"].append(elapsed)
-
-        def scan():
-            present, ids = phrase_set(conversation.terms), categories.phrases
-            return [p for p, (keys, cats) in enumerate(market.scan_phrases)
-                    if any(k in present for k in keys) or any(c in ids for c in cats)]
-        samples["linear_scan"].append(timed(scan)[0])
-        samples["classify"].append(timed(lambda: classifier.classify(conversation))[0])
-
-        def pipeline():
-            read = read_conversation(message_texts([{"role": "user", "content": text}], ANSWER))
-            if classifier.classify(read).blocks_ads:
-                return None
-            found = match_categories(taxonomy, read)
-            return run_auction(index, index.match(read, found), AuctionInput(NOON_US, market.states, market.credit, {}))
-        samples["pipeline"].append(timed(pipeline)[0])
+        samples["dict_lookup"].append(timed(dict_lookup, market, conversation, categories)[0])
+        samples["linear_scan"].append(timed(linear_scan, market, conversation, categories)[0])
+        samples["classify"].append(timed(market.classifier.classify, conversation)[0])
+        samples["pipeline"].append(timed(pipeline, market, text)[0])
     return sold
 
 
@@ -210,7 +218,8 @@ def run(args) -> dict:
         reads.append(counting.reads)
     figures = {"campaigns": args.campaigns, "queries": len(prepared), "rounds": args.rounds,
                "index_build_ms": round(index_build_ms, 1), "sold_share": round(sold / len(samples["selection"]), 3),
-               "candidates_p50": percentile(candidate_counts, 0.5), "candidates_p99": percentile(candidate_counts, 0.99),
+               "candidates_p50": percentile(candidate_counts, 0.5),
+               "candidates_p99": percentile(candidate_counts, 0.99),
                "states_read_p50": percentile(reads, 0.5), "states_read_p99": percentile(reads, 0.99),
                **{key: round(value, 3) for key, value in load.figures.items()}}
     queries = len(prepared)
@@ -243,7 +252,8 @@ def main() -> int:
     if args.json:
         print(json.dumps(figures))
         return 0
-    print(f"ad selection, {figures['campaigns']} active campaigns, {figures['queries']} queries x {figures['rounds']} rounds"
+    print(f"ad selection, {figures['campaigns']} active campaigns,"
+          f" {figures['queries']} queries x {figures['rounds']} rounds"
           f" (index built in {figures['index_build_ms']} ms; {figures['sold_share']:.0%} of auctions sold)")
     print(f"candidates per query: p50 {figures['candidates_p50']}, p99 {figures['candidates_p99']};"
           f" campaign states read per auction: p50 {figures['states_read_p50']}, p99 {figures['states_read_p99']}")

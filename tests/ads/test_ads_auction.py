@@ -23,6 +23,7 @@ from revstream.ads import (
     count_click,
     judge_click,
     match_categories,
+    predicted_click_rate,
     read_conversation,
     run_auction,
 )
@@ -110,7 +111,7 @@ def test_why_names_the_matched_parameters(taxonomy):
     # pacing: a 24,000,000 daily budget allows 12,000,000 by noon (no slack in RULES)
     ({"daily_budget_nanos": 24_000_000}, {"a": CampaignState(10_000_001, 10_000_001)}, {}, None, None, NOON_US, False),
     ({"daily_budget_nanos": 24_000_000}, {"a": CampaignState(10_000_000, 10_000_000)}, {}, None, None, NOON_US, True),
-    ({"daily_budget_nanos": 24_000_000}, {"a": CampaignState(0, 0)}, {}, None, None, NOON_US - 12 * 3600 * 10**6, False),
+    ({"daily_budget_nanos": 24_000_000}, {"a": CampaignState(0, 0)}, {}, None, None, NOON_US - 43_200_000_000, False),
 ])
 def test_eligibility(taxonomy, fields, states, shown, credit, country, now_us, ok):
     outcome = auction(taxonomy, [campaign("a", **fields)], states=states, shown=shown, credit=credit, country=country,
@@ -236,8 +237,10 @@ def test_prices_budgets_and_caps_hold_over_any_sequence(taxonomy, campaigns, eve
         candidates = index.match(conversation, match_categories(taxonomy, conversation))
         request = AuctionInput(now_us, states, dict(credit), shown[conversation_number])
         outcome = run_auction(index, candidates, request)
-        eligible_ones = [by_id[c] for c in index.candidate_ids(candidates) if eligible(by_id[c], states[c], request, rules)
-                         and _ev(by_id[c], states[c], rules) >= Fraction(rules.reserve_cpm_nanos, 1000)]
+        reserve = Fraction(rules.reserve_cpm_nanos, 1000)
+        eligible_ones = [by_id[c] for c in index.candidate_ids(candidates)
+                         if eligible(by_id[c], states[c], request, rules)
+                         and _ev(by_id[c], states[c], rules) >= reserve]
         if not isinstance(outcome, Sale):
             assert eligible_ones == []
             event(f"no ad: {outcome.reason}")
@@ -248,9 +251,10 @@ def test_prices_budgets_and_caps_hold_over_any_sequence(taxonomy, campaigns, eve
         values = sorted((_ev(c, states[c.campaign_id], rules) for c in eligible_ones), reverse=True)
         assert _ev(winner, state, rules) == values[0]
         clearing = max([Fraction(rules.reserve_cpm_nanos, 1000)] + values[1:2])
-        ctr = Fraction(1, 1000) if winner.bid_kind == "cpm" else Fraction(
-            rules.ctr_prior_clicks + state.clicks, rules.ctr_prior_clicks + rules.ctr_prior_non_clicks + state.impressions)
-        unit_value = (lambda price: price) if winner.bid_kind == "cpm" else (lambda price: price * ctr)
+        ctr = Fraction(1) if winner.bid_kind == "cpm" else predicted_click_rate(state, rules)
+
+        def unit_value(price: int, ctr: Fraction = ctr) -> Fraction:
+            return price * ctr
         assert unit_value(outcome.price_nanos) >= clearing
         if winner.bid_kind == "cpm" or outcome.price_nanos > rules.reserve_cpc_nanos:
             assert unit_value(outcome.price_nanos - 1) < clearing

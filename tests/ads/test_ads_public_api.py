@@ -5,20 +5,22 @@ import revstream.ads as ads
 
 def test_public_api_is_pinned():
     assert sorted(ads.__all__) == sorted([
-        "AGE_13_17", "AGE_ADULT", "AGE_BANDS", "AGE_UNDER_13", "AGE_UNKNOWN", "BID_CPC", "BID_CPM", "CLICK_BUDGET",
-        "CLICK_BURST", "CLICK_CHARGED", "CLICK_EXPIRED", "CLICK_NOT_BILLABLE", "CLICK_OUTCOMES", "CLICK_REPLAY",
-        "CONVERSATION_BLOCKS", "KIND_CLICK", "KIND_IMPRESSION", "NO_ELIGIBLE", "NO_MATCH", "SENSITIVE_TOPICS",
-        "SPONSORED_FIELD", "SPONSORED_LABEL", "STREAM_ADS", "TAXONOMY_NAME", "TAXONOMY_SHA256", "AdPolicy", "AdsError",
-        "AdsLeafError", "AdsValueError", "AuctionInput", "AuctionRules", "BurstRule", "Campaign", "CampaignIndex",
-        "CampaignState", "Candidates", "Category", "CategoryMatch", "ClassifierError", "ClickClaim", "ClickLeaf",
-        "ClickTokenError", "ClickVerdict", "Conversation", "Eligibility", "ImpressionLeaf", "LocalClassifier", "NoAd",
-        "Sale", "Sensitivity", "StreamGross", "Taxonomy", "TaxonomyError", "TopicClassifier", "UpstreamClassifier",
+        "AGE_13_17", "AGE_ADULT", "AGE_BANDS", "AGE_UNDER_13", "AGE_UNKNOWN", "BID_CPC", "BID_CPM",
+        "CLICK_BUDGET", "CLICK_BURST", "CLICK_CHARGED", "CLICK_EXPIRED", "CLICK_NOT_BILLABLE", "CLICK_OUTCOMES",
+        "CLICK_REPLAY", "CONVERSATION_BLOCKS", "KIND_CLICK", "KIND_IMPRESSION", "NO_ELIGIBLE", "NO_MATCH",
+        "SENSITIVE_TOPICS", "SPONSORED_FIELD", "SPONSORED_LABEL", "STREAM_ADS", "TAXONOMY_NAME",
+        "TAXONOMY_SHA256", "AdPolicy", "AdsError", "AdsLeafError", "AdsValueError", "AuctionInput",
+        "AuctionRules", "BurstRule", "Campaign", "CampaignIndex", "CampaignState", "Candidates", "Category",
+        "CategoryMatch", "ClassifierError", "ClickClaim", "ClickLeaf", "ClickTokenError", "ClickVerdict",
+        "Conversation", "DeliveryRow", "Eligibility", "ImpressionLeaf", "LocalClassifier", "NoAd", "Sale",
+        "Sensitivity", "StreamGross", "Taxonomy", "TaxonomyError", "TopicClassifier", "UpstreamClassifier",
         "WindowCounter", "ad_eligibility", "ads_gross", "audience_eligibility", "click_leaf", "combine",
-        "conversation_key", "count_click", "effective_age_band", "expected_value", "impression_leaf",
-        "issue_click_token", "json_nanos", "judge_click", "load_classifier", "load_taxonomy", "match_categories",
-        "message_texts", "network_key", "parse_age_band", "parse_click_leaf", "parse_impression_leaf",
-        "parse_upstream_reply", "predicted_click_rate", "read_click_token", "read_conversation", "run_auction",
-        "sponsored_chunk", "sponsored_object", "upstream_request", "upstream_unavailable", "with_sponsored",
+        "conversation_key", "count_click", "delivery", "effective_age_band", "expected_value",
+        "impression_leaf", "issue_click_token", "json_nanos", "judge_click", "load_classifier", "load_taxonomy",
+        "match_categories", "message_texts", "network_key", "parse_age_band", "parse_click_leaf",
+        "parse_impression_leaf", "parse_upstream_reply", "predicted_click_rate", "read_click_token",
+        "read_conversation", "repository_entry", "run_auction", "utc_day", "sponsored_chunk",
+        "sponsored_object", "upstream_request", "upstream_unavailable", "with_sponsored",
     ])
     for name in ads.__all__:
         assert hasattr(ads, name), name

@@ -154,7 +154,7 @@ def test_neutral_prompts_with_a_matching_campaign_get_one(taxonomy, classifier):
     tier1 = {c.path[0]: c.category_id for c in taxonomy.categories.values() if c.tier == 1}
     expected = [(expect, prompt) for labels, _k, expect, prompt in ROWS if not labels and expect != "-"]
     assert len(expected) >= 90
-    for expect, prompt in expected:
+    for _expect, prompt in expected:
         outcome = decide(taxonomy, classifier, index, prompt)
         assert isinstance(outcome, Sale), (prompt, outcome)
         assert not isinstance(outcome, NoAd)

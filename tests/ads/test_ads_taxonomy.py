@@ -7,8 +7,7 @@ from importlib import resources
 
 import pytest
 
-from revstream.ads import TAXONOMY_SHA256, AdsValueError, TaxonomyError, load_taxonomy
-from revstream.ads import _taxonomy
+from revstream.ads import TAXONOMY_SHA256, AdsValueError, TaxonomyError, _taxonomy, load_taxonomy
 from revstream.ads._taxonomy import name_keywords
 from revstream.ads._text import phrase
 

@@ -13,7 +13,8 @@ context):
 5. ``sponsored_object`` with a signed click URL (``issue_click_token``), returned beside the
    answer (``with_sponsored``, ``sponsored_chunk``);
 6. on delivery, ``impression_leaf``; on a click, ``read_click_token``, ``count_click`` and
-   ``judge_click``, then ``click_leaf``; settlement sums leaves with ``ads_gross``.
+   ``judge_click``, then ``click_leaf``; settlement sums leaves with ``ads_gross``;
+7. public views: ``repository_entry`` (DSA art. 39) and ``delivery`` per campaign and day.
 
 Errors derive from ``AdsError`` (see ``_errors``).
 """
@@ -86,6 +87,7 @@ from revstream.ads._policy import (
     effective_age_band,
     parse_age_band,
 )
+from revstream.ads._repository import DeliveryRow, delivery, repository_entry, utc_day
 from revstream.ads._sensitive import LocalClassifier, Sensitivity, load_classifier
 from revstream.ads._sponsored import SPONSORED_FIELD, SPONSORED_LABEL, sponsored_chunk, sponsored_object, with_sponsored
 from revstream.ads._taxonomy import TAXONOMY_NAME, TAXONOMY_SHA256, Category, Taxonomy, load_taxonomy
@@ -144,6 +146,7 @@ __all__ = [
     "ClickTokenError",
     "ClickVerdict",
     "Conversation",
+    "DeliveryRow",
     "Eligibility",
     "ImpressionLeaf",
     "LocalClassifier",
@@ -163,6 +166,7 @@ __all__ = [
     "combine",
     "conversation_key",
     "count_click",
+    "delivery",
     "effective_age_band",
     "expected_value",
     "impression_leaf",
@@ -181,10 +185,12 @@ __all__ = [
     "predicted_click_rate",
     "read_click_token",
     "read_conversation",
+    "repository_entry",
     "run_auction",
     "sponsored_chunk",
     "sponsored_object",
     "upstream_request",
     "upstream_unavailable",
+    "utc_day",
     "with_sponsored",
 ]

@@ -215,7 +215,8 @@ class CampaignIndex:
 
     def why(self, position: int, candidates: Candidates) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The campaign's keywords (as written) and categories (ids) that matched."""
-        keywords = tuple(sorted(text for key, text in self._keyword_phrases[position].items() if key in candidates.phrases))
+        phrases = self._keyword_phrases[position]
+        keywords = tuple(sorted(text for key, text in phrases.items() if key in candidates.phrases))
         matched = tuple(sorted(c for c in self.campaigns[position].categories if c in candidates.categories.phrases))
         return keywords, matched
 
@@ -226,6 +227,10 @@ class CampaignIndex:
     def value(self, position: int) -> tuple[int, int]:
         """The expected value the index ranked this position by."""
         return self._values[position]
+
+    def rate(self, position: int) -> tuple[int, int]:
+        """The click-rate pseudo-counts (clicks, impressions) behind a CPC position's value."""
+        return self._rates[position]
 
 
 def _paced_room(campaign: Campaign, state: CampaignState, charge: int, now_us: int, rules: AuctionRules) -> bool:
@@ -246,7 +251,8 @@ def eligible(campaign: Campaign, state: CampaignState, auction: AuctionInput, ru
         return False
     if campaign.countries and auction.country not in campaign.countries:
         return False
-    if campaign.frequency_cap is not None and auction.shown_in_conversation.get(campaign.campaign_id, 0) >= campaign.frequency_cap:
+    cap = campaign.frequency_cap
+    if cap is not None and auction.shown_in_conversation.get(campaign.campaign_id, 0) >= cap:
         return False
     if campaign.bid_nanos < (rules.reserve_cpm_nanos if campaign.bid_kind == BID_CPM else rules.reserve_cpc_nanos):
         return False
@@ -285,7 +291,7 @@ def run_auction(index: CampaignIndex, candidates: Candidates, auction: AuctionIn
     else:
         runner_up = None
     campaign = index.campaigns[winner]
-    price = _price(campaign, index._rates[winner], clearing, rules)
+    price = _price(campaign, index.rate(winner), clearing, rules)
     keywords, matched = index.why(winner, candidates)
     runner_up_id = index.campaigns[runner_up].campaign_id if runner_up is not None else None
     return Sale(campaign, price, price if campaign.bid_kind == BID_CPM else 0, keywords, matched, runner_up_id)

@@ -51,8 +51,8 @@ def message_texts(messages: Sequence[Mapping[str, object]], answer: str) -> tupl
         if isinstance(content, str):
             texts.append(content)
         elif isinstance(content, list):
-            texts.extend(part["text"] for part in content
-                         if isinstance(part, Mapping) and part.get("type") == "text" and isinstance(part.get("text"), str))
+            texts.extend(part["text"] for part in content if isinstance(part, Mapping)
+                         and part.get("type") == "text" and isinstance(part.get("text"), str))
         refusal = message.get("refusal")
         if isinstance(refusal, str):
             texts.append(refusal)
@@ -114,7 +114,7 @@ def conversation_key(conversation_id: str | None, first_message: str, secret: by
     if not isinstance(secret, bytes) or len(secret) < conversation_secret_bytes_min:
         raise AdsValueError(f"the conversation-key secret is at least {conversation_secret_bytes_min} random bytes")
     if conversation_id is not None:
-        if not isinstance(conversation_id, str) or not conversation_id or len(conversation_id) > conversation_id_chars_max:
+        if not isinstance(conversation_id, str) or not 0 < len(conversation_id) <= conversation_id_chars_max:
             raise AdsValueError(f"a conversation id is 1..{conversation_id_chars_max} characters")
         material = b"id\x00" + conversation_id.encode("utf-8")
     else:

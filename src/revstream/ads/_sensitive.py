@@ -87,7 +87,8 @@ def _lexicon_entries(text: str) -> Iterable[tuple[tuple[str, ...], str]]:
         elif len(fields) == 2:
             topic, words, forms = fields[0], fields[1], ("{}",)
         else:
-            raise TaxonomyError(f"{LEXICON_FILE}:{number}: expected TOPIC<TAB>PHRASES or @DIRECTIVE<TAB>TOPIC<TAB>WORDS")
+            raise TaxonomyError(
+                f"{LEXICON_FILE}:{number}: expected TOPIC<TAB>PHRASES or @DIRECTIVE<TAB>TOPIC<TAB>WORDS")
         if topic != "-" and topic not in CONVERSATION_BLOCKS:
             raise TaxonomyError(f"{LEXICON_FILE}:{number}: unknown topic {topic!r}")
         for word in (w.strip() for w in words.split(",")):
@@ -229,7 +230,8 @@ def _first_person_age(found_terms: tuple[str, ...], index: int) -> int | None:
 
 
 _TRIGGERS = frozenset(
-    {"i'm", "im", "i", "turn", "turned", "turning", "age", "aged", "grade", "year"} | _AGE_WORDS.keys() | _ORDINAL_WORDS.keys()
+    {"i'm", "im", "i", "turn", "turned", "turning", "age", "aged", "grade", "year"}
+    | _AGE_WORDS.keys() | _ORDINAL_WORDS.keys()
 )
 
 

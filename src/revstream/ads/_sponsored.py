@@ -51,7 +51,8 @@ def sponsored_object(sale: Sale, taxonomy: Taxonomy, impression_id: str, click_u
         "why": {
             "summary": _summary(sale.keywords, labels),
             "keywords": list(sale.keywords),
-            "categories": [{"id": category_id, "name": label} for category_id, label in zip(sale.categories, labels)],
+            "categories": [{"id": category_id, "name": label}
+                           for category_id, label in zip(sale.categories, labels, strict=True)],
             "taxonomy": TAXONOMY_NAME,
             "personal_data_used": False,
         },
