@@ -5,6 +5,8 @@ import revstream.ads as ads
 
 def test_public_api_is_pinned():
     assert sorted(ads.__all__) == sorted([
+        "ADVERTISER_CREDIT", "ADVERTISER_RESERVED", "ad_click_charge", "ad_impression_charge", "ad_release",
+        "ad_reserve", "advertiser_top_up",
         "AGE_13_17", "AGE_ADULT", "AGE_BANDS", "AGE_UNDER_13", "AGE_UNKNOWN", "BID_CPC", "BID_CPM",
         "CLICK_BUDGET", "CLICK_BURST", "CLICK_CHARGED", "CLICK_EXPIRED", "CLICK_NOT_BILLABLE", "CLICK_OUTCOMES",
         "CLICK_REPLAY", "CONVERSATION_BLOCKS", "KIND_CLICK", "KIND_IMPRESSION", "NO_ELIGIBLE", "NO_MATCH",

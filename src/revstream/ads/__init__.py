@@ -12,7 +12,8 @@ context):
 4. ``run_auction``: eligibility, pacing, ranking by expected value, generalized second price;
 5. ``sponsored_object`` with a signed click URL (``issue_click_token``), returned beside the
    answer (``with_sponsored``, ``sponsored_chunk``);
-6. on delivery, ``impression_leaf``; on a click, ``read_click_token``, ``count_click`` and
+6. on delivery, ``impression_leaf`` and the ledger entries (``ad_reserve`` at selection,
+   ``ad_impression_charge`` or ``ad_release``); on a click, ``read_click_token``, ``count_click`` and
    ``judge_click``, then ``click_leaf``; settlement sums leaves with ``ads_gross``;
 7. public views: ``repository_entry`` (DSA art. 39) and ``delivery`` per campaign and day.
 
@@ -74,6 +75,15 @@ from revstream.ads._leaves import (
     parse_click_leaf,
     parse_impression_leaf,
 )
+from revstream.ads._ledger import (
+    ADVERTISER_CREDIT,
+    ADVERTISER_RESERVED,
+    ad_click_charge,
+    ad_impression_charge,
+    ad_release,
+    ad_reserve,
+    advertiser_top_up,
+)
 from revstream.ads._policy import (
     AGE_13_17,
     AGE_ADULT,
@@ -102,6 +112,8 @@ from revstream.ads._upstream import (
 )
 
 __all__ = [
+    "ADVERTISER_CREDIT",
+    "ADVERTISER_RESERVED",
     "AGE_13_17",
     "AGE_ADULT",
     "AGE_BANDS",
@@ -159,8 +171,13 @@ __all__ = [
     "TopicClassifier",
     "UpstreamClassifier",
     "WindowCounter",
+    "ad_click_charge",
     "ad_eligibility",
+    "ad_impression_charge",
+    "ad_release",
+    "ad_reserve",
     "ads_gross",
+    "advertiser_top_up",
     "audience_eligibility",
     "click_leaf",
     "combine",
