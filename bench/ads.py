@@ -232,7 +232,7 @@ def run(args) -> dict:
     for baseline in ("dict_lookup", "linear_scan"):
         for point in ("p50", "p99", "p99_best_of_rounds"):
             figures[f"selection_over_{baseline}_{point}"] = round(
-                ratio(figures[f"selection_us_{point}"], figures[f"{baseline}_us_{point}"]), 2)
+                ratio(figures[f"selection_us_{point}"], figures[f"{baseline}_us_{point}"]), 4)
     return figures
 
 
@@ -261,9 +261,9 @@ def main() -> int:
         print(f"  {name:<12} p50 {figures[f'{name}_us_p50']:>9.1f} us   p99 {figures[f'{name}_us_p99']:>9.1f} us"
               f"   p99 of each query's best round {figures[f'{name}_us_p99_best_of_rounds']:>9.1f} us")
     for baseline in ("dict_lookup", "linear_scan"):
-        print(f"selection / {baseline}: p50 x{figures[f'selection_over_{baseline}_p50']}, "
-              f"p99 x{figures[f'selection_over_{baseline}_p99']}, "
-              f"p99 of best rounds x{figures[f'selection_over_{baseline}_p99_best_of_rounds']}")
+        print(f"selection / {baseline}: p50 x{figures[f'selection_over_{baseline}_p50']:.3g}, "
+              f"p99 x{figures[f'selection_over_{baseline}_p99']:.3g}, "
+              f"p99 of best rounds x{figures[f'selection_over_{baseline}_p99_best_of_rounds']:.3g}")
     print(f"other load on the machine: {figures['machine_other_cpu_share']:.0%} of the CPU"
           + ("  WARNING: disturbed run" if figures["machine_other_cpu_share"] > OTHER_CPU_SHARE_WARN else ""))
     return 0
