@@ -25,6 +25,7 @@ from ..store import (
     set_key_limits,
     upgrade,
 )
+from . import _licence as licence
 from . import _log as transparency_log
 from . import _money as money
 from . import _plans as plans
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     plans.add_parsers(commands)
     transparency_log.add_parsers(commands)
     verifier.add_parsers(commands)
+    licence.add_parsers(commands)
 
     usage = commands.add_parser("usage", help="usage records")
     usage.add_argument("--customer")
@@ -104,6 +106,8 @@ def _dispatch(args, config) -> int:
         from ._serve import serve  # uvicorn and the model stack load only for serve
 
         return serve(config, args.host, args.port, args.workers)
+    if licence.handles(args):
+        return licence.run(args, config)  # reads files only, never the store
     engine = make_engine(config.store.database_url)
     try:
         revision = upgrade(engine)
