@@ -16,6 +16,7 @@ from ..backends import BackendUnavailable, embedded_gguf_path
 from ..config import Config
 from ..config._licence import licence_settings
 from ..licence import (
+    Finding,
     InstallFacts,
     LicenceError,
     LicenceSettings,
@@ -49,12 +50,16 @@ def handles(args) -> bool:
     return args.command == "licence"
 
 
+def install_findings(config: Config, hash_weights: bool = True) -> tuple[Finding, ...]:
+    """The findings for this install (what `serve` should log as warnings at start, too)."""
+    settings = licence_settings(config)
+    registry = load_registry().extended(settings.licences, settings.weights)
+    return check_install(registry, served_models(config, settings, hash_weights), install_facts(settings))
+
+
 def run(args, config: Config) -> int:
     try:
-        settings = licence_settings(config)
-        registry = load_registry().extended(settings.licences, settings.weights)
-        models = served_models(config, settings, hash_weights=not args.no_hash)
-        findings = check_install(registry, models, install_facts(settings))
+        findings = install_findings(config, hash_weights=not args.no_hash)
     except LicenceError as error:
         return fail(f"licence: {error}", EXIT_NOT_CHECKED)
     except OSError as error:
