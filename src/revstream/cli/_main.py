@@ -29,6 +29,7 @@ from ..store import (
     upgrade,
 )
 from . import _admin as admin
+from . import _licence as licence
 from . import _log as transparency_log
 from . import _money as money
 from . import _plans as plans
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     verifier.add_parsers(commands)
     admin.add_parsers(commands)
     witness.add_parsers(commands)
+    licence.add_parsers(commands)
 
     usage = commands.add_parser("usage", help="usage records")
     usage.add_argument("--customer", help="only this customer's records")
@@ -117,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_model_files(config)  # before anything is created for a server that cannot run
             _prepare(args, config)
             return serve(config, args.host, args.port, args.workers, args.serve_config or args.config)
+        if licence.handles(args):
+            return licence.run(args, config)  # reads files only, never the store
         _prepare(args, config)
         return _dispatch(args, config)
     except ConfigError as error:
