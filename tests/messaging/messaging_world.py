@@ -74,6 +74,7 @@ class Book:
     charged: int = 0
     cost: int = 0
     released: int = 0
+    bookings: dict = field(default_factory=dict)
 
     def quote(self, who: Contact, outbound: Outbound):
         quote, _ = quote_message(sender=self.sender, channel=self.channel, contact=who, windows=self.windows,
@@ -100,6 +101,8 @@ class Book:
         self.charged += transition.charge_nanos
         self.cost += transition.cost_nanos
         self.released += transition.release_nanos
+        if transition.charge_nanos or transition.counted:
+            self.bookings[message_id] = self.bookings.get(message_id, 0) + 1
         if transition.counted:
             self.counts[key] = self.counts.get(key, 0) + 1
         return transition
