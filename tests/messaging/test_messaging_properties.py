@@ -118,3 +118,12 @@ def test_any_order_of_statuses_books_once(statuses):
     expected = 12_500_000 if {"delivered", "read"} & set(statuses) else 0
     assert book.charged == expected
     assert book.outstanding_hold == (0 if expected or "failed" in statuses else 12_500_000)
+
+
+@given(st.integers(-62_135_596_800 * 10**6, 253_402_300_799 * 10**6))  # years 1 to 9999
+def test_calendar_month_matches_datetime(time_us):
+    from datetime import datetime, timedelta, timezone
+
+    from revstream.messaging import month_of_us
+    moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=time_us)
+    assert month_of_us(time_us) == f"{moment.year:04d}-{moment.month:02d}"

@@ -237,24 +237,26 @@ def quote_message(*, sender: Sender, channel: str, contact: Contact, windows: Wi
     ``counts``: the month's charged deliveries so far per tier key (missing = 0).
     ``costed``: the channel has a platform cost (WhatsApp); then a billable message needs
     a ``cost`` rate too. Raises ``SendRefused`` or ``NoRateError`` before any effect."""
-    state, windows_after = windows_for_send(windows, outbound.time_us)
+    time_us = outbound.time_us
+    state, windows_after = windows_for_send(windows, time_us)
     category = _refuse_if_not_allowed(outbound, contact, state)
     pricing_type = _pricing_type(category, state)
-    time_us = outbound.time_us
-    base = dict(business_id=sender.business_id, channel=channel, market=contact.market, currency=sender.currency,
-                time_us=time_us, category=category, pricing_type=pricing_type, window=state.name)
+    market, currency = contact.market, sender.currency
     if pricing_type != PRICING_REGULAR:
-        return Quote(priced_category=category, price_nanos=0, cost_nanos=0, **base), windows_after
-    key = RateKey(channel, contact.market, category, sender.currency, BOOK_PRICE)
+        return Quote(sender.business_id, channel, market, currency, time_us, category, category, pricing_type,
+                     state.name, 0, 0), windows_after
+    key = RateKey(channel, market, category, currency, BOOK_PRICE)
     priced = _priced_category(category, sender, contact, card, key, time_us)
-    price = _version(card, key._replace(category=priced), time_us, "rate")
+    price = _version(card, RateKey(channel, market, priced, currency, BOOK_PRICE), time_us, "rate")
     cost_tiers: tuple[Tier, ...] = ()
     if costed:
-        cost_tiers = _version(card, key._replace(category=priced, book=BOOK_COST), time_us, "platform cost rate").tiers
-    ordinal = counts.get(TierKey(sender.business_id, channel, contact.market, priced, month_of_us(time_us)), 0) + 1
-    return Quote(priced_category=priced, ordinal=ordinal, price_nanos=tier_price(price.tiers, ordinal),
-                 cost_nanos=tier_price(cost_tiers, ordinal) if cost_tiers else 0, price_tiers=price.tiers,
-                 cost_tiers=cost_tiers, rate_from_us=price.effective_from_us, **base), windows_after
+        cost_tiers = _version(card, RateKey(channel, market, priced, currency, BOOK_COST), time_us,
+                              "platform cost rate").tiers
+    ordinal = counts.get(TierKey(sender.business_id, channel, market, priced, month_of_us(time_us)), 0) + 1
+    return Quote(sender.business_id, channel, market, currency, time_us, category, priced, pricing_type, state.name,
+                 price_nanos=tier_price(price.tiers, ordinal),
+                 cost_nanos=tier_price(cost_tiers, ordinal) if cost_tiers else 0, ordinal=ordinal,
+                 price_tiers=price.tiers, cost_tiers=cost_tiers, rate_from_us=price.effective_from_us), windows_after
 
 
 def rate_delivery(quote: Quote, delivered_before: int) -> tuple[int, int, int]:

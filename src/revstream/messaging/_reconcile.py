@@ -147,20 +147,22 @@ def apply_status(record: MessageRecord, update: StatusUpdate, delivered_before: 
     if update.pricing is not None and record.verdict is None:
         changes["verdict"] = update.pricing
         changes["mismatch"] = record.mismatch or _mismatch(record.quote, update.pricing)
-    transition = Transition(record)
-    if update.status in _DELIVERED_LIKE and not record.booked:
+    charge = cost = release = 0
+    counted = False
+    booked = record.booked
+    if update.status in _DELIVERED_LIKE and not booked:
         ordinal, charge, cost = rate_delivery(record.quote, delivered_before)
+        booked, release, counted = True, record.hold_nanos, record.quote.billable
         changes.update(booked=True, charge_nanos=charge, cost_nanos=cost, ordinal=ordinal, hold_nanos=0,
                        delivered_us=update.time_us)
-        transition = Transition(record, charge_nanos=charge, cost_nanos=cost, release_nanos=record.hold_nanos,
-                                counted=record.quote.billable)
-    elif update.status == STATUS_FAILED and not record.booked:
+    elif update.status == STATUS_FAILED and not booked:
+        release = record.hold_nanos
         changes.update(hold_nanos=0, failed_us=update.time_us)
-        transition = Transition(record, release_nanos=record.hold_nanos)
     elif update.status == STATUS_SENT:
         changes["sent_us"] = update.time_us
-    changes["status"] = _display_status(seen, changes.get("booked", record.booked))
-    return replace(transition, record=replace(record, **changes))
+    changes["status"] = _display_status(seen, booked)
+    return Transition(replace(record, **changes), charge_nanos=charge, cost_nanos=cost, release_nanos=release,
+                      counted=counted)
 
 
 def admit_event(event_key: str, event_time_us: int, now_us: int, seen: Container[str]) -> str:

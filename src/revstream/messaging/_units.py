@@ -87,6 +87,14 @@ def rfc3339_us(time_us: int) -> str:
 
 
 def month_of_us(time_us: int) -> str:
-    """The calendar month (UTC) holding ``time_us``, as "YYYY-MM"."""
-    moment = _EPOCH + timedelta(microseconds=require_int(time_us, "time_us"))
-    return f"{moment.year:04d}-{moment.month:02d}"
+    """The calendar month (UTC) holding ``time_us``, as "YYYY-MM" (proleptic Gregorian,
+    integer arithmetic only: H. Hinnant's days-to-civil algorithm)."""
+    days = require_int(time_us, "time_us") // DAY_US + 719_468
+    era = days // 146_097
+    day_of_era = days - era * 146_097
+    year_of_era = (day_of_era - day_of_era // 1_460 + day_of_era // 36_524 - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_index = (5 * day_of_year + 2) // 153
+    month = month_index + 3 if month_index < 10 else month_index - 9
+    year = year_of_era + era * 400 + (1 if month <= 2 else 0)
+    return f"{year:04d}-{month:02d}"
