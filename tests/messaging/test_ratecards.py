@@ -17,6 +17,7 @@ def test_import_reads_exact_prices_and_defaults():
     assert rows == (RateRow("IN", "marketing", "USD", 10_700_000, instant_us("2025-07-01")),)
     assert (rows[0].channel, rows[0].book, rows[0].tier_from, rows[0].tier_to) == ("whatsapp", "price", 1, None)
     assert parse_rate_card_csv(HEADER + "IN,marketing,INR,0.882500001,2025-07-01,,\n")[0].price_nanos == 882_500_001
+    assert len(parse_rate_card_csv("\ufeff" + HEADER + "IN,marketing,USD,0.01,2025-07-01,,\n")) == 1
 
 
 def test_version_in_force_and_tiers():
@@ -47,6 +48,7 @@ def test_version_in_force_and_tiers():
     (HEADER + "IN,utility,USD,0.004,2025-07-01,2,\n", "from 1"),
     (HEADER + "IN,utility,USD,0.004,2025-07-01,1,\nIN,utility,USD,0.003,2025-07-01,1,\n", "only the last"),
     (HEADER + "IN,utility,USD,0.004,2025-07-01,x,\n", "whole numbers"),
+    (HEADER + "IN,utility,USD,0.004,2025-07-01,\u00b2,\n", "whole numbers"),
     (HEADER + "IN,utility,USD,0.004,2025-07-01,1,,extra\n", "more cells"),
 ])
 def test_bad_rate_cards_are_refused_with_a_reason(csv_text, message):

@@ -10,7 +10,6 @@ from revstream.messaging import (
     Channel,
     ChannelSendError,
     MessagingValueError,
-    Outbound,
     SignatureMissingError,
     WebhookPayloadError,
     Windows,

@@ -210,7 +210,7 @@ def _row(record: dict, line: int) -> RateRow:
         effective_from_us = instant_us(_cell(record, "effective_from", line))
         tier_from_text, tier_to_text = _cell(record, "tier_from", line), _cell(record, "tier_to", line)
         for text in (tier_from_text, tier_to_text):
-            if text and not text.isdigit():
+            if text and not (text.isascii() and text.isdigit()):
                 raise RateCardError(f"tier bounds must be whole numbers, got {text!r}")
         return RateRow(
             market=_cell(record, "market", line), category=_cell(record, "category", line), currency=currency,
@@ -228,7 +228,7 @@ def parse_rate_card_csv(text: str) -> tuple[RateRow, ...]:
     ``RateCardError`` naming the line of the first bad row; checks tiers by building a card."""
     if not isinstance(text, str) or len(text) > rate_card_chars_max:
         raise RateCardError(f"a rate card is a text of at most {rate_card_chars_max} characters")
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))  # spreadsheets write a BOM
     columns = [name.strip() for name in reader.fieldnames or ()]
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     unknown = [name for name in columns if name not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
