@@ -111,6 +111,9 @@ def test_channels():
         Channel("c", "acme", "whatsapp", phone_number_id="123", app_secret_env="my secret")
     with pytest.raises(MessagingValueError):
         Channel("c", "acme", "telegram")
+    Channel("c", "acme", "whatsapp", phone_number_id="123", app_secret_env="ACME_SECRET", access_token_env="ACME_TOKEN")
+    with pytest.raises(MessagingValueError):
+        Channel("c", "acme", "whatsapp", phone_number_id="123", app_secret_env="ACME_SECRET", access_token_env="EAAG...")
 
 
 def test_market_for_number_is_the_longest_prefix():

@@ -61,8 +61,9 @@ def validate_market(value: object) -> str:
 @dataclass(frozen=True, slots=True)
 class Channel:
     """A business's channel. A ``whatsapp`` channel names its Cloud API phone number id and
-    the environment variable that holds its app secret (never the secret itself).
-    ``ai_model`` set = the model answers inbound messages inside the window."""
+    the environment variables that hold its app secret (webhook signatures) and its access
+    token (sending); never the secrets themselves. ``ai_model`` set = the model answers
+    inbound messages inside the window."""
 
     channel_id: str
     business_id: str
@@ -70,6 +71,7 @@ class Channel:
     phone_number_id: str | None = None
     app_secret_env: str | None = None
     ai_model: str | None = None
+    access_token_env: str | None = None
 
     def __post_init__(self) -> None:
         validate_id(self.channel_id, "channel_id")
@@ -82,6 +84,9 @@ class Channel:
             if not isinstance(self.app_secret_env, str) or _ENV_NAME.fullmatch(self.app_secret_env) is None:
                 raise MessagingValueError(f"a whatsapp channel needs --app-secret-env (an environment variable name), "
                                           f"got {self.app_secret_env!r}")
+        if self.access_token_env is not None and (not isinstance(self.access_token_env, str)
+                                                  or _ENV_NAME.fullmatch(self.access_token_env) is None):
+            raise MessagingValueError(f"access_token_env must be an environment variable name, got {self.access_token_env!r}")
         if self.ai_model is not None and (not isinstance(self.ai_model, str) or not self.ai_model):
             raise MessagingValueError("ai_model must be a model name or None")
 
