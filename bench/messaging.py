@@ -1,6 +1,6 @@
 """Messages priced per second by the pure messaging core, against a bare dict lookup.
 
-Usage: python bench/messaging.py [--messages N] [--repeat R] [--json]
+Usage: python bench/messaging.py [--messages N] [--repeat R] [--quiet-wait S] [--json]
 
 Prepares N outbound messages of a realistic mix (free-form replies inside the service
 window, utility inside and outside it, marketing, authentication and
@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import OTHER_CPU_SHARE_WARN, OtherLoad, progress, ratio
+from _common import OTHER_CPU_SHARE_WARN, OtherLoad, progress, ratio, wait_for_quiet
 from revstream.messaging import (
     Contact,
     OptIn,
@@ -142,8 +142,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quiet-wait", type=float, default=0.0,
+                        help="wait up to S seconds for the rest of the machine to go quiet first")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.quiet_wait > 0:
+        wait_for_quiet(args.quiet_wait)
     progress(f"preparing {args.messages} messages")
     cases, card = prepare(args.messages)
     progress("measuring")
