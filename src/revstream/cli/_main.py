@@ -25,11 +25,13 @@ from ..store import (
     set_key_limits,
     upgrade,
 )
+from . import _audit_work as audit_work
 from . import _log as transparency_log
 from . import _money as money
 from . import _plans as plans
 from . import _settlement as settlement
 from . import _verify as verifier
+from . import _works as works
 from ._output import fail, print_json, print_table
 
 
@@ -71,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     plans.add_parsers(commands)
     transparency_log.add_parsers(commands)
     verifier.add_parsers(commands)
+    works.add_parsers(commands)
+    audit_work.add_parsers(commands)
 
     usage = commands.add_parser("usage", help="usage records")
     usage.add_argument("--customer")
@@ -104,6 +108,8 @@ def _dispatch(args, config) -> int:
         from ._serve import serve  # uvicorn and the model stack load only for serve
 
         return serve(config, args.host, args.port, args.workers)
+    if works.handles(args) or audit_work.handles(args):  # no store: a holder's or an author's own machine
+        return (works if works.handles(args) else audit_work).run(args, config)
     engine = make_engine(config.store.database_url)
     try:
         revision = upgrade(engine)
