@@ -60,6 +60,11 @@ SYNONYMS = {
     "tired": "weary", "wary": "guarded", "gentle": "mild", "bitter": "sour",
     "old": "aged", "walked": "strolled", "said": "remarked", "because": "since", "remembered": "recalled",
     "never": "not once", "always": "forever", "house": "cottage", "road": "lane", "night": "evening",
+    "belonged": "been owned", "light": "glow", "first": "initially", "word": "term", "aloud": "out loud",
+    "standing": "waiting", "between": "among", "grew": "became", "nobody": "no one", "asked": "wondered",
+    "spoke": "talked", "kept": "held onto", "followed": "came after", "wrote": "sent a letter",
+    "came": "arrived", "agreed": "concurred", "anything": "a thing", "twice": "two times", "kind": "sort",
+    "alone": "by themselves", "only": "just", "over": "above", "had": "once had", "was": "had been",
 }
 
 SENTENCES = (

@@ -22,6 +22,7 @@ from ..recitation import (
     AuditReport,
     RecitationError,
     excerpt_starts,
+    prefix_start,
     score_excerpt,
     work_sha256,
 )
@@ -32,6 +33,8 @@ EXTRA_TOKENS_MAX = 16
 """Tokens generated beyond the suffix, so a continuation that spaces differently can still
 give back every word of it."""
 SEED = 0
+CONTEXT_MARGIN_TOKENS = 8
+"""Room left in the context for the tokens a re-tokenized prompt may gain (the BOS token)."""
 
 
 def add_parsers(commands) -> None:
@@ -104,16 +107,21 @@ async def _audit(backend, model: ModelConfig, vocabulary: _Vocabulary, tokens: l
         ready, why = await backend.ready()
         if not ready:
             raise AuditError(f"model {model.name} is not available: {why}")
+        max_tokens = args.suffix_tokens + min(EXTRA_TOKENS_MAX, args.suffix_tokens)
+        # A prompt longer than the model's context is cut to its last tokens that fit.
+        window = getattr(backend, "context_window", None)
+        prefix_cap = window - max_tokens - CONTEXT_MARGIN_TOKENS if window else args.prefix_tokens
+        if prefix_cap < 1:
+            raise AuditError(f"model {model.name}'s context of {window} tokens cannot hold {max_tokens} more")
         outcomes = []
         report = progress_reporter("excerpts")
         for done, start in enumerate(starts):
             report(done, len(starts))
-            prefix = tokens[start:start + args.prefix_tokens]
-            suffix = tokens[start + args.prefix_tokens:start + args.prefix_tokens + args.suffix_tokens]
+            prefix = tokens[max(prefix_start(start, args.prefix_tokens), start - prefix_cap):start]
+            suffix = tokens[start:start + args.suffix_tokens]
             prefix_bytes, pieces = _suffix_pieces(vocabulary, prefix, suffix)
             prompt = prefix_bytes.decode("utf-8", errors="replace")
-            generated = await _continue(backend, model.name, prompt,
-                                        args.suffix_tokens + min(EXTRA_TOKENS_MAX, args.suffix_tokens))
+            generated = await _continue(backend, model.name, prompt, max_tokens)
             outcomes.append(score_excerpt(start, prompt, pieces, generated))
         report(len(starts), len(starts))
         return tuple(outcomes)

@@ -4,10 +4,14 @@ The CLI (`revstream audit-work`) tokenizes the work with the model's tokenizer, 
 module where to cut excerpts, prompts the model with each prefix, decodes greedily, and
 hands the outputs back here to be scored and reported. Nothing here runs a model.
 
-* Excerpts: the work's tokens are split into non-overlapping blocks of prefix + suffix
-  tokens (50 + 50 by default); `samples` blocks are drawn at random with a seed, so a run
-  can be repeated exactly. Non-overlapping blocks keep the excerpts from sharing text,
-  which the binomial interval below assumes.
+* Excerpts: the work's tokens are cut into blocks of `suffix` tokens (50 by default);
+  every block but the first is a possible excerpt, prompted with the `prefix` tokens
+  before it (50 by default; all of the work before it where that is fewer). `samples`
+  blocks are drawn at random with a seed, so a run can be repeated exactly. The suffixes
+  never overlap; a prefix may hold the text of another excerpt's suffix, a mild
+  dependence the interval below ignores. A long prefix (`--prefix-tokens 2000`) asks
+  whether the model continues the work *given everything before*, the strongest form of
+  the test: extraction grows with the prefix's length.
 * Reproduced: an excerpt counts as reproduced when the model's greedy continuation of the
   prefix gives back every complete normalized word of the work's next `suffix` tokens
   (normalized as the recitation guard does: case, punctuation and spacing aside). The
@@ -64,17 +68,23 @@ CAVEATS = (
 
 
 def excerpt_starts(token_count: int, prefix_tokens: int, suffix_tokens: int, samples: int, seed: int) -> tuple[int, ...]:
-    """Token offsets of the excerpts: distinct non-overlapping blocks, drawn with `seed`."""
+    """Token offsets of the excerpts' suffixes, drawn with `seed` among the blocks of
+    `suffix_tokens` after the first; each is prompted with the tokens
+    [max(0, start - prefix_tokens), start)."""
     for name, value, high in (("prefix tokens", prefix_tokens, TOKENS_MAX), ("suffix tokens", suffix_tokens, TOKENS_MAX),
                               ("samples", samples, SAMPLES_MAX)):
         if not 1 <= value <= high:
             raise AuditError(f"{name} must lie in 1..{high}")
-    block = prefix_tokens + suffix_tokens
-    blocks = token_count // block
-    if blocks == 0:
-        raise AuditError(f"the work has {token_count} tokens; one excerpt needs {block}")
-    chosen = random.Random(seed).sample(range(blocks), min(samples, blocks))
-    return tuple(sorted(index * block for index in chosen))
+    blocks = token_count // suffix_tokens - 1
+    if blocks < 1:
+        raise AuditError(f"the work has {token_count} tokens; one excerpt needs {2 * suffix_tokens}")
+    chosen = random.Random(seed).sample(range(1, blocks + 1), min(samples, blocks))
+    return tuple(sorted(index * suffix_tokens for index in chosen))
+
+
+def prefix_start(start: int, prefix_tokens: int) -> int:
+    """Where an excerpt's prompt begins: `prefix_tokens` before its suffix, or the work's start."""
+    return max(0, start - prefix_tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +157,9 @@ def wilson_interval(successes: int, trials: int, confidence: float = CONFIDENCE_
     denominator = 1 + z * z / trials
     centre = (share + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the ends, not 1e-17 off
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return low, high
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +200,8 @@ class AuditReport:
             "model": self.model,
             "work": {"sha256": self.work_sha256, "tokens": self.work_tokens},
             "method": {
-                "excerpts": "non-overlapping blocks of prefix + suffix tokens, drawn at random with the seed",
+                "excerpts": "non-overlapping blocks of suffix tokens drawn with the seed, each prompted with the "
+                            "prefix tokens before it (all of the work before it where fewer)",
                 "prefix_tokens": self.prefix_tokens, "suffix_tokens": self.suffix_tokens,
                 "samples_requested": self.samples_requested, "samples": len(self.outcomes), "seed": self.seed,
                 "decoding": "greedy (temperature 0)",
@@ -209,8 +222,8 @@ class AuditReport:
         low, high = tally["interval"]
         lines = [
             f"audit of a work ({self.work_tokens} tokens, sha256 {self.work_sha256[:16]}...) against model {self.model}",
-            f"{len(self.outcomes)} excerpts of {self.prefix_tokens} + {self.suffix_tokens} tokens, seed {self.seed}, "
-            "greedy decoding",
+            f"{len(self.outcomes)} excerpts: up to {self.prefix_tokens} tokens of prompt, {self.suffix_tokens} to "
+            f"reproduce; seed {self.seed}, greedy decoding",
             "",
             f"reproduced (normalized words of all {self.suffix_tokens} suffix tokens): {tally['count']} of "
             f"{tally['samples']} = {tally['share']:.1%}  ({self.confidence:.0%} Wilson interval {low:.1%} .. {high:.1%})",

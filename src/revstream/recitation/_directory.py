@@ -190,16 +190,19 @@ class IndexDirectory:
                 self._commit(manifest, manifest.segments, merge=True)
 
     def _commit(self, manifest: Manifest, segments: tuple[SegmentEntry, ...], merge: bool) -> None:
+        """Put `segments` in force (merged into one if asked), then delete every segment
+        file not in force: those replaced now, and any a crashed writer left behind.
+        (A reader still mapping one keeps it until it lets go; one about to open it retries.)"""
         generation = manifest.generation + 1
         if merge and segments:
             merged = WindowIndex.merge(WindowIndex.open(self.path / s.file) for s in segments)
             segments = (self._write_segment(merged, generation),)
         self._write_manifest(Manifest(manifest.key_id, manifest.window_words, generation, segments))
         in_force = {s.file for s in segments}
-        for old in manifest.segments:
-            if old.file not in in_force:
+        for path in [*self.path.glob("seg-*.rwi"), *self.path.glob("seg-*.rwi.*.tmp")]:
+            if path.name not in in_force:
                 with contextlib.suppress(FileNotFoundError):
-                    (self.path / old.file).unlink()
+                    path.unlink()
 
     def _write_segment(self, index: WindowIndex, generation: int) -> SegmentEntry:
         name = f"seg-{generation:08d}-{secrets.token_hex(4)}.rwi"
