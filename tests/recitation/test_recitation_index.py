@@ -114,6 +114,7 @@ def test_index_lookups_agree_with_a_dict(entries, probes) -> None:
     assert len(index) == sum(len(v) for v in expected.values())
     for h in [h for h, _ in entries] + probes:
         assert index.lookup(h) == tuple(sorted(expected.get(h, ())))
+    index.check_sorted()
     queries = np.array([h for h, _ in entries] + probes, dtype=np.uint64)
     assert index.contains_many(queries).tolist() == [int(q) in expected for q in queries]
     halves = [WindowIndex.build([h for h, _ in part], [n for _, n in part], 16, KEY.key_id)
@@ -123,13 +124,25 @@ def test_index_lookups_agree_with_a_dict(entries, probes) -> None:
     assert 3 not in index.without([3]).work_numbers()
 
 
+@pytest.mark.parametrize("count", [0, 1, 15, 16, 17, 5000])
+def test_bucket_tables_at_every_size(count) -> None:
+    rng = np.random.default_rng(count)
+    hashes = rng.integers(0, 2**64, size=count, dtype=np.uint64)
+    index = WindowIndex.build(hashes, np.ones(count, dtype=np.int64), 16, KEY.key_id)
+    index.check_sorted()
+    assert index.bucket_bits == min(20, (count // 16).bit_length())
+    assert all(index.lookup(int(h)) == (1,) for h in hashes)
+    assert index.lookup(0) == () and index.lookup(2**64 - 1) == ()
+    assert WindowIndex.build([0, 2**64 - 1], [1, 2], 16, KEY.key_id).lookup(2**64 - 1) == (2,)
+
+
 def test_index_files_round_trip_memory_mapped(tmp_path) -> None:
     index = WindowIndex.for_work(9, fingerprint_text(TEXT, KEY).hashes, 16, KEY.key_id)
     path = tmp_path / "seg-1.rwi"
     index.write(path)
     opened = WindowIndex.open(path)
     assert opened.to_bytes() == index.to_bytes() == path.read_bytes()
-    assert path.stat().st_size == 64 + 12 * len(index)
+    assert path.stat().st_size == 64 + 8 * (2 ** index.bucket_bits + 1) + 12 * len(index)
     opened.check_sorted()
     for h in index.hashes.tolist():
         assert opened.lookup(h) == (9,)
@@ -141,6 +154,8 @@ def test_index_files_round_trip_memory_mapped(tmp_path) -> None:
     (lambda b: b[:8] + b"\x02" + b[9:], "version"),
     (lambda b: b[:-4], "size"),
     (lambda b: b[:40], "short"),
+    (lambda b: b[:56] + b"\x15" + b[57:], "bucket table"),
+    (lambda b: b[:64] + b"\x01" + b[65:], "cover"),
 ])
 def test_damaged_index_files_are_refused(tmp_path, mangle, message) -> None:
     path = tmp_path / "seg-1.rwi"

@@ -58,6 +58,10 @@ class Emit:
     citations: tuple[RecitationHit, ...] = ()
 
 
+RUNS_KEPT_MAX = 64
+"""Works whose run the guard tracks before it forgets those not hit within one window."""
+
+
 class GuardFinished(RecitationError):
     """`feed` or `finish` was called after `finish`."""
 
@@ -129,6 +133,8 @@ class Guard:
     def _judge(self, works: tuple[Work, ...], window_hash: int, citations: list[RecitationHit]) -> bool:
         """Count the hit in each work's run; True once a `block` work must stop."""
         position, size = self._words, self._window_words
+        if len(self._runs) > RUNS_KEPT_MAX:  # a run not hit within a window has ended
+            self._runs = {n: run for n, run in self._runs.items() if position - run[0] <= size}
         for work in works:
             last, run = self._runs.get(work.number, (0, 0))
             run = run + 1 if last and position - last <= size else 1
