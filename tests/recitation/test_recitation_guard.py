@@ -207,3 +207,40 @@ def test_limits_below_what_the_windows_can_hold_are_refused() -> None:
     with pytest.raises(WorkError, match="mode"):
         new_work(1, "wrk_1", "T", "hld_1", "H", window_words=16, mode="hide")
     assert new_work(1, "wrk_1", "T", "hld_1", "H", window_words=8, limit_words=14).limit_words == 14
+
+
+UNICODE_WORDS = st.lists(st.sampled_from(["Ça", "ÉTÉ", "ﬁn", "中", "かな", "Straße", "①", "naïve", "e\u0301t\u0301e\u0301",
+                                          "ｶﾞ", "word", "WORD", "½", "don’t", "l'été", "x"]), min_size=1, max_size=3)
+UNICODE_SEPARATORS = st.sampled_from([" ", "\u00a0", "\u3000", "\n", "—", ", ", "…", "・", "\t", "«", "»"])
+
+
+@st.composite
+def unicode_recitations(draw):
+    pieces = draw(st.lists(st.tuples(UNICODE_WORDS.map("".join), UNICODE_SEPARATORS), min_size=20, max_size=120))
+    work = "".join(w + s for w, s in pieces)
+    assume(len(words(work)) >= W)
+    start = draw(st.integers(0, len(work)))
+    copied = work[start:start + draw(st.integers(0, len(work)))]  # a character slice: may cut a word
+    output = draw(st.text(max_size=30)) + copied + draw(st.text(max_size=30))
+    return work, output, chunked(output, draw(st.lists(st.integers(0, len(output)), max_size=20)))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(unicode_recitations())
+def test_the_limit_holds_for_any_unicode_text(case) -> None:
+    work, output, pieces = case
+    sent, stop, _ = run_guard(catalog_of((work, "block", 30)), pieces)
+    assert output.startswith(sent)
+    assert longest_common_run(words(sent), words(work)) <= 30
+    if longest_common_run(words(output), words(work)) > 30:
+        assert stop is not None
+    if stop is None:
+        assert sent == output
+
+
+def test_next_work_numbers_are_never_reused() -> None:
+    from revstream.recitation import next_work_number
+
+    assert next_work_number([]) == 1 and next_work_number([3, 9, 4]) == 10
+    with pytest.raises(WorkError):
+        next_work_number([2**32 - 1])
