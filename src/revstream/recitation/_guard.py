@@ -10,7 +10,8 @@ released only once every window of W words ending in it has been looked up. The 
 therefore holds back just the segment being formed: usually one word with the space
 before it, at most SEGMENT_CHARS_MAX (32) characters, far less than one window; and
 nothing it sent can complete a window it has not checked. (Holding back a whole window
-would add latency without lowering what gets out: see the bound below.) The index stores each work's non-overlapping
+would let it cut a recitation well below the limit, at the price of a window's latency on
+every response; the limit itself needs no more than this.) The index stores each work's non-overlapping
 W-word windows; the guard looks up every window of the output, one word apart. So:
 
 * a copied span of a work shorter than W words is never seen; one of 2W - 1 words or more
