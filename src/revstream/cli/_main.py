@@ -30,12 +30,14 @@ from ..store import (
 )
 from . import _admin as admin
 from . import _licence as licence
+from . import _audit_work as audit_work
 from . import _log as transparency_log
 from . import _money as money
 from . import _plans as plans
 from . import _settlement as settlement
 from . import _verify as verifier
 from . import _witness as witness
+from . import _works as works
 from ._output import JSON_HELP, fail, print_json, print_table, store_description
 
 
@@ -97,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_parsers(commands)
     witness.add_parsers(commands)
     licence.add_parsers(commands)
+    works.add_parsers(commands)
+    audit_work.add_parsers(commands)
 
     usage = commands.add_parser("usage", help="usage records")
     usage.add_argument("--customer", help="only this customer's records")
@@ -121,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve(config, args.host, args.port, args.workers, args.serve_config or args.config)
         if licence.handles(args):
             return licence.run(args, config)  # reads files only, never the store
+        if works.handles(args) or audit_work.handles(args):  # no store: a holder's or an author's own machine
+            return (works if works.handles(args) else audit_work).run(args, config)
         _prepare(args, config)
         return _dispatch(args, config)
     except ConfigError as error:
