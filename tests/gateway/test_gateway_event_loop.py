@@ -90,8 +90,6 @@ def test_the_embedded_model_stays_live_under_a_flood_of_prompts_beyond_the_limit
 
 
 @pytest.mark.model
-@pytest.mark.xfail(reason="needs the backends branch: LlamaCppBackend.prepare() tokenizes off the event loop",
-                   strict=False)
 def test_the_embedded_model_stays_live_under_a_flood_of_prompts_within_the_limits(embedded_server, embedded_key):
     """A caller with room for the prompts gets them counted (then refused as too long for the
     model's context window); the counting must not hold the event loop meanwhile."""

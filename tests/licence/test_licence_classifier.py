@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from conftest import labelled
+from .conftest import labelled
 from revstream.licence import (
     HAZARD_CODES,
     REFUSAL_CODE,

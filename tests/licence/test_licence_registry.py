@@ -14,6 +14,16 @@ from revstream.licence._terms import WeightsEntry
 LLAMA = ("llama3.1", "llama3.2", "llama3.3", "llama4")
 
 
+@pytest.fixture
+def texts_installed(registry):
+    """The Llama licence texts come with the models, not with revstream: a fetched copy may not
+    be committed here. These tests run wherever the texts are installed (see the licence README)."""
+    try:
+        read_licence_text(registry.text("llama3_1_licence"))
+    except RegistryError as error:
+        pytest.skip(f"the Llama licence texts are not installed: {error}")
+
+
 def normalized(text: str) -> str:
     """Whitespace collapsed, Markdown emphasis and backslash escapes dropped (the 3.3 text is Markdown)."""
     text = text.replace("**", "")
@@ -26,7 +36,7 @@ def test_every_llama_licence_is_shipped(registry):
 
 
 @pytest.mark.parametrize("licence_id", LLAMA)
-def test_every_cited_quote_occurs_in_its_licence_text(registry, licence_id):
+def test_every_cited_quote_occurs_in_its_licence_text(registry, licence_id, texts_installed):
     licence = registry.licence(licence_id)
     texts = {"licence": normalized(read_licence_text(registry.text(licence.text_id))),
              "aup": normalized(read_licence_text(registry.text(licence.acceptable_use.text_id)))}
@@ -67,7 +77,7 @@ def test_aup_versions_differ_where_the_texts_do(registry):
     assert ids["llama3.2"] == ids["llama3.3"] == ids["llama4"]
 
 
-def test_a_tampered_text_is_refused(registry):
+def test_a_tampered_text_is_refused(registry, texts_installed):
     text = registry.text("llama3_1_licence")
     with pytest.raises(RegistryError, match="SHA-256"):
         read_licence_text(type(text)(text.id, text.path, text.source, "0" * 64))

@@ -26,7 +26,7 @@ from ..recitation import (
     score_excerpt,
     work_sha256,
 )
-from ._output import fail, print_json, progress_reporter
+from ._output import JSON_HELP, fail, print_json, progress_reporter
 from ._works import read_text
 
 EXTRA_TOKENS_MAX = 16
@@ -51,7 +51,7 @@ def add_parsers(commands) -> None:
     audit.add_argument("--suffix-tokens", type=int, default=SUFFIX_TOKENS_DEFAULT,
                        help=f"tokens that must be reproduced (default {SUFFIX_TOKENS_DEFAULT})")
     audit.add_argument("--seed", type=int, default=0, help="seed of the excerpt draw (default 0)")
-    audit.add_argument("--json", action="store_true")
+    audit.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def handles(args) -> bool:

@@ -25,7 +25,7 @@ from ..licence import (
     has_violation,
     load_registry,
 )
-from ._output import fail, print_json, print_table
+from ._output import JSON_HELP, fail, print_json, print_table
 
 EXIT_VIOLATION, EXIT_NOT_CHECKED = 1, 2
 HASH_CHUNK_BYTES = 1 << 20
@@ -43,7 +43,7 @@ def add_parsers(commands) -> None:
         description="Exit 0: no violation. Exit 1: a violation (the report names the clause). "
                     "Exit 2: the configuration or the licence registry is wrong.")
     check.add_argument("--no-hash", action="store_true", help="do not hash the weights files (faster; no SHA-256 match)")
-    check.add_argument("--json", action="store_true")
+    check.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def handles(args) -> bool:

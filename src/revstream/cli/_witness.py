@@ -14,7 +14,7 @@ from ..witness import (
     init_witness_key,
     parse_witness_config,
 )
-from ._output import fail, print_json
+from ._output import JSON_HELP, fail, print_json
 
 DEFAULT_PORT = 7380
 """The port litewitness and the witness network use by convention."""
@@ -27,16 +27,16 @@ def add_parsers(commands) -> None:
     init.add_argument("--state", required=True, metavar="DIR", help="the witness's state directory")
     init.add_argument("--name", help="the witness's key name, a schema-less URL such as witness.example/w1 "
                                      "(default: revstream-witness/<random>)")
-    init.add_argument("--json", action="store_true")
+    init.add_argument("--json", action="store_true", help=JSON_HELP)
     vkey = witness.add_parser("vkey", help="print the witness's verifier key (cosignature/v1, type 0x04)")
-    vkey.add_argument("--state", required=True, metavar="DIR")
-    vkey.add_argument("--json", action="store_true")
+    vkey.add_argument("--state", required=True, metavar="DIR", help="the witness's state directory")
+    vkey.add_argument("--json", action="store_true", help=JSON_HELP)
     serve = witness.add_parser("serve", help="serve POST /add-checkpoint (c2sp.org/tlog-witness)")
     serve.add_argument("--config", dest="witness_config", required=True, metavar="FILE",
                        help="TOML file listing the followed logs: [[log]] origin = ..., vkeys = [...]")
     serve.add_argument("--state", required=True, metavar="DIR", help="the directory `witness init` created")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT})")
 
 
 def handles(args) -> bool:
