@@ -14,7 +14,8 @@ def test_public_api_is_pinned() -> None:
         "agreement_from_terms", "agreement_terms", "checked_statement", "statement_body_of_note_text",
         "statement_bytes", "statement_from_json", "statement_id_of", "statement_json", "statement_note_text",
         "usage_line_json", "usage_line_of_json", "LEGACY_FORMAT", "FeeShare", "StatementInputs",
-        "attribute_fees", "draft_statement", "fee_groups", "plan_terms",
+        "attribute_fees", "draft_statement", "fee_groups", "plan_terms", "Contribution", "Contributor", "contribute",
+        "contributing_kinds", "register_contributor",
     ])
     for name in settlement.__all__:
         assert hasattr(settlement, name), name

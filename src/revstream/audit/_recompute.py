@@ -40,6 +40,8 @@ from ..settlement import (
     agreement_from_terms,
     agreement_terms,
     attribute_fees,
+    contribute,
+    contributing_kinds,
     draft_statement,
     period_bounds_us,
     period_of_us,
@@ -47,6 +49,7 @@ from ..settlement import (
     usage_line_of_json,
     window_us,
 )
+from .. import features  # noqa: F401  (every stream's contributor, as the host has them)
 from ._errors import AuditError
 
 _PLAN_AMOUNTS = ("fee_nanos", "minimum_nanos", "overage_nanos_per_mtok")
@@ -164,6 +167,9 @@ class Tally:
         self.late: dict[str, dict[tuple, list[int]]] = defaultdict(dict)
         self.fees: list = []
         self.plan_tokens: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        # Leaves of the kinds settled by position, in [previous_size, size) (see settlement._contributions).
+        self.positional: dict[LeafKind, list[dict]] = defaultdict(list)
+        self._positional_kinds = contributing_kinds()
         self.later_first_index: dict[str, int] = {}
         self._later = ("", 0, 0)  # the later period last noted, and its bounds
 
@@ -176,6 +182,8 @@ class Tally:
                 fee = fee_entry(value)
                 if fee.period == self._facts.period:
                     self.fees.append(fee)
+            elif kind in self._positional_kinds and self._facts.log.previous_size <= index < self._facts.log.size:
+                self.positional[kind].append(value)
         except LeafError as error:
             raise AuditError(f"log entry {index}: {error}") from None
 
@@ -237,6 +245,7 @@ def expected_statement(facts: StatementFacts, tally: Tally, actual: dict) -> byt
         facts.carry_in_residue_nanos, facts.prior_lines, actual.get("log"), facts.format,
         declared_fee_groups=facts.declared_fees,
         legacy_evidence={name: actual.get(name) for name in ("plans", "fees")} if legacy else {},
+        contribution=contribute(facts.agreement, facts.period, tally.positional),
     )
     return statement_bytes(draft_statement(inputs)[1])
 

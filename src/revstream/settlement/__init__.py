@@ -27,6 +27,13 @@ from revstream.settlement._errors import (
     TierParseError,
     UsageLineError,
 )
+from revstream.settlement._contributions import (
+    Contribution,
+    Contributor,
+    contribute,
+    contributing_kinds,
+    register_contributor,
+)
 from revstream.settlement._draft import LEGACY_FORMAT, StatementInputs, draft_statement, plan_terms
 from revstream.settlement._fees import FeeShare, attribute_fees, fee_groups
 from revstream.settlement._publish import (
@@ -61,6 +68,11 @@ from revstream.settlement._terms import (
 )
 
 __all__ = [
+    "Contribution",
+    "Contributor",
+    "contribute",
+    "contributing_kinds",
+    "register_contributor",
     "LEGACY_FORMAT",
     "FeeShare",
     "StatementInputs",

@@ -16,6 +16,7 @@ from revstream.periods import period_bounds_us, rfc3339
 from revstream.plans import Plan
 from revstream.pricing import PriceSchedule
 from revstream.settlement._compute import Adjustment, UsageLine, compute_statement
+from revstream.settlement._contributions import Contribution
 from revstream.settlement._fees import FeeShare, fee_groups
 from revstream.settlement._publish import STATEMENT_FORMAT, agreement_terms, statement_json, usage_line_json
 from revstream.settlement._rate import UsageGroup, rate_usage, window_us
@@ -47,6 +48,8 @@ class StatementInputs:
     # declared evidence, kept as it was signed.
     declared_fee_groups: tuple[UsageGroup, ...] = ()
     legacy_evidence: Mapping[str, object] = field(default_factory=dict)
+    # The other streams' revenue and reported sections (see `_contributions`).
+    contribution: Contribution = Contribution()
 
 
 def _prices_json(schedule: PriceSchedule, agreement: Agreement, end_us: int) -> list[dict]:
@@ -79,7 +82,8 @@ def draft_statement(inputs: StatementInputs) -> tuple[Statement, dict]:
         lines = rate_usage(agreement, inputs.late_groups[late_period], inputs.schedule)
         if lines and agreement.covers(late_period):
             adjustments.append(Adjustment(late_period, lines, tuple(inputs.prior_lines.get(late_period, ()))))
-    own = [*inputs.groups, *fee_groups(agreement, inputs.fees), *inputs.declared_fee_groups]
+    own = [*inputs.groups, *fee_groups(agreement, inputs.fees), *inputs.declared_fee_groups,
+           *inputs.contribution.groups]
     lines = rate_usage(agreement, own, inputs.schedule)
     statement = compute_statement(agreement, period, lines, inputs.carry_in_residue_nanos, tuple(adjustments))
     start_us, end_us = period_bounds_us(period)
@@ -95,6 +99,7 @@ def draft_statement(inputs: StatementInputs) -> tuple[Statement, dict]:
         "adjustment_basis": [{"period": a.period, "prior_lines": [usage_line_json(line) for line in a.prior_lines]}
                              for a in adjustments],
         **inputs.legacy_evidence,
+        **({"sections": dict(inputs.contribution.sections)} if inputs.contribution.sections else {}),
     }
     value = statement_json(statement, agreement_terms(agreement), usage, evidence)
     if inputs.format == LEGACY_FORMAT:

@@ -5,6 +5,13 @@ A source reads its waiting rows in a deterministic order, projects a row into it
 bytes (the kind's current version, `revstream.leaves`), marks the rows it appended, and
 re-projects a stored row under any version it ever wrote, for `log check`. A new kind of
 leaf (ad impressions, messages, ...) is a new `LogSource` in `SOURCES`.
+
+Kinds other than usage and fees are settled by position (`revstream.settlement._contributions`):
+their source names its `table`, which has `log_index` and `settled_period` columns, and its
+`ready` rows (final, waiting to be leaves). A period's close marks every ready row not
+settled yet, below its checkpoint when there is a log, with the period (`mark_settled`);
+the statement then reads those rows' leaves (`settled_leaves`), as the verifier reads them
+from the log.
 """
 
 from __future__ import annotations
@@ -16,10 +23,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Final, Sequence
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, Table, and_, select, update
 
 from ..leaves import (
     FEE_VERSION,
+    decode_leaf,
     LEGACY_SHAPES,
     LEGACY_USAGE_VERSION,
     FeeEntry,
@@ -28,7 +36,7 @@ from ..leaves import (
     fee_leaf,
     usage_leaf,
 )
-from ._schema import fees, usage_records
+from ._schema import fees, log_leaves, usage_records
 from ._sql import bulk_update
 
 PSEUDONYM_CACHE_MAX: Final = 65_536
@@ -64,6 +72,10 @@ class LogSource:
     rows: Callable[[Connection, Sequence[str]], dict]
     # A stored row re-projected under (version, the stored leaf's keys): must equal the leaf.
     reproject: Callable[[object, bytes, int, frozenset[str]], bytes]
+    # Kinds settled by position: the table (with `log_index`, `settled_period`) and the
+    # condition of its rows that are final.
+    table: Table | None = None
+    ready: object = None
 
 
 # --- usage records ----------------------------------------------------------------------
@@ -148,3 +160,43 @@ FEE_SOURCE: Final = LogSource(
 SOURCES: Final = (FEE_SOURCE, USAGE_SOURCE)
 """Every source, in the order an append takes from them."""
 SOURCE_OF_KIND: Final = {source.kind: source for source in SOURCES}
+
+
+# --- kinds settled by position ------------------------------------------------------------
+
+def positional_sources() -> tuple[LogSource, ...]:
+    return tuple(source for source in SOURCES if source.table is not None)
+
+
+def mark_settled(connection: Connection, period: str, log_size: int | None) -> None:
+    """In a close's first transaction: the ready rows of every positional kind not settled
+    yet (below `log_size`, with a log) are settled by `period`."""
+    for source in positional_sources():
+        table = source.table
+        if log_size is None:
+            where = and_(source.ready, table.c.settled_period.is_(None))
+        else:
+            where = and_(table.c.settled_period.is_(None), table.c.log_index.is_not(None),
+                         table.c.log_index < log_size)
+        connection.execute(update(table).where(where).values(settled_period=period))
+
+
+def settled_leaves(connection: Connection, period: str, secret: bytes, open_period: bool = False) -> dict[LeafKind, list[dict]]:
+    """The decoded leaves of every positional kind that `period` settles: the bytes stored in
+    the log when the rows are leaves (what a verifier reads), else their projection. For an
+    open period (a preview), the ready rows no close has settled yet."""
+    found: dict[LeafKind, list[dict]] = {}
+    for source in positional_sources():
+        table = source.table
+        where = and_(source.ready, table.c.settled_period.is_(None)) if open_period else table.c.settled_period == period
+        rows = connection.execute(select(table).where(where)).all()
+        indexes = [row.log_index for row in rows if row.log_index is not None]
+        stored = dict(connection.execute(
+            select(log_leaves.c.leaf_index, log_leaves.c.data).where(log_leaves.c.leaf_index.in_(indexes))
+        ).all()) if indexes else {}
+        values = []
+        for row in sorted(rows, key=lambda r: (r.log_index is None, r.log_index or 0)):
+            data = bytes(stored[row.log_index]) if row.log_index in stored else source.leaf(row, secret).data
+            values.append(decode_leaf(data)[2])
+        found[source.kind] = values
+    return found

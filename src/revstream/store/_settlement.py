@@ -30,7 +30,7 @@ residue carried into the next period: no money is created or lost.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from fractions import Fraction
 
@@ -52,17 +52,20 @@ from ..settlement import (
     UsageLineError,
     attribute_fees,
     checked_statement,
+    contribute,
     draft_statement,
     statement_bytes,
     statement_id_of,
     usage_line_of_json,
 )
 from ..settlement import day_us as _day_us, period_bounds_us, period_of_us, shift_period as _shift
+from .. import features  # noqa: F401  (every stream's contributor, as the verifier has them)
 from ._agreements import AgreementRow, _agreement_rows
 from ._amounts import join, sum_request_amounts
 from ._errors import NotFound, StoreError
 from ._fees import computed_fees, period_fees, plan_tokens, record_period_fees
 from ._ledger import post_entries
+from ._log_sources import mark_settled, positional_sources, settled_leaves
 from ._log import LogIntegrityError, checkpoint_for_close, log_origin, pseudonym_secret, settled_base_size, sign_statement
 from ._plans import plans_by_id
 from ._prices import load_prices
@@ -167,6 +170,7 @@ def _begin_close(engine: Engine, period: str, now_us: int) -> None:
                    usage_records.c.late_period < period, claimable)
             .values(settled_period=period)
         )
+        mark_settled(connection, period, None if checkpoint is None else checkpoint.size)
 
 
 # --- 2. compute ---------------------------------------------------------------------------
@@ -267,7 +271,8 @@ class _Draft:
     body: bytes
 
 
-def _draft(connection, row: AgreementRow, period: str, groups, late_groups, fees, schedule, log: dict | None) -> _Draft:
+def _draft(connection, row: AgreementRow, period: str, groups, late_groups, fees, schedule, log: dict | None,
+           leaves: dict) -> _Draft:
     agreement = row.agreement
     bodies = _stored_bodies(connection, agreement.agreement_id, period)
     late_by_period: dict[str, list[_Group]] = defaultdict(list)
@@ -279,6 +284,7 @@ def _draft(connection, row: AgreementRow, period: str, groups, late_groups, fees
         {late: _prior_lines(bodies, late) for late in late_by_period}, log,
     )
     try:
+        inputs = replace(inputs, contribution=contribute(agreement, period, leaves))
         statement, value = draft_statement(inputs)
     except UsageLineError as error:
         raise StoreError(str(error)) from error
@@ -315,7 +321,10 @@ def _log_section(connection: Connection, period: str) -> dict | None:
     ).one()
     if fee_unbound:
         raise LogIntegrityError(f"{fee_unbound} fees of {period} are not leaves below its checkpoint of size {close.log_size}")
-    first = min((value for value in (first, fee_first) if value is not None), default=None)
+    positional_first = [connection.execute(select(func.min(source.table.c.log_index))
+                                           .where(source.table.c.settled_period == period)).scalar()
+                        for source in positional_sources()]
+    first = min((value for value in (first, fee_first, *positional_first) if value is not None), default=None)
     note = connection.execute(select(log_checkpoints.c.note).where(log_checkpoints.c.size == close.log_size)).scalar()
     if note is None:
         raise LogIntegrityError(f"the checkpoint of size {close.log_size} that closed {period} is missing")
@@ -340,7 +349,9 @@ def _compute(engine: Engine, period: str) -> list[_Draft]:
         late_groups = _aggregate(connection, models, boundaries, (usage_records.c.settled_period == period,), late=True)
         fees = _fee_shares(connection, period)
         log = _log_section(connection, period)
-        return [_draft(connection, row, period, groups, late_groups, fees, schedule, log) for row in rows]
+        closing = connection.execute(select(period_closes.c.state).where(period_closes.c.period == period)).scalar()
+        leaves = settled_leaves(connection, period, pseudonym_secret(engine), open_period=closing is None)
+        return [_draft(connection, row, period, groups, late_groups, fees, schedule, log, leaves) for row in rows]
 
 
 # --- 3. finish ----------------------------------------------------------------------------
