@@ -88,3 +88,9 @@ def test_a_fee_leaf_carries_an_exact_fraction() -> None:
     for bad in ("1.5", "2/4", "01", "-3", " 3"):
         with pytest.raises(MalformedLeafError):
             fee_entry({**value, "amount_exact": bad})
+
+
+@given(RECORDS)
+def test_the_fast_usage_encoder_is_the_generic_one(record: UsageRecordFields) -> None:
+    value = {**record._asdict(), "tokens_included": record.tokens_included or 0}
+    assert usage_leaf(record) == leaves.encode_leaf(LeafKind.USAGE, 2, value)

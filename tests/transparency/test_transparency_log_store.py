@@ -199,3 +199,15 @@ def test_a_changed_record_no_longer_matches_its_leaf(engine):
     with engine.begin() as connection:
         connection.execute(update(log_leaves).where(log_leaves.c.leaf_index == 1).values(data=b'{"kind":"usage"}'))
     assert check_log(engine).mismatched == (1, 2)
+
+
+def test_a_record_that_commits_late_with_an_old_finalization_time_is_still_appended(engine):
+    """The appender looks from the newest finalization time it appended (past the dead
+    index entries of a large catch-up); a slow writer's record finalized before that floor
+    is appended by the full look that runs as soon as the floored one comes back short."""
+    _add_records(engine, 6, start=100)
+    assert append_log(engine, ALWAYS, NOW_US, batch_max=4).appended == 4
+    assert append_log(engine, ALWAYS, NOW_US, batch_max=4, look_first=False).appended == 2
+    _add_records(engine, 1, start=0)  # finalized_us far below the floor, committed now
+    assert append_log(engine, ALWAYS, NOW_US).appended == 1
+    assert check_log(engine).ok and log_size(engine) == 7

@@ -54,13 +54,16 @@ async def run_appender(state: AppState, stop: asyncio.Event) -> None:
             # for one: its final records wait in the outbox and are all appended, in order,
             # once the log is initialized.
             initialized = await asyncio.to_thread(log_verifier_key, state.engine) is not None
+            look_first = True
             while initialized:  # catch up in bounded batches, one transaction each
                 # In the usage writer's own thread, between its batches: this process's
                 # writes never contend for SQLite's single write lock (a writer that finds
                 # it taken backs off for tens of milliseconds: a visible stall).
-                result = await state.writer.call(append_log, state.engine, policy, time.time_ns() // 1000)
+                result = await state.writer.call(append_log, state.engine, policy, time.time_ns() // 1000,
+                                                 LOG_APPEND_BATCH_MAX, look_first)
                 if result.appended < LOG_APPEND_BATCH_MAX or stop.is_set():
                     break
+                look_first = False  # a full batch: more is waiting
             state.log_appender_error = None
         except Exception as error:  # a store hiccup must not kill the worker; health shows it
             # Its type only: the text of a driver error names the database's host (in the log).

@@ -54,7 +54,7 @@ from ..transparency import (
 from ._errors import Conflict, StoreError
 from ._repo import get_meta, put_meta_if_absent
 from ..settlement import period_bounds_us
-from ._log_sources import SOURCES, UNLOGGED_USAGE, USAGE_SOURCE, Leaf, LogSource, pseudonym
+from ._log_sources import SOURCES, USAGE_SOURCE, Leaf, LogSource, usage_waiting_since
 from ._schema import log_checkpoints, log_state, meta, period_closes, usage_records
 from ._sql import bulk_insert
 from ..settlement import statement_note_text
@@ -67,6 +67,7 @@ LOG_ENTRIES_PAGE_MAX = 10_000
 """Most leaves one `log_entries` call returns."""
 LOG_CHECK_BATCH_MAX = 10_000
 """Leaves `check_log` reads per query."""
+
 
 SECRET_META_KEY = "log_pseudonym_secret"
 SIGNER_KEY_META_KEY = "log_signer_key"
@@ -194,30 +195,63 @@ def _fold(hashes: Sequence[bytes]) -> bytes:
 # --- appending ------------------------------------------------------------------------
 
 @contextmanager
-def _locked(engine: Engine) -> Iterator[tuple[Connection, int]]:
-    """A transaction holding the log lock; yields the connection and the log size."""
+def _locked(engine: Engine) -> Iterator[tuple[Connection, int, int]]:
+    """A transaction holding the log lock; yields the connection, the log size and the floor."""
     with writing(engine) as connection:
-        size = connection.execute(
-            select(log_state.c.size).where(log_state.c.log_id == _LOG_ID).with_for_update()
-        ).scalar_one()
-        yield connection, size
+        size, floor_us = connection.execute(
+            select(log_state.c.size, log_state.c.outbox_floor_us).where(log_state.c.log_id == _LOG_ID).with_for_update()
+        ).one()
+        yield connection, size, floor_us
 
 
 def append_log(
-    engine: Engine, policy: CheckpointPolicy, now_us: int, batch_max: int = LOG_APPEND_BATCH_MAX
+    engine: Engine, policy: CheckpointPolicy, now_us: int, batch_max: int = LOG_APPEND_BATCH_MAX,
+    look_first: bool = True,
 ) -> AppendResult:
-    """Append waiting rows (at most `batch_max`), then sign a checkpoint if one is due."""
-    idle_size = _idle_size(engine)
-    if idle_size is not None:  # nothing to do: take no lock (on SQLite, the write lock)
+    """Append waiting rows (at most `batch_max`), then sign a checkpoint if one is due.
+
+    With `look_first`, a lock-free look says first whether there is anything to do (an idle
+    worker takes no lock: on SQLite, the whole store's write lock); an appender catching up
+    after a full batch skips it."""
+    idle_size = _idle_size(engine) if look_first else None
+    if idle_size is not None:  # nothing to do: take no lock
         return AppendResult(0, idle_size, None)
     secret = pseudonym_secret(engine)
-    with _locked(engine) as (connection, size):
+    with _locked(engine) as (connection, size, floor_us):
         old_size = size
         for source in SOURCES:
-            if size - old_size < batch_max:
+            if source is USAGE_SOURCE:
+                size = _append_usage(connection, size, floor_us, secret, now_us, batch_max - (size - old_size))
+            elif size - old_size < batch_max:
                 size = _append_from(connection, source, size, secret, now_us, batch_max - (size - old_size))
         signed = _maybe_sign(connection, size, policy, now_us)
     return AppendResult(size - old_size, size, signed)
+
+
+def _append_usage(connection: Connection, size: int, floor_us: int, secret: bytes, now_us: int, limit: int) -> int:
+    """Usage records: a look from the floor (the newest finalization time appended so far)
+    first, then a full look whenever it comes back short.
+
+    After a large catch-up, the index of waiting records is full of dead entries for the
+    records already appended (until PostgreSQL vacuums them): a look from the start reads
+    them all, every batch. Looking from the floor skips them. A record that commits with a
+    finalization time below the floor (its writer's transaction was slow) is appended by the
+    next full look, which runs as soon as the appender has caught up; a period's close
+    appends everything waiting regardless (`checkpoint_for_close`)."""
+    if limit <= 0:
+        return size
+    rows = connection.execute(usage_waiting_since(floor_us).limit(limit)).all() if floor_us else []
+    if len(rows) < limit:
+        seen = {row.request_id for row in rows}
+        rows += [row for row in connection.execute(USAGE_SOURCE.waiting().limit(limit)).all()
+                 if row.request_id not in seen][:limit - len(rows)]
+    if not rows:
+        return size
+    size = _append_rows(connection, USAGE_SOURCE, size, rows, secret, now_us)
+    newest_us = max(row.finalized_us for row in rows)
+    if newest_us > floor_us:
+        connection.execute(update(log_state).where(log_state.c.log_id == _LOG_ID).values(outbox_floor_us=newest_us))
+    return size
 
 
 def _idle_size(engine: Engine) -> int | None:
@@ -238,8 +272,10 @@ def _append_from(connection: Connection, source: LogSource, size: int, secret: b
     """Append at most `limit` waiting rows of `source` (matching `where`); the new size."""
     query = source.waiting() if where is None else source.waiting().where(where)
     rows = connection.execute(query.limit(limit)).all()
-    if not rows:
-        return size
+    return _append_rows(connection, source, size, rows, secret, now_us) if rows else size
+
+
+def _append_rows(connection: Connection, source: LogSource, size: int, rows, secret: bytes, now_us: int) -> int:
     leaves = [source.leaf(row, secret) for row in rows]
     size = _append_leaves(connection, size, leaves, now_us)
     source.mark(connection, [(size - len(leaves) + offset, leaf.source_id) for offset, leaf in enumerate(leaves)])

@@ -122,10 +122,19 @@ def _usage_reproject(row, secret: bytes, version: int, keys: frozenset[str]) -> 
     return usage_leaf(fields, version)
 
 
+def usage_waiting_since(floor_us: int):
+    """The waiting usage records finalized at or after ``floor_us``: an index range scan that
+    starts past the records already appended (their dead index entries cost a full look
+    after a large catch-up, until PostgreSQL vacuums them)."""
+    return (select(usage_records.c.finalized_us, *USAGE_COLUMNS)
+            .where(UNLOGGED_USAGE, usage_records.c.finalized_us >= floor_us)
+            .order_by(usage_records.c.finalized_us, usage_records.c.request_id))
+
+
 USAGE_SOURCE: Final = LogSource(
     LeafKind.USAGE,
-    lambda: select(*USAGE_COLUMNS).where(UNLOGGED_USAGE).order_by(usage_records.c.finalized_us,
-                                                                  usage_records.c.request_id),
+    lambda: select(usage_records.c.finalized_us, *USAGE_COLUMNS).where(UNLOGGED_USAGE)
+    .order_by(usage_records.c.finalized_us, usage_records.c.request_id),
     _usage_leaf, _usage_mark, _usage_rows, _usage_reproject,
 )
 

@@ -18,7 +18,6 @@ PENDING = text("status = 'pending'")
 LATE_UNSETTLED = text("late_period IS NOT NULL AND settled_period IS NULL")
 # Final records not in the transparency log yet: the log's outbox, empty once caught up.
 UNLOGGED = text("status != 'pending' AND log_index IS NULL")
-LOGGED = text("log_index IS NOT NULL")
 
 meta = Table(
     "meta",
@@ -99,7 +98,6 @@ usage_records = Table(
     Index("ix_usage_records_time", "time_us"),
     Index("ix_usage_records_late", "late_period", sqlite_where=LATE_UNSETTLED, postgresql_where=LATE_UNSETTLED),
     Index("ix_usage_records_unlogged", "finalized_us", "request_id", sqlite_where=UNLOGGED, postgresql_where=UNLOGGED),
-    Index("ux_usage_records_log_index", "log_index", unique=True, sqlite_where=LOGGED, postgresql_where=LOGGED),
 )
 
 workers = Table(
@@ -266,6 +264,9 @@ log_state = Table(
     Column("log_id", Integer, primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("updated_us", BigInteger, nullable=False),
+    # Where the appender's look for waiting usage records starts (see `_log`): every record
+    # finalized before it is a leaf already, except stragglers the full look catches.
+    Column("outbox_floor_us", BigInteger, nullable=False, server_default="0"),
 )
 
 log_subtrees = Table(

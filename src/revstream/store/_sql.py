@@ -74,7 +74,12 @@ def bulk_update(
     rows: Sequence[tuple], condition: str = "",
 ) -> None:
     """Update many rows by key; each row is (*column values, key value). On PostgreSQL one
-    UPDATE ... FROM unnest(arrays); on SQLite a driver-level executemany."""
+    UPDATE ... FROM unnest(arrays); on SQLite a driver-level executemany.
+
+    On PostgreSQL the target rows are also named by ``key = ANY(keys)``: joined with the
+    unnest alone, the planner hashes the whole table (a sequential scan per batch, so every
+    batch costs more as the table grows: the log appender fell to a few thousand leaves a
+    second); with it, the rows are found through the key's index."""
     if not rows:
         return
     extra = f" AND {condition}" if condition else ""
@@ -84,9 +89,10 @@ def bulk_update(
         assignments = ", ".join(f"{column} = v.{column}" for column in columns)
         sql = (
             f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) "
-            f"WHERE t.{key} = v.{key}{extra.replace(' AND ', ' AND t.')}"
+            f"WHERE t.{key} = v.{key} AND t.{key} = ANY(%s::{pg_types[-1]}[]){extra.replace(' AND ', ' AND t.')}"
         )
-        connection.exec_driver_sql(sql, tuple(list(column) for column in zip(*rows)))
+        values = [list(column) for column in zip(*rows)]
+        connection.exec_driver_sql(sql, (*values, values[-1]))
         return
     assignments = ", ".join(f"{column} = ?" for column in columns)
     connection.exec_driver_sql(f"UPDATE {table} SET {assignments} WHERE {key} = ?{extra}", list(rows))
