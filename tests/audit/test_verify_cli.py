@@ -121,7 +121,7 @@ def _open_host(tmp_path: Path, settle_october: bool = True) -> Host:
     add`, `agreements add`, `log init`, `licensors token`, `usage import`: the CLI commands
     are tested elsewhere and cost a process start each)."""
     server = start_server(tmp_path / "host")
-    engine = make_engine(f"sqlite:///{server.home / 'revstream.db'}")
+    engine = make_engine(f"sqlite:///{server.home / 'revstream.db'}", server.home / "keys")
     now_us = _now_us()
     set_price(engine, ModelPrice("llama-x", "USD", parse_price("0.20"), parse_price("0.60"), date(2026, 1, 1)), now_us)
     set_price(engine, ModelPrice("llama-x", "USD", parse_price("0.30"), parse_price("0.90"),

@@ -64,7 +64,7 @@ class Host:
 
     @property
     def engine(self):
-        return make_engine(f"sqlite:///{self.server.home / 'revstream.db'}")
+        return make_engine(f"sqlite:///{self.server.home / 'revstream.db'}", self.server.home / "keys")
 
     def note(self, period: str, licensor: str) -> Path:
         engine = self.engine

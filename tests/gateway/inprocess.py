@@ -36,7 +36,7 @@ class InProcessServer:
             store=StoreConfig(database_url=database_url, redis_url=redis_url), models=models,
             transparency=transparency or TransparencyConfig(),
         )
-        self.engine = make_engine(database_url)
+        self.engine = make_engine(database_url, self.config.keys_dir)
         upgrade(self.engine)
         self.port = free_port()
         self.app = create_app(self.config, backends={"fake": FakeBackend}, clock=clock)

@@ -30,7 +30,7 @@ def test_log_key_checkpoint_and_licensor_token(tmp_path):
     assert again.returncode == 1 and "exists already" in again.stderr
     assert cli("log", "checkpoint", check=False).returncode == 1
 
-    engine = make_engine(url)
+    engine = make_engine(url, tmp_path / "keys")
     with engine.begin() as connection:
         connection.execute(insert(usage_records), [dict(
             request_id=f"req_{n}", time_us=NOW_US, finalized_us=NOW_US + n, customer_id="cus_a", key_id="key_a",
@@ -51,7 +51,7 @@ def test_log_key_checkpoint_and_licensor_token(tmp_path):
 
     checked = json.loads(cli("log", "check", "--json").stdout)
     assert (checked["ok"], checked["size"], checked["mismatched"]) == (True, 3, [])
-    engine = make_engine(url)
+    engine = make_engine(url, tmp_path / "keys")
     with engine.begin() as connection:
         connection.execute(update(usage_records).where(usage_records.c.request_id == "req_1").values(tokens_prompt=99))
     engine.dispose()

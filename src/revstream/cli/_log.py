@@ -1,4 +1,4 @@
-"""Transparency-log commands: `log init|vkey|checkpoint|check` and `licensors token`."""
+"""Transparency-log commands: `log init|vkey|checkpoint|check|rotate-key` and `licensors token`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import base64
 import sys
 import time
 
-from ..store import NotFound, check_log, create_licensor_token, init_log_key, latest_checkpoint, log_size, log_verifier_key
+from ..store import (
+    NotFound,
+    check_log,
+    create_licensor_token,
+    init_log_key,
+    latest_checkpoint,
+    log_size,
+    log_verifier_key,
+    rotate_log_key,
+)
 from ._output import JSON_HELP, print_json
 
 
@@ -19,6 +28,9 @@ def add_parsers(commands) -> None:
     log.add_parser("checkpoint", help="print the latest signed checkpoint").add_argument("--json", action="store_true", help=JSON_HELP)
     log.add_parser("check", help="recompute every leaf from its usage record and the root from the stored "
                                  "hashes; exit 1 if anything differs").add_argument("--json", action="store_true", help=JSON_HELP)
+    rotate = log.add_parser("rotate-key", help="replace a compromised or retired signing key; prints the new "
+                                               "verifier key to give every licensor")
+    rotate.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def add_licensor_token(licensor_actions) -> None:
@@ -54,6 +66,16 @@ def run(args, engine, config) -> int:
         return 0
     if args.action == "check":
         return _check(args, engine)
+    if args.action == "rotate-key":
+        old, new, size = rotate_log_key(engine, time.time_ns() // 1000)
+        if args.json:
+            print_json({"old_vkey": old, "vkey": new, "handover_size": size})
+        else:
+            print(new)
+            print(f"the log's new verifier key; the checkpoint of size {size} is signed with the new key (and the "
+                  f"old one, while it was still here). Give every licensor the new key; statements signed "
+                  f"before keep verifying with the old one:\n  {old}", file=sys.stderr)
+        return 0
     latest = latest_checkpoint(engine)
     if latest is None:
         raise NotFound(f"no signed checkpoint yet (log size {log_size(engine)}; a key from `revstream log init`?)")

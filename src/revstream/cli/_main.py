@@ -154,7 +154,7 @@ def _prepare(args, config) -> None:
 
 
 def _dispatch(args, config) -> int:
-    engine = make_engine(config.store.database_url)
+    engine = make_engine(config.store.database_url, config.keys_dir)
     try:
         revision = upgrade(engine)
         if args.command == "db":

@@ -118,7 +118,7 @@ def _without_id(agreement) -> dict:
 def bootstrap(config: Config) -> dict | None:
     """Migrate and add the config file's prices; on the very first start create the admin
     token and a demo key and return them (shown once, never stored in clear)."""
-    engine = make_engine(config.store.database_url)
+    engine = make_engine(config.store.database_url, config.keys_dir)
     try:
         upgrade(engine)
         now_us = time.time_ns() // 1000

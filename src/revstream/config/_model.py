@@ -57,6 +57,9 @@ class TransparencyConfig:
     # A checkpoint is signed once this many seconds or records passed since the last.
     checkpoint_interval_s: float = 60.0
     checkpoint_records: int = 10_000
+    # Where the log's signing key and the pseudonym secret live (default HOME/keys): every
+    # replica of one host needs the same ones.
+    keys_dir: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +191,12 @@ class Config:
     costs: CostsConfig = field(default_factory=CostsConfig)
     source: Path | None = None
     plans: tuple[PlanConfig, ...] = ()
+
+    @property
+    def keys_dir(self) -> Path:
+        """The directory of the host's key files (a relative `transparency.keys_dir` is under the home)."""
+        configured = self.transparency.keys_dir
+        return self.home / "keys" if not configured else self.home / Path(configured).expanduser()
     tax_rates: tuple[TaxRateConfig, ...] = ()
 
     def model_named(self, name: str) -> ModelConfig | None:

@@ -157,7 +157,7 @@ async def _heartbeat(state: AppState) -> None:
 async def _build_state(
     config: Config, backends: Mapping[str, BackendFactory], clock: Callable[[], int] | None,
 ) -> AppState:
-    engine = make_engine(config.store.database_url)
+    engine = make_engine(config.store.database_url, config.keys_dir)
     worker_id = new_id("wrk")
     now = time.time_ns() // 1000
     await asyncio.to_thread(forget_crashed_local_workers, engine)

@@ -66,8 +66,9 @@ def fee_entry(value: dict) -> FeeEntry:
     try:
         entry = FeeEntry(value["fee_id"], value["period"], value["customer"], value["plan"], value["fee_kind"],
                          value["stream"], value["currency"], parse_fraction_text(value["amount_exact"]),
-                         value["from_us"], value["to_us"], tuple(value["models"]))
-    except (KeyError, TypeError) as error:
+                         parse_json_int(value["from_us"], "from_us"), parse_json_int(value["to_us"], "to_us"),
+                         tuple(value["models"]))
+    except (KeyError, TypeError, MoneyError) as error:
         raise MalformedLeafError(f"a fee leaf lacks {error}") from None
     texts = (entry.fee_id, entry.period, entry.customer, entry.plan, entry.stream, entry.currency, *entry.models)
     if not all(isinstance(text, str) for text in texts) or entry.fee_kind not in FEE_KINDS:

@@ -58,10 +58,10 @@ from ._log import (
     LogIntegrityError,
     StoredCheckpoint,
     append_log,
-    init_log_key,
-    log_verifier_key,
     pseudonym_secret,
 )
+from ._log_keys import init_log_key, log_verifier_key, rotate_log_key
+from ._keys import KeyRing, SecretMissing
 from ._log_sources import pseudonym
 from ._log_read import (
     check_log,
@@ -113,6 +113,9 @@ __all__ = [
     "log_size",
     "log_verifier_key",
     "pseudonym",
+    "rotate_log_key",
+    "KeyRing",
+    "SecretMissing",
     "prefix_hashes",
     "pseudonym_secret",
     "ADMITTED",

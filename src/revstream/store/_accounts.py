@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..periods import datetime_of_us
-from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from ..billing import BILLING_POSTPAID, BUDGET_PERIODS, BillingError, Funding, window_start_us
 from ..keys import new_id

@@ -12,23 +12,27 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
 from ._errors import StoreError
+from ._keys import KEYS_OPTION, KeyRing
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_CONNECTIONS_MAX = 16
 
 
-def make_engine(database_url: str) -> Engine:
-    """An engine for `database_url`, creating the SQLite file's directory if needed."""
+def make_engine(database_url: str, keys_dir: Path | None = None) -> Engine:
+    """An engine for `database_url`, creating the SQLite file's directory if needed. With
+    `keys_dir`, the host's secrets are key files there (see `_keys`); without, the database."""
     try:
         url = make_url(database_url)
     except Exception as error:  # sqlalchemy raises ArgumentError with a terse text
         raise StoreError(f"invalid database_url {database_url!r}: {error}") from error
     if url.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
-    if url.get_backend_name() == "postgresql":
-        return create_engine(url, pool_size=POOL_CONNECTIONS_MAX, max_overflow=0, pool_pre_ping=True)
-    raise StoreError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql+psycopg")
+        engine = _sqlite_engine(url)
+    elif url.get_backend_name() == "postgresql":
+        engine = create_engine(url, pool_size=POOL_CONNECTIONS_MAX, max_overflow=0, pool_pre_ping=True)
+    else:
+        raise StoreError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql+psycopg")
+    return engine if keys_dir is None else engine.execution_options(**{KEYS_OPTION: KeyRing(Path(keys_dir))})
 
 
 def _sqlite_engine(url) -> Engine:

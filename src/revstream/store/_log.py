@@ -31,20 +31,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-import orjson
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, select, update
 
 from ..transparency import (
     EMPTY_ROOT,
     PROOF_HASHES_MAX,
     CompactRange,
     ProofError,
-    TransparencyError,
     compact_range,
     consistency_plan,
     format_checkpoint,
-    generate_key,
     leaf_hash,
     node_hash,
     proof_from_plan,
@@ -52,12 +48,17 @@ from ..transparency import (
     verify_consistency,
 )
 from ._errors import Conflict, StoreError
-from ._repo import get_meta, put_meta_if_absent
-from ..settlement import period_bounds_us
+from ._keys import (
+    PSEUDONYM_SECRET,
+    SIGNER_KEY,
+    create_secret,
+    key_ring_of,
+    read_secret,
+    require_secret,
+)
 from ._log_sources import SOURCES, USAGE_SOURCE, Leaf, LogSource, usage_waiting_since
-from ._schema import log_checkpoints, log_state, meta, period_closes, usage_records
+from ._schema import log_checkpoints, log_state, meta
 from ._sql import bulk_insert
-from ..settlement import statement_note_text
 from ._engine import writing
 
 LOG_APPEND_BATCH_MAX = 512
@@ -69,8 +70,7 @@ LOG_CHECK_BATCH_MAX = 10_000
 """Leaves `check_log` reads per query."""
 
 
-SECRET_META_KEY = "log_pseudonym_secret"
-SIGNER_KEY_META_KEY = "log_signer_key"
+SIGNER_KEY_META_KEY = "log_signer_key"  # the key of `_signing_keys`' answer (the key itself is a key file)
 VERIFIER_KEY_META_KEY = "log_verifier_key"
 ORIGIN_META_KEY = "log_origin"
 BASE_SIZE_META_KEY = "log_settled_base_size"
@@ -123,12 +123,19 @@ class LogCheck:
 # --- leaves ---------------------------------------------------------------------------
 
 def pseudonym_secret(engine: Engine) -> bytes:
-    """The host's pseudonym secret, generated once and kept in `meta`."""
-    stored = get_meta(engine, SECRET_META_KEY)
-    if stored is None:
-        put_meta_if_absent(engine, SECRET_META_KEY, secrets.token_hex(_SECRET_BYTES))
-        stored = get_meta(engine, SECRET_META_KEY)
-    return bytes.fromhex(stored)
+    """The host's pseudonym secret, generated once; kept in the key directory (see `_keys`)."""
+    ring = key_ring_of(engine)
+    value = ring.read(PSEUDONYM_SECRET) if ring is not None else None
+    if value is None:
+        with writing(engine) as connection:
+            value = read_secret(connection, PSEUDONYM_SECRET)
+            if value is None:
+                value = secrets.token_hex(_SECRET_BYTES)
+                try:
+                    create_secret(connection, PSEUDONYM_SECRET, value)
+                except Conflict:  # another process made it first
+                    value = require_secret(connection, PSEUDONYM_SECRET)
+    return bytes.fromhex(value)
 
 
 # --- the tree -------------------------------------------------------------------------
@@ -261,8 +268,8 @@ def _idle_size(engine: Engine) -> int | None:
             if connection.execute(source.waiting().limit(1)).first() is not None:
                 return None
         size = connection.execute(select(log_state.c.size).where(log_state.c.log_id == _LOG_ID)).scalar_one()
-        if connection.execute(select(meta.c.key).where(meta.c.key == SIGNER_KEY_META_KEY)).first() is None:
-            return size
+        if connection.execute(select(meta.c.key).where(meta.c.key == VERIFIER_KEY_META_KEY)).first() is None:
+            return size  # no log key: nothing to sign
         last = _latest(connection)
         return size if size == (0 if last is None else last.size) else None
 
@@ -307,9 +314,12 @@ def _latest(connection: Connection) -> StoredCheckpoint | None:
 
 
 def _signing_keys(connection: Connection) -> dict[str, str]:
-    return dict(connection.execute(
-        select(meta.c.key, meta.c.value).where(meta.c.key.in_((SIGNER_KEY_META_KEY, ORIGIN_META_KEY)))
-    ).all())
+    """The log's origin and signing key; empty when the log has no key. SecretMissing when
+    the log has a key but this install cannot read it (its key directory was not copied)."""
+    origin = connection.execute(select(meta.c.value).where(meta.c.key == ORIGIN_META_KEY)).scalar()
+    if origin is None:
+        return {}
+    return {ORIGIN_META_KEY: origin, SIGNER_KEY_META_KEY: require_secret(connection, SIGNER_KEY)}
 
 
 def _maybe_sign(connection: Connection, size: int, policy: CheckpointPolicy, now_us: int) -> StoredCheckpoint | None:
@@ -371,73 +381,3 @@ def checkpoint_for_close(connection: Connection, secret: bytes, now_us: int) -> 
     if last is not None and last.size == size:
         return last
     return _sign(connection, size, last, now_us)
-
-
-# --- keys -----------------------------------------------------------------------------
-
-def _closed_until_us(connection: Connection) -> int:
-    """The end of the latest period whose close has begun (0 if none): usage before it
-    has been assigned to a statement, or will be as a late adjustment."""
-    latest = connection.execute(select(func.max(period_closes.c.period))).scalar()
-    return 0 if latest is None else period_bounds_us(latest)[1]
-
-
-def init_log_key(engine: Engine, origin: str, now_us: int = 0) -> str:
-    """Create the log's Ed25519 key for `origin`; returns the verifier key. The signer key
-    stays in `meta`. Raises Conflict if the log has a key already.
-
-    Usage that closed periods already settled is appended first, in the same
-    transaction, and the size after it is kept as the log's settled base
-    (`settled_base_size`): every leaf above it is settled by a close that ran after
-    the log existed, which is what lets a verifier tell a late record from one that an
-    earlier, unlogged close settled."""
-    try:
-        skey, vkey = generate_key(origin)
-    except TransparencyError as error:
-        raise ValueError(f"origin {origin!r}: {error}") from error
-    secret = pseudonym_secret(engine)
-    try:
-        with writing(engine) as connection:
-            connection.execute(meta.insert(), [
-                {"key": SIGNER_KEY_META_KEY, "value": skey},
-                {"key": VERIFIER_KEY_META_KEY, "value": vkey},
-                {"key": ORIGIN_META_KEY, "value": origin},
-            ])
-            size = connection.execute(
-                select(log_state.c.size).where(log_state.c.log_id == _LOG_ID).with_for_update()
-            ).scalar_one()
-            settled = or_(usage_records.c.settled_period.is_not(None), and_(
-                usage_records.c.late_period.is_(None), usage_records.c.time_us < _closed_until_us(connection)))
-            size = _append_all(connection, size, secret, now_us, settled)
-            connection.execute(meta.insert().values(key=BASE_SIZE_META_KEY, value=str(size)))
-    except IntegrityError:
-        raise Conflict("the log key exists already; `revstream log vkey` prints its verifier key") from None
-    return vkey
-
-
-def log_origin(connection: Connection) -> str | None:
-    return connection.execute(select(meta.c.value).where(meta.c.key == ORIGIN_META_KEY)).scalar()
-
-
-def sign_statement(connection: Connection, body: bytes) -> str | None:
-    """A statement bound to a checkpoint, signed with the log key; None for a statement
-    closed without the log (it names no checkpoint, so there is nothing to verify)."""
-    value = orjson.loads(body)
-    if value.get("log") is None:
-        return None
-    keys = _signing_keys(connection)
-    if SIGNER_KEY_META_KEY not in keys:
-        raise LogIntegrityError(f"statement {value.get('statement')} names a checkpoint but the log key is gone")
-    return sign_note(statement_note_text(body), keys[SIGNER_KEY_META_KEY])
-
-
-def settled_base_size(connection: Connection) -> int:
-    """The log size below which every leaf was settled before the log had a key (0 if none)."""
-    value = connection.execute(select(meta.c.value).where(meta.c.key == BASE_SIZE_META_KEY)).scalar()
-    return 0 if value is None else int(value)
-
-
-def log_verifier_key(engine: Engine) -> str | None:
-    return get_meta(engine, VERIFIER_KEY_META_KEY)
-
-

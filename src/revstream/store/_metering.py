@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..periods import datetime_of_us
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from ..billing import CODE_AMOUNT_OUT_OF_RANGE, REQUEST_NANOS_MAX, BudgetWindow, Funding, check_reservation, window_start_us
 from ..ledger import settle_usage

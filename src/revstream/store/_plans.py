@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
 
 from ..keys import new_id
 from ..periods import US_PER_S, rfc3339
-from ..plans import Plan, Segment, SubscriptionError, fee_parts, included_tokens, period_bounds_s, period_of_s, window_bounds_s
+from ..plans import Plan, Segment, SubscriptionError, included_tokens, period_bounds_s, period_of_s, window_bounds_s
 from ._accounts import _customer_row, _fix_currency
 from ._amounts import amount_values, names, read_amount
 from ._errors import Conflict, NotFound

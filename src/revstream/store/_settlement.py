@@ -66,7 +66,8 @@ from ._errors import NotFound, StoreError
 from ._fees import computed_fees, period_fees, plan_tokens, record_period_fees
 from ._ledger import post_entries
 from ._log_sources import mark_settled, positional_sources, settled_leaves
-from ._log import LogIntegrityError, checkpoint_for_close, log_origin, pseudonym_secret, settled_base_size, sign_statement
+from ._log import LogIntegrityError, checkpoint_for_close, pseudonym_secret
+from ._log_keys import log_origin, settled_base_size, sign_statement
 from ._plans import plans_by_id
 from ._prices import load_prices
 from ._schema import fees, log_checkpoints, period_closes, statements, usage_records
