@@ -19,7 +19,7 @@ from ..store import (
     set_credit_limit,
     set_price,
 )
-from ._output import JSON_HELP, print_json, print_table
+from ._output import JSON_HELP, print_json, print_table, progress_reporter
 
 
 def add_parsers(commands) -> None:
@@ -175,11 +175,15 @@ def _balance(args, engine, now_us) -> int:
 
 
 def _ledger_check(args, engine, now_us) -> int:
-    check = check_ledger(engine)
+    check = check_ledger(engine, progress_reporter("records re-priced"))
     value = {"ok": check.ok, "entries": check.entries, "postings": check.postings,
              "unbalanced_entries": list(check.unbalanced_entries),
              "balance_mismatches": [dict(zip(("owner", "kind", "currency", "stored_nanos", "derived_nanos"), m)) for m in check.balance_mismatches],
-             "charge_mismatches": [dict(zip(("entry_id", "booked_nanos", "charged_nanos"), m)) for m in check.charge_mismatches]}
-    _emit(args, value, f"ledger {'OK' if check.ok else 'BROKEN'}: {check.entries} entries, {check.postings} postings"
-          + ("" if check.ok else f"; unbalanced {list(check.unbalanced_entries)}; mismatches {list(check.balance_mismatches)}"))
+             "charge_mismatches": [dict(zip(("entry_id", "booked_nanos", "charged_nanos"), m)) for m in check.charge_mismatches],
+             "records_repriced": check.repriced_records, "repricing_mismatch_count": check.repricing_mismatch_count,
+             "repricing_mismatches": [dict(zip(("request_id", "charged_nanos", "expected_nanos"), m))
+                                      for m in check.repricing_mismatches]}
+    summary = (f"ledger {'OK' if check.ok else 'BROKEN'}: {check.entries} entries, {check.postings} postings, "
+               f"{check.repriced_records} usage records re-priced")
+    _emit(args, value, "\n".join([summary, *(f"  - {reason}" for reason in check.reasons())]))
     return 0 if check.ok else 3

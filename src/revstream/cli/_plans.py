@@ -214,7 +214,13 @@ def _summary_text(row: dict) -> dict:
 
 def _invoice(args, engine, now_us) -> int:
     names = [args.customer] if args.customer else customers_to_invoice(engine, args.period, now_us)
-    issued = [issue_invoice(engine, name, args.period, now_us) for name in names]
+    issued = []
+    for name in names:
+        stored = issue_invoice(engine, name, args.period, now_us)
+        if stored is None:
+            print(f"revstream: nothing to bill {name} for {args.period}: no invoice issued", file=sys.stderr)
+        else:
+            issued.append(stored)
     if args.json:
         print_json([orjson.loads(stored.body) for stored in issued])
     else:

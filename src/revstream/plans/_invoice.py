@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from fractions import Fraction
-from typing import Final
+from typing import Final, Mapping
 
 from revstream.ledger import Account, AccountKind, JournalEntry, Posting
 from revstream.money import format_amount, format_nanos_exact, json_safe, nanos_per_minor, round_half_even
@@ -134,15 +134,19 @@ def _usage_lines(summary: UsageSummary, rate_bps: int, period: str) -> list[Invo
 def compute_invoice(
     *, customer: str, period: str, currency: str, country: str | None, tax_rate_bps: int,
     fees: tuple[FeePart, ...], usage: tuple[UsageSummary, ...], minimums: tuple[tuple[str, Fraction], ...] = (),
+    adjustment_rates_bps: Mapping[str, int] | None = None,
 ) -> Invoice:
     """The invoice of ``customer`` for ``period``. ``minimums`` are (commit plan, prorated
-    minimum) pairs; the top-up is what the period's own commit charges leave short of it."""
+    minimum) pairs; the top-up is what the period's own commit charges leave short of it.
+    Usage of an earlier period (an adjustment) is taxed at that period's invoice's rate
+    (``adjustment_rates_bps``), not this one's."""
     if type(tax_rate_bps) is not int or not 0 <= tax_rate_bps <= BPS_PER_UNIT:
         raise InvoiceError(f"tax rate: 0..{BPS_PER_UNIT} bps, got {tax_rate_bps!r}")
     lines = [_line("fee", f"subscription {part.plan} from {_day(part.start_s)} to {_day(part.end_s)} ({part.seconds} s)",
                    period, part.fee_exact, tax_rate_bps, plan=part.plan) for part in fees]
     for summary in sorted(usage, key=lambda s: (s.period, s.model, s.plan or "")):
-        lines.extend(_usage_lines(summary, tax_rate_bps, period))
+        rate_bps = (adjustment_rates_bps or {}).get(summary.period, tax_rate_bps)
+        lines.extend(_usage_lines(summary, rate_bps, period))
     revenue = sum((part.fee_exact for part in fees), Fraction(0))
     for plan, minimum in minimums:
         spent = sum(s.charge_nanos for s in usage if s.plan == plan and s.period == period)

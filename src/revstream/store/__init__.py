@@ -12,7 +12,8 @@ from ._accounts import (
     set_budget,
     set_credit_limit,
 )
-from ._ledger import LedgerCheck, balances_of, check_ledger, post_entries
+from ._ledger import balances_of, post_entries
+from ._ledger_check import LedgerCheck, check_ledger
 from ._idempotency import ADMITTED, DENIED, MISMATCH, REPLAY, RUNNING, AdmitKind, AdmitOutcome, AdmitRequest, StoredResponse
 from ._metering import (
     admit_batch,

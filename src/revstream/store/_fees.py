@@ -53,6 +53,13 @@ def _fallback_models(connection: Connection, plan_models: tuple[str, ...]) -> li
     return sorted({price.model for price in load_prices(connection).prices})
 
 
+def _models(connection: Connection, cache: dict, plan) -> list[str]:
+    """A plan's fallback models, read once per plan (prices are read once per plan, not per fee)."""
+    if plan.plan_id not in cache:
+        cache[plan.plan_id] = _fallback_models(connection, plan.models)
+    return cache[plan.plan_id]
+
+
 def _row(period: str, customer_id: str, subscription: SubscriptionRow, kind: str, part: FeePart,
          amount: Fraction, models: list[str], now_us: int) -> dict:
     plan = subscription.plan
@@ -84,7 +91,7 @@ def _fee_rows(connection: Connection, period: str, now_us: int) -> list[dict]:
         segments = [row.segment() for row in subscriptions]
         for part in fee_parts(segments, period):
             plan = by_name[part.plan].plan
-            models = models_of.setdefault(plan.plan_id, _fallback_models(connection, plan.models))
+            models = _models(connection, models_of, plan)
             rows.append(_row(period, customer_id, by_name[part.plan], FEE_KIND_SUBSCRIPTION, part, part.fee_exact,
                              models, now_us))
         minimum_total: dict[str, Fraction] = defaultdict(Fraction)
@@ -95,7 +102,7 @@ def _fee_rows(connection: Connection, period: str, now_us: int) -> list[dict]:
             total = minimum_total[part.plan]
             top_up = max(Fraction(0), total - spent.get((customer_id, plan.plan_id), 0))
             if top_up:
-                models = models_of.setdefault(plan.plan_id, _fallback_models(connection, plan.models))
+                models = _models(connection, models_of, plan)
                 rows.append(_row(period, customer_id, by_name[part.plan], FEE_KIND_MINIMUM, part,
                                  top_up * part.fee_exact / total, models, now_us))
     return rows

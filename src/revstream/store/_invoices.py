@@ -6,12 +6,17 @@
 2. the host's counter row is locked and read: the invoice takes its number, and the
    counter moves on in the same transaction, so a rollback gives the number back and
    concurrent issuers queue on the row (no gaps, no duplicates);
-3. the customer's final usage records not invoiced yet, up to the period's end, are
-   marked with the number (records still pending come on the next invoice), then
-   aggregated by model, plan and month (`_settlement._aggregate`, the same scan settlement
-   uses); fees come from the subscriptions (`revstream.plans.fee_parts`);
+3. the customer's final usage records of the period not invoiced yet are marked with the
+   number, and so are records of EARLIER periods that were still pending when those
+   periods were invoiced (adjustments, taxed at their own invoice's rate); usage of an
+   earlier period that has no invoice yet waits for that period's own invoice, never swept
+   into a later one. They are aggregated by model, plan and month (`_settlement._aggregate`,
+   the same scan settlement uses); fees come from the subscriptions (`revstream.plans.fee_parts`);
 4. the pure core computes the invoice; its ledger entry (fees, minimum top-up, tax as a
    liability, rounding residue) is posted; its canonical JSON bytes are stored.
+
+A customer with nothing to bill in the period (no fee, no minimum, no usage) gets no
+invoice: the transaction is rolled back, so no number is consumed.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+import orjson
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 
 from ..metering import STATUS_PENDING
 from ..periods import datetime_of_us, month_starts_between, period_bounds_us, period_of_us, rfc3339
@@ -112,10 +118,40 @@ def require_ended(period: str, now_us: int) -> int:
     return end_us
 
 
-def issue_invoice(engine: Engine, customer: str, period: str, now_us: int, host: str = HOST_OWNER) -> StoredInvoice:
+def issue_invoice(engine: Engine, customer: str, period: str, now_us: int, host: str = HOST_OWNER) -> StoredInvoice | None:
     """The invoice of `customer` for `period` (a month that has ended): issued once; asking
-    again returns the stored invoice, byte for byte."""
+    again returns the stored invoice, byte for byte. None when there is nothing to bill."""
     end_us = require_ended(period, now_us)
+    try:
+        return _issue(engine, customer, period, now_us, end_us, host)
+    except _NothingToBill:
+        return None
+
+
+class _NothingToBill(Exception):
+    """Raised inside the issuing transaction to roll it back (and give the number back)."""
+
+
+def _invoiced_earlier(connection: Connection, customer_id: str, period: str) -> dict[str, int]:
+    """The customer's earlier invoiced periods and each one's tax rate (bps)."""
+    rows = connection.execute(select(invoices.c.period, invoices.c.body).where(
+        invoices.c.customer_id == customer_id, invoices.c.period < period)).all()
+    return {row.period: orjson.loads(row.body)["tax"]["rate_bps"] for row in rows}
+
+
+def _mark_records(connection: Connection, customer_id: str, period: str, number: int, earlier: list[str]) -> None:
+    """The period's own final records, and late ones of earlier invoiced periods."""
+    start_us, end_us = period_bounds_us(period)
+    times = [and_(usage_records.c.time_us >= start_us, usage_records.c.time_us < end_us)]
+    times += [and_(usage_records.c.time_us >= bounds[0], usage_records.c.time_us < bounds[1])
+              for bounds in (period_bounds_us(p) for p in earlier)]
+    connection.execute(update(usage_records).where(
+        usage_records.c.customer_id == customer_id, or_(*times),
+        usage_records.c.status != STATUS_PENDING, usage_records.c.invoice_number.is_(None),
+    ).values(invoice_number=number))
+
+
+def _issue(engine: Engine, customer: str, period: str, now_us: int, end_us: int, host: str) -> StoredInvoice:
     with writing(engine) as connection:
         row = _customer_row(connection, customer, lock=True)
         existing = connection.execute(select(invoices).where(
@@ -123,10 +159,8 @@ def issue_invoice(engine: Engine, customer: str, period: str, now_us: int, host:
         if existing is not None:
             return _stored(existing, customer)
         number = _next_number(connection)
-        connection.execute(update(usage_records).where(
-            usage_records.c.customer_id == row.customer_id, usage_records.c.time_us < end_us,
-            usage_records.c.status != STATUS_PENDING, usage_records.c.invoice_number.is_(None),
-        ).values(invoice_number=number))
+        earlier = _invoiced_earlier(connection, row.customer_id, period)
+        _mark_records(connection, row.customer_id, period, number, sorted(earlier))
         subscriptions = period_subscriptions(connection, period, row.customer_id).get(row.customer_id, [])
         currency = row.currency or (subscriptions[0].plan.currency if subscriptions else "USD")
         invoice = compute_invoice(
@@ -134,8 +168,10 @@ def issue_invoice(engine: Engine, customer: str, period: str, now_us: int, host:
             tax_rate_bps=tax_rate_of(connection, row.country),
             fees=fee_parts([s.segment() for s in subscriptions], period),
             usage=tuple(_summaries(connection, number, end_us, load_prices(connection))),
-            minimums=_minimums(subscriptions, period),
+            minimums=_minimums(subscriptions, period), adjustment_rates_bps=earlier,
         )
+        if not invoice.lines:
+            raise _NothingToBill
         entry = invoice_entry(invoice, f"inv_{number}", datetime_of_us(now_us),
                               customer_owner=row.customer_id, host=host)
         if entry is not None:
