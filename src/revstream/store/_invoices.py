@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -112,9 +113,11 @@ def require_ended(period: str, now_us: int) -> int:
     return end_us
 
 
-def issue_invoice(engine: Engine, customer: str, period: str, now_us: int, host: str = HOST_OWNER) -> StoredInvoice:
+def issue_invoice(engine: Engine, customer: str, period: str, now_us: int, host: str = HOST_OWNER,
+                  issuer: Mapping[str, object] | None = None) -> StoredInvoice:
     """The invoice of `customer` for `period` (a month that has ended): issued once; asking
-    again returns the stored invoice, byte for byte."""
+    again returns the stored invoice, byte for byte. `issuer`: who the invoice names as its
+    issuer (the config's `[host]`, see `revstream.plans.issuer_json`); `host` is the ledger owner."""
     end_us = require_ended(period, now_us)
     with writing(engine) as connection:
         row = _customer_row(connection, customer, lock=True)
@@ -140,7 +143,7 @@ def issue_invoice(engine: Engine, customer: str, period: str, now_us: int, host:
                               customer_owner=row.customer_id, host=host)
         if entry is not None:
             post_entries(connection, [entry])
-        body = canonical_json(invoice_json(invoice, number, rfc3339(now_us), host))
+        body = canonical_json(invoice_json(invoice, number, rfc3339(now_us), issuer))
         connection.execute(insert(invoices).values(
             number=number, customer_id=row.customer_id, period=period, currency=currency, body=body,
             total_minor=invoice.total_minor, ledger_entry_id=entry.entry_id if entry else None, created_us=now_us))
