@@ -229,20 +229,32 @@ def test_the_host_sees_the_money_flow_with_the_store_figures(browser, served):
     context.close()
 
 
-def test_on_a_phone_the_page_keeps_its_width_and_tables_scroll(browser, served):
-    context, page, errors = open_as(browser, served, served["admin"], viewport={"width": 375, "height": 740})
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing widens the page
-    boxes = page.evaluate("""[...document.querySelectorAll('#host table')].map(t => {
-        const box = t.parentElement;
-        return {id: t.id, boxed: box.classList.contains('table-scroll'), overflow: getComputedStyle(box).overflowX,
-                wider: box.scrollWidth > box.clientWidth, right: box.getBoundingClientRect().right};
-    })""")
-    assert boxes and all(box["boxed"] and box["overflow"] == "auto" and box["right"] <= 375 for box in boxes), boxes
-    assert {"streams", "customers", "licensors", "host-statements"} <= {box["id"] for box in boxes if box["wider"]}
-    scrolled = page.evaluate("() => { const box = document.getElementById('streams').parentElement; "
-                             "box.scrollLeft = 200; return box.scrollLeft; }")
-    assert scrolled > 0  # it scrolls sideways inside its panel
-    page.screenshot(path=str(SCREENSHOTS / "host-phone.png"), full_page=True)
+PHONE = {"width": 375, "height": 740}
+TABLE_BOXES = """view => [...document.querySelectorAll('#' + view + ' table')].map(t => {
+    const box = t.parentElement;
+    return {id: t.id, boxed: box.classList.contains('table-scroll'), overflow: getComputedStyle(box).overflowX,
+            wider: box.scrollWidth > box.clientWidth, right: box.getBoundingClientRect().right};
+})"""
+
+
+@pytest.mark.parametrize("who, view, wide", [
+    ("admin", "host", {"streams", "customers", "licensors", "host-statements"}),
+    ("licensor", "licensor", {"licensor-statements"}),
+    ("acme", "customer", {"customer-invoices"}),
+])
+def test_on_a_phone_the_page_keeps_its_width_and_tables_scroll(browser, served, who, view, wide):
+    token = served["keys"]["acme"] if who == "acme" else served[who]
+    context, page, errors = open_as(browser, served, token, viewport=PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing widens the page
+    boxes = page.evaluate(TABLE_BOXES, view)
+    assert boxes and all(box["boxed"] and box["overflow"] == "auto" and box["right"] <= PHONE["width"]
+                         for box in boxes), boxes
+    assert wide <= {box["id"] for box in boxes if box["wider"]}  # these are wider than a phone: they scroll
+    first = sorted(wide)[0]
+    scrolled = page.evaluate("id => { const box = document.getElementById(id).parentElement; "
+                             "box.scrollLeft = 200; return box.scrollLeft; }", first)
+    assert scrolled > 0  # sideways, inside its panel
+    page.screenshot(path=str(SCREENSHOTS / f"{view}-phone.png"), full_page=True)
     assert errors == []
     context.close()
 

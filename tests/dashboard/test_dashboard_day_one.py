@@ -8,7 +8,6 @@ import re
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import select
 
 from revstream.backends import BACKEND_CLASSES
 from revstream.money import format_display, round_half_even

@@ -26,8 +26,6 @@ from ..store import CustomerAccount, CustomerSpend, DayUsage, StoredStatement, V
 from ..store._dashboard import FeeRevenue
 from ._money import minor_money_json, money_chart, money_dataset, money_json, money_list_json
 
-__all__ = ["money_json", "minor_money_json"]  # re-exported for the views that format amounts
-
 BUCKETS: Final = ("day", "week", "month")
 # How many buckets a chart shows when the request names no start.
 BUCKETS_DEFAULT: Final = {"day": 30, "week": 12, "month": 12}

@@ -22,7 +22,6 @@ from sqlalchemy import Engine, and_, func, select
 from ..ledger import AccountKind, normal_balance_nanos
 from ..metering import STATUS_PENDING
 from ..money import NANOS_PER_UNIT
-from ..periods import period_bounds_us
 from ..settlement import attribute_fees
 from ._amounts import join, sum_request_amounts
 from ._fees import FEE_KIND_MINIMUM, computed_fees, period_fees, plan_tokens
@@ -39,7 +38,8 @@ from ._schema import (
 from ._settlement import STREAM_API, StoredStatement, _compute, _shift, list_statements, period_of_us
 
 MICROSECONDS_PER_DAY: Final = 86_400_000_000
-# Unsettled periods listed at most (a century of months: the list itself is cheap) ...
+# Unsettled periods `open_periods` lists at most: a century of months (listing is cheap;
+# the dashboard previews fewer, see `dashboard._api.PREVIEW_PERIODS_MAX`).
 UNSETTLED_PERIODS_MAX: Final = 1200
 TOP_CUSTOMERS_MAX: Final = 100
 # Customer ids per IN (...) list (SQLite allows 32,766 parameters; PostgreSQL 65,535).
