@@ -8,7 +8,7 @@ import pytest
 
 PUBLIC = {
     "revstream.config": {
-        "AgreementConfig", "Config", "ConfigError", "CostsConfig", "EMBEDDED_MODEL_NAME", "LicensorConfig", "LimitsConfig", "ModelConfig",
+        "AgreementConfig", "Config", "ConfigError", "CostsConfig", "EMBEDDED_MODEL_NAME", "HostConfig", "LicensorConfig", "LimitsConfig", "ModelConfig",
         "PriceConfig", "ServerConfig",
         "StoreConfig", "TransparencyConfig", "default_config", "load_config",
         "adopt_config", "check_adoptable", "home_file_path", "legacy_home_notice", "prepare_home", "prepare_sqlite_file", "resolve_home",

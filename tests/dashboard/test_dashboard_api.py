@@ -14,7 +14,7 @@ from revstream.backends import BACKEND_CLASSES
 from revstream.dashboard import statement_csv, statement_markdown
 from revstream.dashboard._viewer import ADMIN_TOKEN_META_KEY
 from revstream.gateway._auth import ADMIN_TOKEN_META_KEY as GATEWAY_ADMIN_TOKEN_META_KEY
-from revstream.money import format_amount, nanos_per_minor, split_minor
+from revstream.money import format_display, nanos_per_minor, split_minor
 from revstream.store import (
     AuditedStatement,
     create_key,
@@ -152,12 +152,12 @@ def test_top_customers_and_credit_outstanding_match_the_ledger(dash: Dashboard):
     top = body["top"]
     assert [c["customer"] for c in top] == sorted(("acme", "globex"), key=lambda c: -spent[dash.customer_ids[c]])
     for entry in top:
-        assert entry["spent"]["nanos"] == spent[entry["customer_id"]]
-    credit = {a["customer"]: a["balance"]["nanos"] for a in body["accounts"] if a["kind"] == "customer_credit"}
+        assert [amount["nanos"] for amount in entry["spent"]] == [spent[entry["customer_id"]]]
+    credit = {a["customer"]: [m["nanos"] for m in a["credit"]] for a in body["accounts"]}
     for customer in ("acme", "globex"):
-        assert credit[customer] == customer_balance(dash.server.engine, customer).available_nanos
-    receivable = {a["customer"]: a["balance"]["nanos"] for a in body["accounts"] if a["kind"] == "customer_receivable"}
-    assert receivable == {"acme": 2 * 10**9, "globex": 2 * 10**9}  # the imported month, booked postpaid
+        assert credit[customer] == [customer_balance(dash.server.engine, customer).available_nanos]
+    receivable = {a["customer"]: [m["nanos"] for m in a["receivable"]] for a in body["accounts"]}
+    assert receivable == {"acme": [2 * 10**9], "globex": [2 * 10**9]}  # the imported month, booked postpaid
     outstanding = {o["kind"]: o["balance"]["text"] for o in body["outstanding"]}
     assert outstanding["customer_receivable"] == "4.00"
 
@@ -233,8 +233,9 @@ def test_the_licensor_trend_is_its_share_per_model_and_period(dash: Dashboard):
     [usd] = body["currencies"]
     [model] = usd["datasets"]
     [line] = value["lines"]
-    assert model["label"] == line["model"] and model["data"] == [split_minor(line["share_nanos"], "USD")[0]]
-    assert usd["payable"]["data"] == [value["share_total_minor"]]
+    assert model["label"] == line["model"] and model["nanos"] == [line["share_nanos"]] == [value["share_total_nanos"]]
+    assert model["data"] == [line["share_nanos"] // 10 ** (9 - usd["plot_digits"])]  # 0.60: in tenths of a cent
+    assert usd["payable"]["nanos"] == [value["share_total_minor"] * nanos_per_minor("USD")]
     assert usd["payable"]["total"]["nanos"] == value["share_total_minor"] * nanos_per_minor("USD")
 
 
@@ -251,7 +252,7 @@ def test_a_customer_sees_its_own_usage_and_balance(dash: Dashboard):
     balance = dash.get("/dashboard/api/customer/balance", dash.keys["acme"]).json()
     expected = customer_balance(dash.server.engine, "acme")
     assert balance["available_nanos"] == expected.available_nanos and balance["customer"] == "acme"
-    assert balance["available"]["text"] == format_amount(expected.available_nanos, "USD")
+    assert balance["available"]["display"] == format_display(expected.available_nanos, "USD", exact=True)
 
 
 def test_one_customers_key_never_shows_another_customers_data(dash: Dashboard):

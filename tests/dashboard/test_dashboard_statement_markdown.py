@@ -79,3 +79,12 @@ def test_any_text_is_one_line_of_literal_text(text):
     assert unescaped(escaped, SPECIAL) == []
     expected = "".join(" " if ord(c) < 32 or c in "\x7f\x85\u2028\u2029" else c for c in text)
     assert unescape(escaped) == expected
+
+
+def test_amounts_beyond_a_doubles_range_render_exactly():
+    """A statement's JSON carries amounts beyond 2^53 nanos as decimal strings (issue 11)."""
+    big = str(10**18 * 10**9 + 1)  # a billion billion units and a nano
+    value = {**statement("L"), "share_total_nanos": big,
+             "bracket_lines": [{"lower_nanos": 0, "upper_nanos": big, "bps": 1500, "net_nanos": 1, "share_nanos": 0}]}
+    text = statement_markdown(value)
+    assert "share total: 1000000000000000000.000000001 USD" in text and "0.00..1000000000000000000.000000001" in text

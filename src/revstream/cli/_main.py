@@ -167,7 +167,7 @@ def _dispatch(args, config) -> int:
         if transparency_log.handles(args):
             return transparency_log.run(args, engine, config)
         if plans.handles(args):
-            return plans.run(args, engine)
+            return plans.run(args, engine, config)
         if settlement.handles(args):
             return settlement.run(args, engine)
         if args.command == "keys":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from pathlib import Path
@@ -102,13 +103,14 @@ def handles(args) -> bool:
     return args.command in COMMANDS
 
 
-def run(args, engine) -> int:
+def run(args, engine, config: Config | None = None) -> int:
     now_us = time.time_ns() // 1000
+    issuer = config.host.issuer() if config is not None else None  # [host]: who invoices name as issuer
     handler = {
         ("plans", "add"): _plans_add, ("plans", "list"): _plans_list, ("subscribe", None): _subscribe,
         ("subscriptions", "list"): _subscriptions_list, ("subscriptions", "cancel"): _cancel,
         ("customers", "set"): _customers_set, ("tax", "set"): _tax_set, ("tax", "list"): _tax_list,
-        ("invoice", None): _invoice, ("invoices", "list"): _invoices_list, ("invoices", "show"): _invoices_show,
+        ("invoice", None): functools.partial(_invoice, issuer=issuer), ("invoices", "list"): _invoices_list, ("invoices", "show"): _invoices_show,
     }[(args.command, getattr(args, "action", None))]
     try:
         return handler(args, engine, now_us)
@@ -212,11 +214,14 @@ def _summary_text(row: dict) -> dict:
             "amount_due": format_display(parse_amount(row["amount_due"], currency), currency)}
 
 
-def _invoice(args, engine, now_us) -> int:
+def _invoice(args, engine, now_us, issuer: dict | None = None) -> int:
     names = [args.customer] if args.customer else customers_to_invoice(engine, args.period, now_us)
+    if issuer is None and names:
+        print("revstream: these invoices name no issuer: add a [host] section (legal_name, address, tax_id, "
+              "contact) to the config", file=sys.stderr)
     issued = []
     for name in names:
-        stored = issue_invoice(engine, name, args.period, now_us)
+        stored = issue_invoice(engine, name, args.period, now_us, issuer=issuer)
         if stored is None:
             print(f"revstream: nothing to bill {name} for {args.period}: no invoice issued", file=sys.stderr)
         else:

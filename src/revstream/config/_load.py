@@ -24,6 +24,7 @@ from ._model import (
     Config,
     ConfigError,
     CostsConfig,
+    HostConfig,
     LimitsConfig,
     AgreementConfig,
     LicensorConfig,
@@ -38,7 +39,10 @@ from ._model import (
 
 EMBEDDED_PATH = "embedded"
 TOP_LEVEL_KEYS = frozenset({"server", "store", "limits", "models", "prices", "licensors", "agreements", "transparency",
-                            "costs", "plans", "tax_rates"})
+                            "costs", "plans", "tax_rates", "host"})
+# [host]: bounds on what an invoice prints (a legal name, a postal address, ids).
+HOST_TEXT_CHARS_MAX = 200
+HOST_ADDRESS_LINES_MAX = 8
 
 
 def embedded_model() -> ModelConfig:
@@ -115,6 +119,7 @@ def _build(raw: dict[str, Any], home: Path, environ: Mapping[str, str], source: 
         source=source,
         plans=_tables(PlanConfig, raw.get("plans") or [], "plans", ("name", "kind")),
         tax_rates=_tables(TaxRateConfig, raw.get("tax_rates") or [], "tax_rates", ("country", "rate_bps")),
+        host=_host(raw.get("host", {})),
     )
 
 
@@ -162,6 +167,48 @@ def _costs(values: Any) -> CostsConfig:
         per_mtok_nanos=tuple(sorted(
             (model, _cost_nanos(f"costs.per_mtok.{model}", value, currency)) for model, value in per_mtok.items()
         )),
+    )
+
+
+def _host_text(key: str, value: Any) -> str:
+    """One line of printable text (no control characters), trimmed, not empty."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    text = value.strip()
+    if not text:
+        raise ConfigError(f"{key}: must not be empty")
+    if len(text) > HOST_TEXT_CHARS_MAX:
+        raise ConfigError(f"{key}: at most {HOST_TEXT_CHARS_MAX} characters")
+    if any(ord(char) < 32 or 0x7F <= ord(char) < 0xA0 or char in "\u2028\u2029" for char in text):
+        raise ConfigError(f"{key}: one line of text without control characters (put address lines in an array)")
+    return text
+
+
+def _host(values: Any) -> HostConfig:
+    """[host]: legal_name (required in the section), address (an array of lines), tax_id, contact."""
+    if not isinstance(values, Mapping):
+        raise ConfigError("host: expected a table")
+    known = ("legal_name", "address", "tax_id", "contact")
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"host.{unknown[0]}: unknown key (known: {', '.join(known)})")
+    if not values:
+        return HostConfig()
+    if "legal_name" not in values:
+        raise ConfigError("host.legal_name: required: the name the host's invoices are issued under")
+    address = values.get("address", [])
+    if isinstance(address, str):
+        address = [address]
+    if not isinstance(address, list):
+        raise ConfigError('host.address: expected an array of lines, e.g. ["1 Main St", "10115 Berlin", "Germany"]')
+    if len(address) > HOST_ADDRESS_LINES_MAX:
+        raise ConfigError(f"host.address: at most {HOST_ADDRESS_LINES_MAX} lines")
+    optional = {key: None if values.get(key) is None else _host_text(f"host.{key}", values[key])
+                for key in ("tax_id", "contact")}
+    return HostConfig(
+        legal_name=_host_text("host.legal_name", values["legal_name"]),
+        address=tuple(_host_text(f"host.address[{index}]", line) for index, line in enumerate(address)),
+        **optional,
     )
 
 

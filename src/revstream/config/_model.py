@@ -152,6 +152,29 @@ class CostsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HostConfig:
+    """Who the host is, for people: the legal name and address its invoices are issued
+    under, its tax id and a contact. `legal_name` None: not configured (invoices then say
+    so instead of naming anyone). Checked for form when the file is loaded."""
+
+    legal_name: str | None = None
+    address: tuple[str, ...] = ()
+    tax_id: str | None = None
+    contact: str | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.legal_name is not None
+
+    def issuer(self) -> dict | None:
+        """The issuer an invoice names (``revstream.plans.invoice_json``), or None."""
+        if self.legal_name is None:
+            return None
+        return {"legal_name": self.legal_name, "address": list(self.address), "tax_id": self.tax_id,
+                "contact": self.contact}
+
+
+@dataclass(frozen=True, slots=True)
 class PlanConfig:
     """A plan declared in the file; amounts are decimal strings (see `revstream.plans`)."""
 
@@ -198,6 +221,7 @@ class Config:
         configured = self.transparency.keys_dir
         return self.home / "keys" if not configured else self.home / Path(configured).expanduser()
     tax_rates: tuple[TaxRateConfig, ...] = ()
+    host: HostConfig = field(default_factory=HostConfig)
 
     def model_named(self, name: str) -> ModelConfig | None:
         for model in self.models:

@@ -8,7 +8,6 @@ money already formatted (see `_views`). `dashboard_routes()` is what the gateway
 from __future__ import annotations
 
 import asyncio
-import base64
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -38,23 +37,30 @@ from ..store import (
 from ._errors import BadRequest, NotFound
 from ._statement_files import statement_csv, statement_markdown
 from ._viewer import CUSTOMER, HOST, LICENSOR, Viewer, require, resolve_viewer, token_of
+from ..store._dashboard import fee_revenue
 from ._views import (
     ViewError,
+    accounts_json,
     bucket_starts,
-    customers_json,
+    checkpoint_json,
     day_of,
+    fees_inside,
     licensors_owed,
     money_json,
     next_bucket,
     share_trend,
     statement_json_summary,
     streams_table,
+    top_customers_json,
     usage_series,
 )
 
 STATIC_DIRECTORY: Final = Path(__file__).resolve().parent / "static"
 MICROSECONDS_PER_DAY: Final = 86_400_000_000
 TOP_CUSTOMERS_DEFAULT: Final = 10
+# Unsettled periods whose statements are previewed (each a settlement computation); any
+# older ones are still listed, as not previewed.
+PREVIEW_PERIODS_MAX: Final = 120
 # Dates a chart may ask for: usage times count from the Unix epoch, and the bucket after the
 # last one (up to a month later) must still be a date Python can hold (year 9999 at most).
 DATE_PARAM_MIN: Final = date(1970, 1, 1)
@@ -122,20 +128,44 @@ async def page(request: Request) -> Response:
     return FileResponse(STATIC_DIRECTORY / "index.html", headers=PAGE_HEADERS)
 
 
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _host_config(request: Request):
+    return request.app.state.revstream.config.host
+
+
 async def me(request: Request) -> Response:
     viewer = await _viewer(request)
-    return _json({"view": viewer.view, "name": viewer.name})
+    name = viewer.name
+    if viewer.view == HOST and _host_config(request).legal_name:
+        name = _host_config(request).legal_name
+    return _json({"view": viewer.view, "name": name})
 
 
 # --- host -----------------------------------------------------------------------------
 
+def _usage_and_fees(engine, since_us: int, until_us: int, customer_id: str | None = None):
+    return (usage_by_day(engine, since_us, until_us, customer_id),
+            fee_revenue(engine, since_us, until_us, _now_us(), customer_id))
+
+
 async def host_usage(request: Request) -> Response:
     await _viewer(request, HOST)
     bucket, starts = _window(request)
-    rows = await asyncio.to_thread(usage_by_day, _engine(request), *_window_us(bucket, starts))
+    window_us = _window_us(bucket, starts)
+    rows, fees = await asyncio.to_thread(_usage_and_fees, _engine(request), *window_us)
     costs = request.app.state.revstream.config.costs
-    return _json({**usage_series(rows, bucket, starts, by_stream=True), "window": _window_json(bucket, starts),
-                  "streams": streams_table(rows, costs), "costs_configured": costs.configured})
+    return _json({**usage_series(rows, bucket, starts, by_stream=True, fees=fees), "window": _window_json(bucket, starts),
+                  "streams": streams_table(rows, costs, fees_inside(fees, *window_us)),
+                  "costs_configured": costs.configured})
+
+
+def _customers(engine, since_us: int, until_us: int, limit: int) -> dict:
+    fees = fees_inside(fee_revenue(engine, since_us, until_us, _now_us()), since_us, until_us)
+    spend = top_customers(engine, since_us, until_us, limit, {fee.customer_id for fee, _ in fees})
+    return {"top": top_customers_json(spend, fees, limit), **accounts_json(customer_accounts(engine))}
 
 
 async def host_customers(request: Request) -> Response:
@@ -144,31 +174,34 @@ async def host_customers(request: Request) -> Response:
     limit = request.query_params.get("limit", str(TOP_CUSTOMERS_DEFAULT))
     if not limit.isdigit() or not 0 < int(limit) <= 100:
         raise BadRequest(f"'limit' must be an integer from 1 to 100, got {limit!r}", "limit")
-    engine = _engine(request)
-    spend = await asyncio.to_thread(top_customers, engine, *_window_us(bucket, starts), int(limit))
-    accounts = await asyncio.to_thread(customer_accounts, engine)
-    return _json({**customers_json(spend, accounts), "window": _window_json(bucket, starts)})
+    value = await asyncio.to_thread(_customers, _engine(request), *_window_us(bucket, starts), int(limit))
+    return _json({**value, "window": _window_json(bucket, starts)})
 
 
-def _owed(engine) -> list[dict]:
+def _owed(engine) -> dict:
     closed = statements_of(engine)
-    previews = [value for period in open_periods(engine, time.time_ns() // 1000)
-                for value in preview_statements(engine, period)]
-    return licensors_owed(closed, previews)
+    periods = open_periods(engine, _now_us())
+    previews = [value for period in periods[:PREVIEW_PERIODS_MAX] for value in preview_statements(engine, period)]
+    return licensors_owed(closed, previews, periods[PREVIEW_PERIODS_MAX:])
 
 
 async def host_licensors(request: Request) -> Response:
     await _viewer(request, HOST)
-    return _json({"licensors": await asyncio.to_thread(_owed, _engine(request))})
+    return _json(await asyncio.to_thread(_owed, _engine(request)))
 
 
 async def host_checkpoint(request: Request) -> Response:
     await _viewer(request, HOST)
     stored = await asyncio.to_thread(latest_checkpoint, _engine(request))
-    if stored is None:
-        return _json({"checkpoint": None})
-    return _json({"checkpoint": {"size": stored.size, "root": base64.b64encode(stored.root).decode("ascii"),
-                                 "note": stored.note, "created": rfc3339(stored.created_us)}})
+    return _json({"checkpoint": checkpoint_json(stored)})
+
+
+async def host_profile(request: Request) -> Response:
+    """The host as its invoices name it (the config's [host] section)."""
+    await _viewer(request, HOST)
+    host = _host_config(request)
+    return _json({"configured": host.configured, "legal_name": host.legal_name, "address": list(host.address),
+                  "tax_id": host.tax_id, "contact": host.contact})
 
 
 # --- statements (host: all; licensor: its own) ------------------------------------------
@@ -218,8 +251,10 @@ async def licensor_trend(request: Request) -> Response:
 async def customer_usage(request: Request) -> Response:
     viewer = await _viewer(request, CUSTOMER)
     bucket, starts = _window(request)
-    rows = await asyncio.to_thread(usage_by_day, _engine(request), *_window_us(bucket, starts), viewer.subject_id)
-    return _json({**usage_series(rows, bucket, starts, by_stream=False), "window": _window_json(bucket, starts)})
+    rows, fees = await asyncio.to_thread(_usage_and_fees, _engine(request), *_window_us(bucket, starts),
+                                         viewer.subject_id)
+    series = usage_series(rows, bucket, starts, by_stream=False, fees=fees, fee_label=lambda fee: fee.label)
+    return _json({**series, "window": _window_json(bucket, starts)})
 
 
 async def customer_balance_view(request: Request) -> Response:
@@ -250,6 +285,7 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{api}/host/customers", host_customers, methods=["GET"]),
         Route(f"{api}/host/licensors", host_licensors, methods=["GET"]),
         Route(f"{api}/host/checkpoint", host_checkpoint, methods=["GET"]),
+        Route(f"{api}/host/profile", host_profile, methods=["GET"]),
         Route(f"{api}/statements", statements, methods=["GET"]),
         Route(f"{api}/statements/{{statement_id}}", statement_download, methods=["GET"]),
         Route(f"{api}/licensor/trend", licensor_trend, methods=["GET"]),

@@ -8,7 +8,7 @@ import csv
 import io
 from typing import Final
 
-from ..money import format_nanos_exact
+from ..money import format_nanos_exact, parse_json_int
 
 STATEMENT_COLUMNS: Final = ("kind", "period", "description", "model", "stream", "requests", "tokens_prompt",
                             "tokens_completion", "gross_nanos", "net_nanos", "rate", "share_nanos")
@@ -18,9 +18,9 @@ def statement_rows(value: dict) -> list[dict]:
     """Every line of a statement as flat rows (CSV and Markdown)."""
     rows = [{"kind": "line", "period": value["period"], **line} for line in value["lines"]]
     for bracket in value["bracket_lines"]:
-        upper = "" if bracket["upper_nanos"] is None else format_nanos_exact(bracket["upper_nanos"], value["currency"])
+        upper = "" if bracket["upper_nanos"] is None else _exact(bracket["upper_nanos"], value["currency"])
         rows.append({"kind": "bracket", "period": value["period"], "net_nanos": bracket["net_nanos"],
-                     "description": f"{format_nanos_exact(bracket['lower_nanos'], value['currency'])}..{upper}",
+                     "description": f"{_exact(bracket['lower_nanos'], value['currency'])}..{upper}",
                      "rate": f"{bracket['bps']}bps", "share_nanos": bracket["share_nanos"]})
     for name in ("minimum", "cap"):
         if value[name] is not None:
@@ -31,6 +31,11 @@ def statement_rows(value: dict) -> list[dict]:
                  "gross_nanos": value["gross_total_nanos"], "net_nanos": value["net_total_nanos"],
                  "share_nanos": value["share_total_nanos"]})
     return rows
+
+
+def _exact(nanos: int | str, currency: str) -> str:
+    """An amount of a statement's JSON (an int, or a decimal string beyond 2^53), exact."""
+    return format_nanos_exact(parse_json_int(nanos), currency)
 
 
 def statement_csv(value: dict) -> str:
@@ -69,7 +74,7 @@ def statement_markdown(value: dict) -> str:
         f"- agreement: {text(value['agreement'])}", f"- currency: {text(currency)}",
         f"- usage: {text(usage['time_from'])} to {text(usage['time_before'])} (excl.), "
         f"{usage['records']} records, {usage['late_records']} late",
-        f"- share total: {text(format_nanos_exact(value['share_total_nanos'], currency))} {text(currency)}",
+        f"- share total: {text(_exact(value['share_total_nanos'], currency))} {text(currency)}",
         f"- payable: {value['share_total_minor']} minor units; residue carried: {value['residue_nanos']} nanos", "",
         "| " + " | ".join(STATEMENT_COLUMNS) + " |", "|" + "---|" * len(STATEMENT_COLUMNS),
     ]

@@ -1,14 +1,17 @@
 """What the dashboard shows, as JSON values: pure functions over the store's rows.
 
-Money leaves the server formatted: every amount is ``money_json`` (integer nanos, the
-integer count of minor units a chart plots, and the text rounded half-even to the
-currency's minor unit by ``revstream.money``), so the browser never computes money.
-Days are integers (days since 1970-01-01, UTC); weeks start on Monday; months are
-calendar months.
+Money leaves the server formatted (see ``_money``): every amount is ``money_json``, exact
+to the nano in its text, and charts plot integers in a unit fine enough to show it, so
+the browser never computes money. Revenue is what customers pay: usage charges from the
+usage records, and fees (subscription fees, commit minimum top-ups) exactly as settlement
+settles them (``store.fee_revenue``), each earned evenly over its interval, so a bucket
+holds the part of a fee earned inside it. Days are integers (days since 1970-01-01, UTC);
+weeks start on Monday; months are calendar months.
 """
 
 from __future__ import annotations
 
+import base64
 import bisect
 from collections import defaultdict
 from datetime import date, timedelta
@@ -16,15 +19,20 @@ from fractions import Fraction
 from typing import Callable, Final, Iterable
 
 from ..config import CostsConfig
-from ..money import format_amount, minor_unit_digits, nanos_per_minor, round_half_even, split_minor
+from ..money import format_display, nanos_per_minor, parse_json_int, round_half_even
+from ..periods import datetime_of_us, rfc3339
 from ..pricing import TOKENS_PER_MTOK
 from ..store import CustomerAccount, CustomerSpend, DayUsage, StoredStatement, VerificationState
+from ..store._dashboard import FeeRevenue
+from ._money import minor_money_json, money_chart, money_dataset, money_json, money_list_json
 
 BUCKETS: Final = ("day", "week", "month")
 # How many buckets a chart shows when the request names no start.
 BUCKETS_DEFAULT: Final = {"day": 30, "week": 12, "month": 12}
 BUCKETS_MAX: Final = 400
 MILLISECONDS_PER_HOUR: Final = 3_600_000
+MICROSECONDS_PER_DAY: Final = 86_400_000_000
+UNATTRIBUTED: Final = "unattributed"
 _EPOCH: Final = date(1970, 1, 1)
 
 
@@ -37,18 +45,7 @@ class ViewError(ValueError):
         self.param = param
 
 
-# --- money and time -------------------------------------------------------------------
-
-def money_json(nanos: int, currency: str) -> dict:
-    """An amount as the page shows it: exact nanos, minor units to plot, text to read."""
-    return {"nanos": nanos, "currency": currency, "minor": split_minor(nanos, currency)[0],
-            "text": format_amount(nanos, currency)}
-
-
-def minor_money_json(minor: int, currency: str) -> dict:
-    """An amount already rounded to the minor unit (a statement's payable)."""
-    return money_json(minor * nanos_per_minor(currency), currency)
-
+# --- time -------------------------------------------------------------------------------
 
 def day_of(moment: date) -> int:
     return (moment - _EPOCH).days
@@ -56,6 +53,11 @@ def day_of(moment: date) -> int:
 
 def date_of(day: int) -> date:
     return _EPOCH + timedelta(days=day)
+
+
+def time_text(time_us: int | None) -> str | None:
+    """A moment for people, to the second: "2026-11-30 05:30:11 UTC"."""
+    return None if time_us is None else datetime_of_us(time_us).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def bucket_start(day: int, bucket: str) -> int:
@@ -106,6 +108,21 @@ def bucket_starts(bucket: str, first_day: int | None, last_day: int) -> list[int
     return starts
 
 
+# --- fees inside a window -----------------------------------------------------------------
+
+def fee_part(fee: FeeRevenue, since_us: int, until_us: int) -> Fraction:
+    """The part of ``fee`` earned inside [since, until): earned evenly over its interval."""
+    overlap_us = min(fee.to_us, until_us) - max(fee.from_us, since_us)
+    if overlap_us <= 0 or fee.to_us <= fee.from_us:
+        return Fraction(0)
+    return fee.amount_exact * overlap_us / (fee.to_us - fee.from_us)
+
+
+def fees_inside(fees: Iterable[FeeRevenue], since_us: int, until_us: int) -> list[tuple[FeeRevenue, Fraction]]:
+    """Each fee with the part of it earned inside the window (fees wholly outside left out)."""
+    return [(fee, part) for fee in fees if (part := fee_part(fee, since_us, until_us))]
+
+
 # --- usage series ---------------------------------------------------------------------
 
 def _index(starts: list[int], day: int) -> int:
@@ -120,39 +137,43 @@ def _count_datasets(rows: Iterable[DayUsage], starts: list[int], key: Callable, 
     return {"total": sum(sum(d["data"]) for d in datasets), "datasets": datasets}
 
 
-def _money_dataset(label: str, points: list[int], currency: str) -> dict:
-    """A chart dataset of amounts: minor units to plot, texts for the tooltips, the total."""
-    amounts = [money_json(nanos, currency) for nanos in points]
-    return {"label": label, "data": [a["minor"] for a in amounts], "texts": [a["text"] for a in amounts],
-            "total": money_json(sum(points), currency)}
-
-
-def _money_datasets(rows: Iterable[DayUsage], starts: list[int], key: Callable) -> list[dict]:
-    """Per currency: one dataset per key, each point an amount (plotted in minor units)."""
-    series: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0] * len(starts)))
+def _money_charts(rows: Iterable[DayUsage], fees: Iterable[FeeRevenue], starts: list[int], bucket: str,
+                  usage_key: Callable, fee_key: Callable) -> list[dict]:
+    """Per currency: one dataset per key, each point the exact revenue of the bucket (usage
+    charges, and the part of each fee earned in it), rounded once."""
+    series: dict[str, dict[str, list[Fraction]]] = defaultdict(lambda: defaultdict(lambda: [Fraction(0)] * len(starts)))
     for row in rows:
         if row.currency is not None:
-            series[row.currency][key(row)][_index(starts, row.day)] += row.charge_nanos
-    out = []
-    for currency, by_key in sorted(series.items()):
-        datasets = [_money_dataset(label, points, currency) for label, points in sorted(by_key.items())]
-        out.append({"currency": currency, "minor_digits": minor_unit_digits(currency),
-                    "total": money_json(sum(sum(points) for points in by_key.values()), currency), "datasets": datasets})
-    return out
+            series[row.currency][usage_key(row)][_index(starts, row.day)] += row.charge_nanos
+    starts_us = [start * MICROSECONDS_PER_DAY for start in starts]
+    ends_us = starts_us[1:] + [next_bucket(starts[-1], bucket) * MICROSECONDS_PER_DAY] if starts else []
+    for fee in fees:
+        points = series[fee.currency][fee_key(fee)]
+        for index in range(max(0, bisect.bisect_right(starts_us, fee.from_us) - 1), len(starts_us)):
+            if starts_us[index] >= fee.to_us:
+                break
+            points[index] += fee_part(fee, starts_us[index], ends_us[index])
+    return [money_chart(currency, by_key) for currency, by_key in sorted(series.items())]
 
 
-def usage_series(rows: list[DayUsage], bucket: str, starts: list[int], by_stream: bool) -> dict:
-    """Revenue, requests and tokens per bucket, by model (and by stream for the host)."""
+def usage_series(rows: list[DayUsage], bucket: str, starts: list[int], by_stream: bool,
+                 fees: Iterable[FeeRevenue] = (), fee_label: Callable | None = None) -> dict:
+    """Revenue, requests and tokens per bucket by model (and by stream for the host).
+
+    Revenue adds the fees: by the model settlement attributes each to (or by
+    ``fee_label(fee)``, e.g. the plan for a customer's own view) and by its stream."""
     inside = [row for row in rows if starts and row.day >= starts[0]]
+    fees = tuple(fees) if starts else ()
+    by_model = fee_label or (lambda fee: fee.model or UNATTRIBUTED)
     value = {
         "bucket": bucket, "labels": [bucket_label(start, bucket) for start in starts],
-        "revenue_by_model": _money_datasets(inside, starts, lambda r: r.model),
+        "revenue_by_model": _money_charts(inside, fees, starts, bucket, lambda r: r.model, by_model),
         "requests_by_model": _count_datasets(inside, starts, lambda r: r.model, lambda r: r.requests),
         "tokens_by_model": _count_datasets(inside, starts, lambda r: r.model,
                                            lambda r: r.tokens_prompt + r.tokens_completion),
     }
     if by_stream:
-        value["revenue_by_stream"] = _money_datasets(inside, starts, lambda r: r.stream)
+        value["revenue_by_stream"] = _money_charts(inside, fees, starts, bucket, lambda r: r.stream, lambda f: f.stream)
     return value
 
 
@@ -169,42 +190,101 @@ def cost_exact(row: DayUsage, costs: CostsConfig) -> Fraction:
     return cost
 
 
-def streams_table(rows: list[DayUsage], costs: CostsConfig) -> list[dict]:
-    """Per stream and currency: requests, tokens, revenue, and, when costs are configured,
-    the serving cost and the margin (cost rounded once per stream, half-even to the nano).
-    Unpriced usage counts in the costs' currency: it cost something and earned nothing."""
-    groups: dict[tuple[str, str | None], list[DayUsage]] = defaultdict(list)
+def _rounded(amounts: dict[str, Fraction]) -> dict[str, int]:
+    return {currency: round_half_even(exact) for currency, exact in amounts.items()}
+
+
+def streams_table(rows: list[DayUsage], costs: CostsConfig, fees: Iterable[tuple[FeeRevenue, Fraction]] = ()) -> list[dict]:
+    """One row per stream: requests, tokens, usage charges and fees per currency (each
+    rounded once), their sum, and, when costs are configured, the serving cost (rounded once
+    per stream, half-even to the nano) and the margin: revenue less cost, when the stream
+    earned in the costs' currency only. Unpriced usage counts as cost with no revenue."""
+    streams: dict[str, dict] = defaultdict(lambda: {"requests": 0, "tokens": 0, "usage": defaultdict(Fraction),
+                                                    "fees": defaultdict(Fraction), "cost": Fraction(0)})
     for row in rows:
-        currency = row.currency or (costs.currency if costs.configured else None)
-        groups[(row.stream, currency)].append(row)
+        entry = streams[row.stream]
+        entry["requests"] += row.requests
+        entry["tokens"] += row.tokens_prompt + row.tokens_completion
+        if row.currency is not None:
+            entry["usage"][row.currency] += row.charge_nanos
+        if costs.configured:
+            entry["cost"] += cost_exact(row, costs)
+    for fee, part in fees:
+        streams[fee.stream]["fees"][fee.currency] += part
     table = []
-    for (stream, currency), members in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or "")):
-        revenue = sum(row.charge_nanos for row in members)
-        entry = {"stream": stream, "currency": currency, "requests": sum(row.requests for row in members),
-                 "tokens": sum(row.tokens_prompt + row.tokens_completion for row in members),
-                 "revenue": money_json(revenue, currency) if currency else None, "cost": None, "margin": None}
-        if costs.configured and currency == costs.currency:
-            cost = round_half_even(sum((cost_exact(row, costs) for row in members), Fraction(0)))
-            entry["cost"] = money_json(cost, currency)
-            entry["margin"] = money_json(revenue - cost, currency)
-        table.append(entry)
+    for stream, entry in sorted(streams.items()):
+        usage, fee_amounts = _rounded(entry["usage"]), _rounded(entry["fees"])
+        revenue = _rounded({currency: entry["usage"].get(currency, 0) + entry["fees"].get(currency, 0)
+                            for currency in set(entry["usage"]) | set(entry["fees"])})
+        row = {"stream": stream, "requests": entry["requests"], "tokens": entry["tokens"],
+               "usage": money_list_json(usage), "fees": money_list_json(fee_amounts),
+               "revenue": money_list_json(revenue), "cost": None, "margin": None}
+        if costs.configured:
+            cost = round_half_even(entry["cost"])
+            row["cost"] = money_json(cost, costs.currency)
+            if set(revenue) <= {costs.currency}:
+                row["margin"] = money_json(revenue.get(costs.currency, 0) - cost, costs.currency)
+        table.append(row)
     return table
 
 
 # --- customers ------------------------------------------------------------------------
 
-def customers_json(spend: list[CustomerSpend], accounts: list[CustomerAccount]) -> dict:
-    top = [{"customer": s.customer, "customer_id": s.customer_id, "requests": s.requests, "tokens": s.tokens,
-            "spent": money_json(s.charge_nanos, s.currency) if s.currency else None} for s in spend]
+def _customer_rows(spend: list[CustomerSpend], fees: Iterable[tuple[FeeRevenue, Fraction]]) -> dict[str, dict]:
+    customers: dict[str, dict] = {}
+
+    def entry(customer_id: str, name: str) -> dict:
+        return customers.setdefault(customer_id, {"customer": name, "customer_id": customer_id, "requests": 0,
+                                                  "tokens": 0, "usage": defaultdict(Fraction),
+                                                  "fees": defaultdict(Fraction)})
+
+    for row in spend:
+        found = entry(row.customer_id, row.customer)
+        found["requests"] += row.requests
+        found["tokens"] += row.tokens
+        if row.currency is not None:
+            found["usage"][row.currency] += row.charge_nanos
+    for fee, part in fees:
+        entry(fee.customer_id, fee.customer)["fees"][fee.currency] += part
+    return customers
+
+
+def top_customers_json(spend: list[CustomerSpend], fees: Iterable[tuple[FeeRevenue, Fraction]], limit: int) -> list[dict]:
+    """One row per customer: requests, tokens, usage charges, fees and what it spent in all
+    (per currency, each rounded once); the ``limit`` who spent most, most first (several
+    currencies: by the first currency in alphabetical order, then the next), then by
+    requests and name."""
+    rows = []
+    for found in _customer_rows(spend, fees).values():
+        exact = {currency: found["usage"].get(currency, 0) + found["fees"].get(currency, 0)
+                 for currency in set(found["usage"]) | set(found["fees"])}
+        rows.append({"customer": found["customer"], "customer_id": found["customer_id"],
+                     "requests": found["requests"], "tokens": found["tokens"],
+                     "usage": money_list_json(_rounded(found["usage"])), "fees": money_list_json(_rounded(found["fees"])),
+                     "spent": money_list_json(_rounded(exact)), "_exact": exact})
+    currencies = sorted({currency for row in rows for currency in row["_exact"]})
+    rows.sort(key=lambda row: (*(-row["_exact"].get(currency, 0) for currency in currencies), -row["requests"],
+                               row["customer"]))
+    return [{key: value for key, value in row.items() if key != "_exact"} for row in rows[:limit]]
+
+
+def accounts_json(accounts: list[CustomerAccount]) -> dict:
+    """One row per customer (its prepaid credit and its receivable, per currency), and the
+    totals per account kind and currency."""
+    by_customer: dict[str, dict] = {}
     totals: dict[tuple[str, str], int] = defaultdict(int)
     for account in accounts:
+        row = by_customer.setdefault(account.customer_id, {
+            "customer": account.customer, "customer_id": account.customer_id, "billing_mode": account.billing_mode,
+            "credit": {}, "receivable": {}, "credit_limit": None})
+        row["credit" if account.kind == "customer_credit" else "receivable"][account.currency] = account.balance_nanos
+        if account.credit_limit_nanos is not None:
+            row["credit_limit"] = money_json(account.credit_limit_nanos, account.currency)
         totals[(account.kind, account.currency)] += account.balance_nanos
+    rows = sorted(by_customer.values(), key=lambda row: row["customer"])
     return {
-        "top": top,
-        "accounts": [{"customer": a.customer, "customer_id": a.customer_id, "billing_mode": a.billing_mode,
-                      "kind": a.kind, "balance": money_json(a.balance_nanos, a.currency),
-                      "credit_limit": None if a.credit_limit_nanos is None else money_json(a.credit_limit_nanos, a.currency)}
-                     for a in accounts],
+        "accounts": [{**row, "credit": money_list_json(row["credit"]), "receivable": money_list_json(row["receivable"])}
+                     for row in rows],
         "outstanding": [{"kind": kind, "balance": money_json(nanos, currency)}
                         for (kind, currency), nanos in sorted(totals.items())],
     }
@@ -212,21 +292,45 @@ def customers_json(spend: list[CustomerSpend], accounts: list[CustomerAccount]) 
 
 # --- statements -----------------------------------------------------------------------
 
+def terms_text(terms: dict, currency: str) -> str:
+    """An agreement's terms in a few words: "15% of net, minimum 100.00 USD"."""
+    if terms.get("tiers"):
+        words = ["tiered " + " / ".join(f"{tier[1] / 100:g}%" for tier in terms["tiers"])]
+    elif terms.get("royalty_nanos_per_mtok") is not None:
+        words = [f"{format_display(parse_json_int(terms['royalty_nanos_per_mtok']), currency, exact=True)} per Mtok"]
+    else:
+        words = [f"{(terms.get('share_bps') or 0) / 100:g}% of net"]
+    words += [f"{stream} {bps / 100:g}%" for stream, bps in sorted((terms.get("stream_share_bps") or {}).items())]
+    for name in ("minimum", "cap"):
+        if terms.get(f"{name}_nanos") is not None:
+            words.append(f"{name} {format_display(parse_json_int(terms[f'{name}_nanos']), currency, exact=True)}")
+    return ", ".join(words)
+
+
+def statement_title(value: dict) -> str:
+    """A statement named for people: its licensor, period and models."""
+    models = ", ".join(value.get("terms", {}).get("models", ()))
+    return f"{value['licensor']}, {value['period']}" + (f" ({models})" if models else "")
+
+
 def statement_json_summary(value: dict, verification: VerificationState) -> dict:
     """One row of a statements table, from the statement's published JSON."""
     currency = value["currency"]
+    terms = value.get("terms") or {}
     return {
-        "statement": value["statement"], "period": value["period"], "licensor": value["licensor"],
-        "agreement": value["agreement"], "currency": currency,
-        "share_total": money_json(value["share_total_nanos"], currency),
-        "payable": minor_money_json(value["share_total_minor"], currency),
+        "statement": value["statement"], "title": statement_title(value), "period": value["period"],
+        "licensor": value["licensor"], "agreement": value["agreement"], "models": list(terms.get("models", ())),
+        "terms": terms_text(terms, currency), "currency": currency,
+        "share_total": money_json(parse_json_int(value["share_total_nanos"]), currency),
+        "payable": minor_money_json(parse_json_int(value["share_total_minor"]), currency),
         "verification": {"state": verification.state, "reason": verification.reason, "text": verification.text},
     }
 
 
-def licensors_owed(closed: list[StoredStatement], open_values: list[dict]) -> list[dict]:
-    """What each licensor is owed: per closed period (its statements) and for the open
-    periods so far (previews, as if they closed now)."""
+def licensors_owed(closed: list[StoredStatement], previews: list[dict], not_previewed: Iterable[str] = ()) -> dict:
+    """What each licensor is owed: per closed period (its statements) and for every period
+    not settled yet (previews, as if it closed now); ``not_previewed``: unsettled periods
+    beyond the preview bound, listed so that none is silently left out."""
     by_licensor: dict[str, dict] = {}
 
     def entry(name: str) -> dict:
@@ -235,31 +339,56 @@ def licensors_owed(closed: list[StoredStatement], open_values: list[dict]) -> li
     for stored in closed:
         value = stored.json()
         entry(value["licensor"])["closed"].append({
-            "period": value["period"], "statement": value["statement"], "currency": value["currency"],
-            "payable": minor_money_json(value["share_total_minor"], value["currency"])})
-    for value in open_values:
+            "period": value["period"], "statement": value["statement"], "title": statement_title(value),
+            "currency": value["currency"],
+            "payable": minor_money_json(parse_json_int(value["share_total_minor"]), value["currency"])})
+    for value in previews:
         entry(value["licensor"])["open"].append({
             "period": value["period"], "currency": value["currency"], "records": value["usage"]["records"],
-            "payable": minor_money_json(value["share_total_minor"], value["currency"])})
-    return [by_licensor[name] for name in sorted(by_licensor)]
+            "title": statement_title(value),
+            "payable": minor_money_json(parse_json_int(value["share_total_minor"]), value["currency"])})
+    return {"licensors": [by_licensor[name] for name in sorted(by_licensor)], "not_previewed": list(not_previewed)}
+
+
+def _statement_parts(value: dict) -> list[tuple[str, int]]:
+    """The parts a statement's share total is the exact sum of: each model's lines and
+    adjustments, the minimum guarantee top-up, the cap reduction (negative)."""
+    parts = [(line["model"], parse_json_int(line["share_nanos"])) for line in (*value["lines"], *value["adjustment_lines"])]
+    for name, label in (("minimum", "minimum guarantee top-up"), ("cap", "cap reduction")):
+        if value.get(name) and parse_json_int(value[name]["share_nanos"]):
+            parts.append((label, parse_json_int(value[name]["share_nanos"])))
+    return parts
 
 
 def share_trend(values: list[dict]) -> dict:
-    """A licensor's share per model and period (lines and the adjustments its statements
-    carry), and the payable per period, per currency."""
+    """A licensor's share per period, per currency: stacked datasets that add up to each
+    period's statement share total exactly (its models' lines and adjustments, the minimum
+    top-up, the cap reduction), the share total, and the payable (rounded to the minor unit
+    with the residue carried, as the statements say)."""
     periods = sorted({value["period"] for value in values})
     position = {period: index for index, period in enumerate(periods)}
-    shares: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0] * len(periods)))
+    parts: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0] * len(periods)))
+    totals: dict[str, list[int]] = defaultdict(lambda: [0] * len(periods))
     payable: dict[str, list[int]] = defaultdict(lambda: [0] * len(periods))
     for value in values:
         currency, index = value["currency"], position[value["period"]]
-        for line in (*value["lines"], *value["adjustment_lines"]):
-            shares[currency][line["model"]][index] += line["share_nanos"]
-        payable[currency][index] += value["share_total_minor"]
+        for label, nanos in _statement_parts(value):
+            parts[currency][label][index] += nanos
+        totals[currency][index] += parse_json_int(value["share_total_nanos"])
+        payable[currency][index] += parse_json_int(value["share_total_minor"]) * nanos_per_minor(currency)
     currencies = []
-    for currency in sorted(set(shares) | set(payable)):
-        datasets = [_money_dataset(model, points, currency) for model, points in sorted(shares[currency].items())]
-        per_minor = nanos_per_minor(currency)
-        currencies.append({"currency": currency, "minor_digits": minor_unit_digits(currency), "datasets": datasets,
-                           "payable": _money_dataset("payable", [m * per_minor for m in payable[currency]], currency)})
+    for currency in sorted(totals):
+        chart = money_chart(currency, {label: [Fraction(n) for n in points] for label, points in parts[currency].items()})
+        digits = chart["plot_digits"]
+        chart["share_total"] = money_dataset("share total", totals[currency], currency, digits)
+        chart["payable"] = money_dataset("payable", payable[currency], currency, digits)
+        currencies.append(chart)
     return {"periods": periods, "currencies": currencies}
+
+
+def checkpoint_json(stored) -> dict | None:
+    """The latest signed checkpoint, its time for people beside the RFC 3339 stamp."""
+    if stored is None:
+        return None
+    return {"size": stored.size, "root": base64.b64encode(stored.root).decode("ascii"), "note": stored.note,
+            "created": time_text(stored.created_us), "created_rfc3339": rfc3339(stored.created_us)}

@@ -66,7 +66,7 @@ def render_pdf(invoice: dict) -> bytes:
     view = invoice_view(invoice)
     pdf, family = _document(_texts(view))
     pdf.set_title(view.title)
-    pdf.set_author(str(invoice["host"]))
+    pdf.set_author(view.issuer)
     pdf.add_page()
     pdf.set_font(family, "B", 16)
     pdf.multi_cell(0, 10, view.title, align="L", new_x="LMARGIN", new_y="NEXT")

@@ -21,6 +21,7 @@ invoice total exactly. Prepaid usage was paid from credit as it happened: it sho
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from fractions import Fraction
@@ -206,12 +207,40 @@ def _nanos_text(value: Fraction, currency: str) -> str:
     return format_nanos_exact(round_half_even(value), currency)
 
 
-def invoice_json(invoice: Invoice, number: int, issued: str, host: str) -> dict:
+ISSUER_KEYS: Final = ("legal_name", "address", "tax_id", "contact")
+
+
+def issuer_json(issuer: Mapping[str, object] | str | None) -> dict | None:
+    """Who issues an invoice, as it prints: ``{"legal_name", "address": [lines], "tax_id",
+    "contact"}`` (the host's ``[host]`` config section), a bare legal name, or None when
+    the host has not configured one (the invoice then says so rather than naming anyone)."""
+    if issuer is None:
+        return None
+    if isinstance(issuer, str):
+        issuer = {"legal_name": issuer}
+    if not isinstance(issuer, Mapping) or set(issuer) - set(ISSUER_KEYS):
+        raise InvoiceError(f"an invoice issuer has {', '.join(ISSUER_KEYS)}, got {issuer!r}")
+    name, address = issuer.get("legal_name"), issuer.get("address") or []
+    if not isinstance(name, str) or not name.strip():
+        raise InvoiceError("an invoice issuer needs a legal name")
+    if not isinstance(address, (list, tuple)) or not all(isinstance(line, str) for line in address):
+        raise InvoiceError("an invoice issuer's address is a list of lines")
+    for key in ("tax_id", "contact"):
+        if issuer.get(key) is not None and not isinstance(issuer[key], str):
+            raise InvoiceError(f"an invoice issuer's {key} is text")
+    return {"legal_name": name, "address": list(address), "tax_id": issuer.get("tax_id"),
+            "contact": issuer.get("contact")}
+
+
+def invoice_json(invoice: Invoice, number: int, issued: str, issuer: Mapping[str, object] | str | None = None) -> dict:
     """The invoice as JSON values (ints and strings only: canonical JSON, byte-stable; an
-    integer beyond a double's exact range is a decimal string)."""
+    integer beyond a double's exact range is a decimal string). ``issuer``: see
+    ``issuer_json``; ``host`` is its legal name (None: not configured)."""
     currency, per_minor = invoice.currency, invoice.per_minor
+    issued_by = issuer_json(issuer)
     return json_safe({
-        "invoice": number, "number": invoice_number_text(number), "host": host, "customer": invoice.customer,
+        "invoice": number, "number": invoice_number_text(number),
+        "host": issued_by["legal_name"] if issued_by else None, "issuer": issued_by, "customer": invoice.customer,
         "period": invoice.period, "currency": currency, "issued": issued,
         "tax": {"country": invoice.country, "rate_bps": invoice.tax_rate_bps},
         "lines": [

@@ -21,6 +21,7 @@ invoice: the transaction is rolled back, so no number is consumed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -118,12 +119,15 @@ def require_ended(period: str, now_us: int) -> int:
     return end_us
 
 
-def issue_invoice(engine: Engine, customer: str, period: str, now_us: int, host: str = HOST_OWNER) -> StoredInvoice | None:
+def issue_invoice(engine: Engine, customer: str, period: str, now_us: int, host: str = HOST_OWNER,
+                  issuer: Mapping[str, object] | None = None) -> StoredInvoice | None:
     """The invoice of `customer` for `period` (a month that has ended): issued once; asking
-    again returns the stored invoice, byte for byte. None when there is nothing to bill."""
+    again returns the stored invoice, byte for byte; None when there is nothing to bill.
+    `issuer`: who the invoice names as its issuer (the config's `[host]`, see
+    `revstream.plans.issuer_json`); `host` is the ledger owner."""
     end_us = require_ended(period, now_us)
     try:
-        return _issue(engine, customer, period, now_us, end_us, host)
+        return _issue(engine, customer, period, now_us, end_us, host, issuer)
     except _NothingToBill:
         return None
 
@@ -151,7 +155,8 @@ def _mark_records(connection: Connection, customer_id: str, period: str, number:
     ).values(invoice_number=number))
 
 
-def _issue(engine: Engine, customer: str, period: str, now_us: int, end_us: int, host: str) -> StoredInvoice:
+def _issue(engine: Engine, customer: str, period: str, now_us: int, end_us: int, host: str,
+           issuer: Mapping[str, object] | None) -> StoredInvoice:
     with writing(engine) as connection:
         row = _customer_row(connection, customer, lock=True)
         existing = connection.execute(select(invoices).where(
@@ -176,7 +181,7 @@ def _issue(engine: Engine, customer: str, period: str, now_us: int, end_us: int,
                               customer_owner=row.customer_id, host=host)
         if entry is not None:
             post_entries(connection, [entry])
-        body = canonical_json(invoice_json(invoice, number, rfc3339(now_us), host))
+        body = canonical_json(invoice_json(invoice, number, rfc3339(now_us), issuer))
         connection.execute(insert(invoices).values(
             number=number, customer_id=row.customer_id, period=period, currency=currency, body=body,
             total_minor=invoice.total_minor, ledger_entry_id=entry.entry_id if entry else None, created_us=now_us))

@@ -1,6 +1,10 @@
 // The revstream dashboard: plain JavaScript over /dashboard/api, charts by the vendored Chart.js.
-// Money arrives formatted by the server ({nanos, minor, text, currency}); this file never
-// computes money. Charts plot integer minor units and show the server's texts.
+// Money arrives formatted by the server ({nanos, minor, text, display, currency}, text exact to
+// the nano); this file never computes money. Charts plot the server's integers, in units of
+// 10^-plot_digits of the currency, and show the server's texts.
+//
+// A view is one entry of VIEWS (the token's kind -> the function that fills its <section>);
+// fillTable() puts every table in a box that scrolls sideways on a narrow screen.
 "use strict";
 
 const TOKEN_KEY = "revstream.dashboard.token";
@@ -39,11 +43,36 @@ function el(tag, text, className) {
 }
 
 function money(amount) {
-  return amount ? amount.text + " " + amount.currency : "—";
+  if (!amount) return "—";
+  return amount.display || amount.text + " " + amount.currency;
 }
 
-// columns: [{title, value: (row) => text or Node, num: bool}]
-function fillTable(table, columns, rows, emptyText) {
+// Amounts in several currencies (a list of the server's amounts): one text, "—" for none.
+function moneyList(amounts) {
+  return amounts && amounts.length ? amounts.map(money).join(" · ") : "—";
+}
+
+// A count (requests, tokens) with thousands separators; counts are integers, not money.
+function count(value) {
+  return Number.isInteger(value) ? value.toLocaleString("en-US") : value;
+}
+
+// An RFC 3339 stamp from the server, to the minute: "2026-12-01 00:00 UTC" (string work only).
+function when(stamp) {
+  return typeof stamp === "string" && stamp.length >= 16 ? stamp.slice(0, 10) + " " + stamp.slice(11, 16) + " UTC" : stamp;
+}
+
+// Every table sits in a box that scrolls sideways when the table is wider than the screen.
+function scrollBox(table) {
+  if (table.parentElement && table.parentElement.classList.contains("table-scroll")) return;
+  const box = el("div", null, "table-scroll");
+  table.replaceWith(box);
+  box.append(table);
+}
+
+// columns: [{title, value: (row) => text or Node, num: bool}]; rowTitle(row): a tooltip
+function fillTable(table, columns, rows, emptyText, rowTitle) {
+  scrollBox(table);
   table.replaceChildren();
   if (columns.some((column) => column.title)) {
     const head = el("tr");
@@ -60,6 +89,7 @@ function fillTable(table, columns, rows, emptyText) {
   }
   for (const row of rows) {
     const line = el("tr");
+    if (rowTitle) line.title = rowTitle(row);
     for (const column of columns) {
       const value = column.value(row);
       const cell = el("td", null, column.num ? "num" : "");
@@ -73,13 +103,20 @@ function fillTable(table, columns, rows, emptyText) {
 
 // --- charts --------------------------------------------------------------------------------
 
-// An integer count of minor units as text, by inserting the decimal point into its digits.
-function minorText(value, digits) {
+// An integer count of 10^-digits units as text, by placing the decimal point in its digits
+// (digits < 0: units of 10^-digits, so zeros follow); trailing zeros are trimmed down to the
+// currency's minor digits.
+function unitsText(value, digits, minorDigits) {
   if (!Number.isInteger(value)) return "";
   let text = String(Math.abs(value));
-  if (digits > 0) {
+  if (digits < 0) {
+    text = value === 0 ? "0" : text + "0".repeat(-digits);
+  } else if (digits > 0) {
     text = text.padStart(digits + 1, "0");
-    text = text.slice(0, -digits) + "." + text.slice(-digits);
+    let fraction = text.slice(-digits);
+    const keep = Math.min(digits, Math.max(minorDigits || 0, 0));
+    while (fraction.length > keep && fraction.endsWith("0")) fraction = fraction.slice(0, -1);
+    text = text.slice(0, -digits) + (fraction ? "." + fraction : "");
   }
   return (value < 0 ? "-" : "") + text;
 }
@@ -93,9 +130,10 @@ function drawChart(canvasId, type, labels, datasets, options) {
     ...dataset,
     backgroundColor: PALETTE[index % PALETTE.length],
     borderColor: PALETTE[index % PALETTE.length],
-    borderWidth: type === "line" ? 2 : 0,
+    borderWidth: (dataset.type || type) === "line" ? 2 : 0,
   }));
   const moneyDigits = options.moneyDigits;
+  const minorDigits = options.minorDigits;
   const currency = options.currency || "";
   const chart = new Chart(canvas, {
     type,
@@ -109,7 +147,7 @@ function drawChart(canvasId, type, labels, datasets, options) {
         y: {
           stacked: type === "bar",
           beginAtZero: true,
-          ticks: { precision: 0, callback: (value) => (moneyDigits === undefined ? value : minorText(value, moneyDigits)) },
+          ticks: { precision: 0, callback: (value) => (moneyDigits === undefined ? count(value) : unitsText(value, moneyDigits, minorDigits)) },
           title: { display: Boolean(options.yTitle), text: options.yTitle || "" },
         },
       },
@@ -118,7 +156,7 @@ function drawChart(canvasId, type, labels, datasets, options) {
           callbacks: {
             label: (item) => {
               const texts = item.dataset.texts;
-              const shown = texts ? texts[item.dataIndex] + " " + currency : item.formattedValue;
+              const shown = texts ? texts[item.dataIndex] + " " + currency : count(item.raw);
               return item.dataset.label + ": " + shown;
             },
           },
@@ -131,18 +169,21 @@ function drawChart(canvasId, type, labels, datasets, options) {
   return chart;
 }
 
-// A money chart from the server's [{currency, minor_digits, total, datasets}]: the first currency
-// (charts do not mix currencies); the totals of every currency are written beside it.
+function moneyOptions(chart) {
+  return chart ? { moneyDigits: chart.plot_digits, minorDigits: chart.minor_digits, currency: chart.currency, yTitle: chart.currency }
+    : { moneyDigits: 0, minorDigits: 0, currency: "", yTitle: "" };
+}
+
+// A money chart from the server's [{currency, plot_digits, minor_digits, total, datasets}]: the
+// first currency (charts do not mix currencies); the totals of every currency are written beside it.
 function drawMoneyChart(canvasId, totalId, labels, perCurrency) {
   const first = perCurrency[0];
-  if (totalId) $(totalId).textContent = perCurrency.length ? perCurrency.map((c) => money(c.total)).join(" · ") : "no priced usage";
-  drawChart(canvasId, "bar", labels, first ? first.datasets : [], {
-    moneyDigits: first ? first.minor_digits : 0, currency: first ? first.currency : "", yTitle: first ? first.currency : "",
-  });
+  if (totalId) $(totalId).textContent = perCurrency.length ? perCurrency.map((c) => money(c.total)).join(" · ") : "no revenue yet";
+  drawChart(canvasId, "bar", labels, first ? first.datasets : [], moneyOptions(first));
 }
 
 function drawCountChart(canvasId, totalId, labels, counts, unit) {
-  $(totalId).textContent = counts.total + " " + unit;
+  $(totalId).textContent = count(counts.total) + " " + unit;
   drawChart(canvasId, "bar", labels, counts.datasets, {});
 }
 
@@ -186,27 +227,27 @@ function verificationCell(statement) {
 }
 
 function fillStatements(tableId, statements, withLicensor) {
-  const columns = [
-    { title: "statement", value: (s) => s.statement },
-    { title: "period", value: (s) => s.period },
-  ];
+  const columns = [{ title: "period", value: (s) => s.period }];
   if (withLicensor) columns.push({ title: "licensor", value: (s) => s.licensor });
   columns.push(
+    { title: "models", value: (s) => s.models.join(", ") },
+    { title: "terms", value: (s) => s.terms },
     { title: "share total", value: (s) => money(s.share_total), num: true },
     { title: "payable", value: (s) => money(s.payable), num: true },
     { title: "verification", value: verificationCell },
     { title: "download", value: downloadLinks },
   );
-  fillTable($(tableId), columns, statements, "no statements yet: they appear when a period is settled");
+  fillTable($(tableId), columns, statements, "no statements yet: they appear when a period is settled",
+    (s) => "statement " + s.statement);
 }
 
 // --- the three views -------------------------------------------------------------------------
 
 async function showHost() {
   const bucket = $("host-bucket").value;
-  const [usage, customers, licensors, statements, checkpoint] = await Promise.all([
+  const [usage, customers, licensors, statements, checkpoint, profile] = await Promise.all([
     api("/host/usage?bucket=" + bucket), api("/host/customers?bucket=" + bucket), api("/host/licensors"),
-    api("/statements"), api("/host/checkpoint"),
+    api("/statements"), api("/host/checkpoint"), api("/host/profile"),
   ]);
   $("host-window").textContent = "from " + usage.window.since.slice(0, 10) + " until " + usage.window.before.slice(0, 10) + " (UTC)";
   drawMoneyChart("chart-revenue-stream", "host-revenue-total", usage.labels, usage.revenue_by_stream);
@@ -216,33 +257,59 @@ async function showHost() {
   $("costs-note").textContent = usage.costs_configured ? "serving cost from the [costs] section of the config"
     : "no serving cost configured: add a [costs] section to the config to see the margin";
   fillTable($("streams"), [
-    { title: "stream", value: (s) => s.stream }, { title: "requests", value: (s) => s.requests, num: true },
-    { title: "tokens", value: (s) => s.tokens, num: true }, { title: "revenue", value: (s) => money(s.revenue), num: true },
+    { title: "stream", value: (s) => s.stream }, { title: "requests", value: (s) => count(s.requests), num: true },
+    { title: "tokens", value: (s) => count(s.tokens), num: true },
+    { title: "usage charges", value: (s) => moneyList(s.usage), num: true },
+    { title: "fees", value: (s) => moneyList(s.fees), num: true },
+    { title: "revenue", value: (s) => moneyList(s.revenue), num: true },
     { title: "serving cost", value: (s) => money(s.cost), num: true }, { title: "margin", value: (s) => money(s.margin), num: true },
   ], usage.streams);
   fillTable($("customers"), [
-    { title: "customer", value: (c) => c.customer }, { title: "requests", value: (c) => c.requests, num: true },
-    { title: "tokens", value: (c) => c.tokens, num: true }, { title: "spent", value: (c) => money(c.spent), num: true },
+    { title: "customer", value: (c) => c.customer }, { title: "requests", value: (c) => count(c.requests), num: true },
+    { title: "tokens", value: (c) => count(c.tokens), num: true },
+    { title: "usage charges", value: (c) => moneyList(c.usage), num: true },
+    { title: "fees", value: (c) => moneyList(c.fees), num: true },
+    { title: "spent", value: (c) => moneyList(c.spent), num: true },
   ], customers.top);
   fillTable($("outstanding"), [
-    { title: "account", value: (o) => o.kind === "customer_credit" ? "prepaid credit held" : "owed by postpaid customers" },
+    { title: "account", value: (o) => o.kind === "customer_credit" ? "prepaid credit held" : "owed by customers (receivable)" },
     { title: "total", value: (o) => money(o.balance), num: true },
   ], customers.outstanding, "no credit or receivables");
   fillTable($("accounts"), [
     { title: "customer", value: (a) => a.customer }, { title: "billing", value: (a) => a.billing_mode },
-    { title: "account", value: (a) => a.kind === "customer_credit" ? "prepaid credit" : "receivable" },
-    { title: "balance", value: (a) => money(a.balance), num: true }, { title: "credit limit", value: (a) => money(a.credit_limit), num: true },
+    { title: "prepaid credit", value: (a) => moneyList(a.credit), num: true },
+    { title: "receivable", value: (a) => moneyList(a.receivable), num: true },
+    { title: "credit limit", value: (a) => money(a.credit_limit), num: true },
   ], customers.accounts, "no customer accounts");
-  const owedRows = licensors.licensors.flatMap((l) => [
-    ...l.closed.map((p) => ({ licensor: l.licensor, period: p.period, state: "closed (" + p.statement + ")", payable: p.payable })),
-    ...l.open.map((p) => ({ licensor: l.licensor, period: p.period, state: "open: so far, " + p.records + " records", payable: p.payable })),
+  fillOwed(licensors);
+  fillStatements("host-statements", statements.statements, true);
+  showCheckpoint(checkpoint.checkpoint);
+  showProfile(profile);
+}
+
+function fillOwed(owed) {
+  const rows = owed.licensors.flatMap((l) => [
+    ...l.closed.map((p) => ({ licensor: l.licensor, period: p.period, state: "closed: statement issued", payable: p.payable,
+                              title: "statement " + p.statement })),
+    ...l.open.map((p) => ({ licensor: l.licensor, period: p.period, payable: p.payable,
+                            state: "not settled yet: " + count(p.records) + " records so far, as if it closed now" })),
   ]);
+  for (const period of owed.not_previewed) {
+    rows.push({ licensor: "every licensor", period, payable: null, state: "not settled, not previewed: settle the older months first" });
+  }
   fillTable($("licensors"), [
     { title: "licensor", value: (r) => r.licensor }, { title: "period", value: (r) => r.period },
     { title: "state", value: (r) => r.state }, { title: "owed", value: (r) => money(r.payable), num: true },
-  ], owedRows, "no agreements yet");
-  fillStatements("host-statements", statements.statements, true);
-  showCheckpoint(checkpoint.checkpoint);
+  ], rows, "no agreements yet", (r) => r.title || "");
+}
+
+function showProfile(profile) {
+  const rows = profile.configured
+    ? [["legal name", profile.legal_name], ...profile.address.map((line, index) => [index ? "" : "address", line]),
+       ["tax id", profile.tax_id || "—"], ["contact", profile.contact || "—"]]
+    : [["legal name", "not configured: add a [host] section (legal_name, address, tax_id, contact) to the config; "
+                       + "until then invoices name no issuer"]];
+  fillTable($("host-profile"), [{ title: "", value: (r) => r[0] }, { title: "", value: (r) => r[1] }], rows);
 }
 
 function showCheckpoint(checkpoint) {
@@ -252,16 +319,20 @@ function showCheckpoint(checkpoint) {
     box.append(el("p", "no signed checkpoint yet (run `revstream log init`; checkpoints follow)", "muted"));
     return;
   }
-  box.append(el("p", "size " + checkpoint.size + ", root " + checkpoint.root + ", signed " + checkpoint.created));
+  box.append(el("p", count(checkpoint.size) + " entries, signed " + checkpoint.created + " (root " + checkpoint.root + ")"));
   box.append(el("pre", checkpoint.note, "note"));
 }
 
+// The share per period: stacked parts (each model, the minimum top-up, the cap reduction) that
+// add up to the statement's share total, and the payable as a line.
 async function showLicensor() {
   const [trend, statements] = await Promise.all([api("/licensor/trend"), api("/statements")]);
   const first = trend.currencies[0];
-  drawChart("chart-share", "line", trend.periods, first ? first.datasets : [], {
-    moneyDigits: first ? first.minor_digits : 0, currency: first ? first.currency : "", yTitle: first ? first.currency : "",
-  });
+  // Chart.js draws a lower `order` on top: the payable's points over the bars.
+  const datasets = first ? [...first.datasets.map((d) => ({ ...d, order: 1 })),
+    { ...first.payable, type: "line", stack: "payable", order: 0, pointRadius: 5 }] : [];
+  $("licensor-share-total").textContent = first ? "share total " + money(first.share_total.total) + ", payable " + money(first.payable.total) : "";
+  drawChart("chart-share", "bar", trend.periods, datasets, moneyOptions(first));
   fillStatements("licensor-statements", statements.statements, false);
 }
 
@@ -279,6 +350,7 @@ async function showCustomer() {
   fillPlan(plan);
   fillTable($("customer-invoices"), [
     { title: "invoice", value: (i) => i.number }, { title: "period", value: (i) => i.period },
+    { title: "issued", value: (i) => when(i.issued) },
     { title: "total", value: (i) => i.total + " " + i.currency, num: true },
     { title: "download", value: invoiceLinks },
   ], invoices.data, "no invoices yet: they are issued per month with `revstream invoice`");
@@ -291,9 +363,9 @@ function fillPlan(current) {
   const plan = current.plan;
   // Token counts are integers; nothing here is money arithmetic.
   pairs([["plan", plan.plan + " (" + plan.kind + ")"], ["models", plan.models.length ? plan.models.join(", ") : "all"],
-         ["included this window", current.tokens_included], ["used", current.tokens_used],
-         ["reserved by running requests", current.tokens_reserved], ["remaining", current.tokens_remaining],
-         ["renews", current.renews]]);
+         ["included this window", count(current.tokens_included)], ["used", count(current.tokens_used)],
+         ["reserved by running requests", count(current.tokens_reserved)], ["remaining", count(current.tokens_remaining)],
+         ["renews", when(current.renews)]]);
 }
 
 function invoiceLinks(invoice) {
