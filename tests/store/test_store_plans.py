@@ -213,16 +213,19 @@ def test_invoice_totals_equal_the_ledger_movements_and_issuing_again_returns_it(
         subscribe(engine, "acme", "basic", MAR - US, NOW_US)
 
 
-def test_usage_still_pending_at_invoicing_comes_on_the_next_invoice(engine):
+def test_usage_still_pending_at_invoicing_is_billed_with_its_own_month(engine):
+    """Nothing to bill when February is first invoiced (its only request still runs): no
+    invoice and no number. Once it finishes, February's own invoice carries it, and a later
+    month's invoice never sweeps it in (issue 12 item 4)."""
     who = customer(engine, "late")
     add_credit(engine, "late", parse_amount("1.00", "USD"), "USD", FEB)
     request_id, _ = admit(engine, who, 3, 10, MAR - US)
-    first = orjson.loads(issue_invoice(engine, "late", "2026-02", NOW_US).body)
-    assert first["lines"] == []
+    assert issue_invoice(engine, "late", "2026-02", NOW_US) is None
     finish(engine, request_id, 3, 5, NOW_US)
     april = (period_bounds_s("2026-04")[0] + 10) * US
-    second = orjson.loads(issue_invoice(engine, "late", "2026-03", april).body)
-    [line] = second["lines"]
-    assert line["period"] == "2026-02" and "adjustment for 2026-02" in line["description"]
+    assert issue_invoice(engine, "late", "2026-03", april) is None
+    february = orjson.loads(issue_invoice(engine, "late", "2026-02", april).body)
+    [line] = february["lines"]
+    assert line["period"] == "2026-02" and "adjustment" not in line["description"]
     assert line["amount_nanos"] == 3 * 1000 * 1000 + 5 * 2000 * 1000
-    assert second["number"] == "INV-000002"
+    assert february["number"] == "INV-000001"
