@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from ..money import MoneyError, parse_amount, validate_currency
 from ._home import default_database_url, find_config, resolve_home
+from ._licence import licence_section  # [licence] (issue 15)
 from ._model import (
     BACKEND_KINDS,
     EMBEDDED_MODEL_NAME,
@@ -38,7 +39,7 @@ from ._model import (
 
 EMBEDDED_PATH = "embedded"
 TOP_LEVEL_KEYS = frozenset({"server", "store", "limits", "models", "prices", "licensors", "agreements", "transparency",
-                            "costs", "plans", "tax_rates"})
+                            "costs", "plans", "tax_rates", "licence"})
 
 
 def embedded_model() -> ModelConfig:
@@ -115,6 +116,7 @@ def _build(raw: dict[str, Any], home: Path, environ: Mapping[str, str], source: 
         source=source,
         plans=_tables(PlanConfig, raw.get("plans") or [], "plans", ("name", "kind")),
         tax_rates=_tables(TaxRateConfig, raw.get("tax_rates") or [], "tax_rates", ("country", "rate_bps")),
+        licence=licence_section(raw.get("licence", {}), home),  # [licence] (issue 15)
     )
 
 

@@ -23,5 +23,5 @@ def classifier_for(settings: LicenceSettings) -> BuiltinClassifier | LlamaGuardC
     """The classifier `[licence] classifier` names (a Llama Guard one must be `start()`ed)."""
     guard = settings.llama_guard
     if settings.classifier == "llama-guard" and guard is not None:
-        return LlamaGuardClassifier(guard.base_url, guard.model, guard.api_key_env, guard.timeout_s)
+        return LlamaGuardClassifier(guard.base_url, guard.model, guard.api_key_env, guard.timeout_s, guard.mode)
     return BuiltinClassifier()
