@@ -49,7 +49,6 @@ from ..licence import (
     refusal_error,
     threshold_in_force,
 )
-from ..periods import period_of_us
 from ..store import add_use_counts, licence_secret, merge_mau, record_mau_alerts, set_alert_delivery
 from ._errors import ApiError, invalid
 
@@ -86,7 +85,10 @@ class LicenceRuntime:
 
     async def classify(self, messages: Sequence[tuple[str, str]], role: str, month: str) -> Decision | None:
         """The policy's decision on the last message of `role`, counted for `month`; None when
-        the classifier could not answer and the settings let the request through."""
+        the classifier could not answer and the settings let the request through, or there is
+        no classifier (`classifier = "none"`)."""
+        if self.classifier is None:
+            return None
         try:
             verdict = await self.classifier.classify(messages, role)
         except ClassifierError as error:
@@ -245,10 +247,6 @@ async def run_licence_flusher(state, stop: asyncio.Event) -> None:
 
 # --- hooks the request path calls -----------------------------------------------------------
 
-def _month_of(time_us: int) -> str:
-    return period_of_us(time_us)
-
-
 def end_user_of(parsed, headers) -> str | None:
     """The end user a request names: the OpenAI `user` field, else the documented header."""
     if parsed.user:
@@ -274,7 +272,7 @@ async def screen_request(state, parsed, principal, headers) -> Decision | None:
         messages = tuple((message.role, message.content) for message in generation.messages)
     else:
         messages = (("user", generation.prompt),)
-    decision = await runtime.classify(messages, "user", _month_of(now_us))
+    decision = await runtime.classify(messages, "user", runtime.buffer.month(now_us))
     if decision is not None and decision.refused:
         error = refusal_error(decision, "messages" if generation.endpoint == "chat" else "prompt")["error"]
         raise ApiError(400, error["message"], error["type"], error["code"], error["param"])
@@ -295,7 +293,7 @@ async def screen_output(state, parsed, text: str) -> Decision | None:
     prompt = tuple((m.role, m.content) for m in generation.messages) if generation.endpoint == "chat" \
         else (("user", generation.prompt),)
     return await runtime.classify((*prompt, ("assistant", text)), "assistant",
-                                  _month_of(state.clock()))
+                                  runtime.buffer.month(state.clock()))
 
 
 async def output_refusal(state, parsed, text: str, headers: dict[str, str]) -> ApiError | None:

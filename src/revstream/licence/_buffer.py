@@ -2,8 +2,9 @@
 store, per calendar month, as keyed hashes.
 
 Like `MauCounter` this is an accumulator, updated once per request on the gateway's hot path:
-`observe` costs one HMAC-SHA256 and a set insertion (no clock, no I/O: the caller passes the
-request's time). `take` hands the new hashes to the store's merge and `restore` puts them back
+`observe` costs one keyed BLAKE2b and a set insertion (no clock, no I/O: the caller passes the
+request's time); it computes `end_user_hash(secret, end_user_id(...))` inline, a function call
+less per request. `take` hands the new hashes to the store's merge and `restore` puts them back
 when the merge failed, so a store outage loses no user.
 
 Per month the buffer keeps the hashes not merged yet (`pending`) and those it merged already
@@ -17,10 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hashlib import blake2b
+
 from ..periods import period_bounds_us, period_of_us
 from ._hll import add_hash, registers_of
-from ._mau import end_user_hash, end_user_id
+from ._mau import USER_ID_SEPARATOR
 
+_SEP = USER_ID_SEPARATOR
+_from_bytes = int.from_bytes
 SEEN_USERS_MAX = 200_000
 """Hashes a month remembers as merged (about 16 MB); past it, repeats are merged again."""
 
@@ -57,10 +62,22 @@ class MauBuffer:
         self._month, self._start_us, self._end_us, self._current = "", 0, 0, _Month()
 
     def observe(self, customer_id: str, user: str | None, key_id: str, time_us: int) -> None:
-        """One request of an end user (the `user` field or header, else the key) at `time_us`."""
+        """One request of an end user (the `user` field or header, else the key) at `time_us`:
+        `end_user_hash(secret, end_user_id(customer_id, user, key_id))`, recorded in its month."""
         if not self._start_us <= time_us < self._end_us:
             self._switch(time_us)
-        self.add(end_user_hash(self._secret, end_user_id(customer_id, user, key_id)), self._current)
+        text = f"u{_SEP}{customer_id}{_SEP}{user}" if user else f"k{_SEP}{key_id}"
+        user_hash = _from_bytes(blake2b(text.encode("utf-8"), key=self._secret, digest_size=8).digest(), "big")
+        month = self._current
+        if month.registers is None and user_hash in month.seen:
+            return
+        self.add(user_hash, month)
+
+    def month(self, time_us: int) -> str:
+        """The calendar month ("YYYY-MM") of `time_us` (cached for the month last seen)."""
+        if not self._start_us <= time_us < self._end_us:
+            self._switch(time_us)
+        return self._month
 
     def _switch(self, time_us: int) -> None:
         month = period_of_us(time_us)

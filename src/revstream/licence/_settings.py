@@ -11,7 +11,8 @@
     mau_flush_interval_s = 1.0         # how often each worker merges its new users into the store
     texts_dir = "/usr/share/llama"     # where the licence texts are (default: the package's texts/)
     classifier = "builtin"             # or "llama-guard" (needs [licence.llama_guard]), or inline:
-                                       # classifier = {base_url = "...", model = "llama-guard-3-1b"}
+                                       # classifier = {base_url = "...", model = "llama-guard-3-1b"};
+                                       # "none": no acceptable-use screen (users are still counted)
     classifier_unavailable = "allow"   # or "refuse" (503) when the classifier cannot answer
     classify_outputs = false
 
@@ -55,7 +56,7 @@ from ._terms import Licence, WeightsEntry
 MAU_EXACT_USERS_MAX_DEFAULT = 100_000
 MAU_ALERT_PERCENT_DEFAULT = (50, 80, 100)
 MAU_FLUSH_INTERVAL_S_DEFAULT = 1.0
-CLASSIFIERS = ("builtin", "llama-guard")
+CLASSIFIERS = ("builtin", "llama-guard", "none")
 ON_UNAVAILABLE = ("allow", "refuse")
 GUARD_MODES = ("completions", "chat")
 _COUNTRY = re.compile(r"[A-Z]{2}")

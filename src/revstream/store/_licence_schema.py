@@ -2,7 +2,8 @@
 alerts fired and the `licence` leaves of closed months. Created by migration 0013.
 
 No end user is stored: `licence_mau_users` holds keyed hashes (the first 64 bits of
-HMAC-SHA256 under the host's licence secret, stored as signed BIGINT: hash - 2^63), and only
+`revstream.licence.end_user_hash`: BLAKE2b-64 keyed with the host's licence secret, stored as
+signed BIGINT: hash - 2^63), and only
 while a month's count is exact; above `mau_exact_users_max` the month keeps a HyperLogLog
 sketch in `licence_mau.registers` and the hashes are deleted.
 """
