@@ -158,10 +158,10 @@ def padded(prompt: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--updates", type=int, default=300_000)
+    parser.add_argument("--updates", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=20, help="classifications of each prompt per round")
-    parser.add_argument("--gateway-requests", type=int, default=1000,
+    parser.add_argument("--gateway-requests", type=int, default=400,
                         help="requests per target and round through revstream serve")
     parser.add_argument("--no-gateway", action="store_true", help="skip the measurement through revstream serve")
     parser.add_argument("--quiet-wait", type=float, default=30.0)
