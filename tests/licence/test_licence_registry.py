@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from datetime import date, timedelta
@@ -14,8 +15,11 @@ from revstream.licence._terms import WeightsEntry
 
 LLAMA = ("llama3.1", "llama3.2", "llama3.3", "llama4")
 REPO = Path(__file__).resolve().parents[2]
-TEXTS_DIRS = (None, REPO.parent / "shared" / "testdata" / "llama-licences")
-"""Where the texts may be: the package's texts/ folder, then the shared test data."""
+TEXTS_DIRS = (None, REPO.parent / "shared" / "testdata" / "llama-licences",
+              *((Path(os.environ["REVSTREAM_TEST_LICENCE_TEXTS"]),) if os.environ.get("REVSTREAM_TEST_LICENCE_TEXTS")
+                else ()))
+"""Where the texts may be: the package's texts/ folder, the shared test data, or the directory
+$REVSTREAM_TEST_LICENCE_TEXTS names (a copy of the models' own files, never committed here)."""
 
 
 @pytest.fixture

@@ -223,8 +223,8 @@ def create_app(
             beat.cancel()
             stop_appender.set()  # let an append in progress commit, then stop
             await asyncio.wait([appender, licence_flusher], timeout=15)  # the flusher merges once more
-            await state.licence.close()  # licence (issue 15)
             await _teardown(state)
+            await state.licence.close()  # licence (issue 15): after its webhooks ran (teardown awaits them)
 
     routes = [
         Route("/v1/models", list_models, methods=["GET"]),

@@ -57,6 +57,8 @@ END_USER_HEADER = "x-revstream-end-user"
 END_USER_CHARS_MAX = 256
 FLAG_HEADER = "x-revstream-content-flag"
 WEBHOOK_TIMEOUT_S = 5.0
+MONTHS_KEPT = 3
+"""Months a worker remembers the merged count of (for alerts and gauges)."""
 FLUSH_FAILURES_LOGGED_MAX = 3
 """Consecutive failed merges logged in full; the rest are counted (the store is down)."""
 
@@ -72,6 +74,7 @@ class LicenceRuntime:
         self.origin = origin
         self._counts: dict[str, dict[str, int]] = {}
         self._users: dict[str, int] = {}  # month -> users over every worker, as of the last merge
+        self._alerted: dict[str, int] = {}  # month -> the users whose alerts are recorded
         self.failures = 0
         self._session: aiohttp.ClientSession | None = None
 
@@ -123,29 +126,39 @@ class LicenceRuntime:
     # --- merging into the store ---------------------------------------------------------
 
     async def flush(self, state) -> None:
-        """Merge the new end users and counters into the store; fire the alerts they cross."""
+        """Merge the new end users and counters into the store, then fire the alerts the
+        counts crossed. What a failed step held is kept for the next flush."""
         engine, now_us = state.engine, time.time_ns() // 1000
-        for batch in self.buffer.take():
+        batches = self.buffer.take()
+        for index, batch in enumerate(batches):
             try:
                 merged = await state.writer.call(merge_mau, engine, batch.month, batch.hashes, batch.registers,
                                                  self.settings.mau_exact_users_max, self.threshold, now_us)
             except BaseException:
-                self.buffer.restore(batch)
+                for unmerged in batches[index:]:
+                    self.buffer.restore(unmerged)
                 raise
             if merged.registers is not None:
                 self.buffer.merged_as_sketch(batch.month, merged.registers)
-            previous = self._users.get(batch.month, 0)
             self._users[batch.month] = merged.users
-            if self.threshold is not None and merged.users > previous:
-                await self._alert(state, batch.month, merged.users)
         counts, self._counts = self._counts, {}
-        for month, counters in sorted(counts.items()):
+        months = sorted(counts)
+        for index, month in enumerate(months):
             try:
-                await state.writer.call(add_use_counts, engine, month, counters)
+                await state.writer.call(add_use_counts, engine, month, counts[month])
             except BaseException:
-                for name, amount in counters.items():
-                    self.count(month, name, amount)
+                for unsaved in months[index:]:
+                    for name, amount in counts[unsaved].items():
+                        self.count(unsaved, name, amount)
                 raise
+        if self.threshold is not None:
+            for month, users in sorted(self._users.items()):
+                if users > self._alerted.get(month, 0):
+                    await self._alert(state, month, users)
+                    self._alerted[month] = users  # only once recorded: a failure is tried again
+        for old in sorted(self._users)[:-MONTHS_KEPT]:
+            self._users.pop(old)
+            self._alerted.pop(old, None)
 
     async def _alert(self, state, month: str, users: int) -> None:
         threshold_users, licence_id = self.threshold

@@ -36,11 +36,10 @@ from ._hll import HLL_ERROR_PPM, HLL_PRECISION
 from ._leaf import (
     LEAF_KIND,
     LEAF_VERSION,
+    STATEMENT_SECTION,
     AcceptableUseCounts,
     LicenceLeaf,
-    STATEMENT_SECTION,
     licence_entry,
-    licence_fields,
     licence_leaf,
     licence_statement_line,
     parse_licence_leaf,
@@ -52,7 +51,7 @@ from ._llama_guard import LlamaGuardClassifier, llama_guard_prompt, parse_llama_
 from ._mau import MauCounter, MauSnapshot, end_user_hash, end_user_id
 from ._policy import REFUSAL_CODE, AcceptableUsePolicy, Decision, Verdict, decide, refusal_error
 from ._registry import Registry, load_registry, parse_registry, read_licence_text
-from ._report import ATTRIBUTION_SURFACES, attribution_state, month_report, status_report
+from ._report import ATTRIBUTION_SURFACES, attribution_state, status_report
 from ._served import ModelLicence, declared_models, model_licences, threshold_in_force
 from ._settings import LicenceSettings, LlamaGuardSettings, ModelDeclaration, parse_licence_settings
 from ._statement import licence_contribution
