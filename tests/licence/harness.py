@@ -8,7 +8,6 @@ format): a Starlette app on its own port, recording what it was sent.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import tomllib
@@ -29,14 +28,10 @@ from revstream.config._licence import licence_section
 from revstream.gateway import create_app
 from revstream.store import create_key, make_engine, upgrade
 
+from conftest import free_port
+
 WAIT_S = 30.0
 """Generous bound on anything a test waits for; never a timing assertion."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout_s: float = WAIT_S):

@@ -56,7 +56,7 @@ def closed(tmp_path_factory):
     """A host whose September is closed: its statement, the note, and a verifier's helpers."""
     tmp = tmp_path_factory.mktemp("licence-verify")
     database = f"sqlite:///{tmp / 'store.db'}"
-    with Host(database, tmp / "home", CONFIG, models=(MODEL,), clock=Clock(SEPTEMBER), origin="licence.test/log") as host:
+    with Host(database, tmp / "home", CONFIG, models=(MODEL,), clock=Clock(SEPTEMBER)) as host:
         engine, now = host.engine, _now_us()
         vkey = init_log_key(engine, "licence.test/log", now)
         set_price(engine, ModelPrice.from_strings(MODEL, "USD", "1.00", "2.00", date(2026, 1, 1)), now)

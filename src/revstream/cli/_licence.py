@@ -189,7 +189,8 @@ def _status(args, config: Config, engine) -> int:
     print_table(rows, ("month", "users", "method", "error", "threshold", "alerts", "classified", "flagged",
                        "refused", "closed"))
     for month in report["months"]:
-        found = [f"{c['category']} {c['name']}: {c['count']}" for c in month["acceptable_use"]["by_category"] if c["count"]]
+        categories = month["acceptable_use"]["by_category"]
+        found = [f"{c['category']} {c['name']}: {c['count']}" for c in categories if c["count"]]
         if found:
             print(f"{month['month']} acceptable use: " + "; ".join(found))
     for attribution in report["attribution"]:

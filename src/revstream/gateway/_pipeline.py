@@ -89,7 +89,8 @@ async def _complete(call: Call, builder: ResponseBuilder, request: Request, pars
         watcher.cancel()
     refused = await output_refusal(call.state, parsed, text, call.headers)  # licence (issue 15): outputs
     if refused is not None:  # generated, so billed as consumed; the text is withheld
-        await call.finish(Outcome(UsageStatus.OK, finish, response=StoredResponse(400, "application/json", orjson.dumps(refused.body()))))
+        stored = StoredResponse(400, "application/json", orjson.dumps(refused.body()))
+        await call.finish(Outcome(UsageStatus.OK, finish, response=stored))
         return refused.response(call.request_id)
     body = builder.complete(text, finish)
     await call.finish(Outcome(UsageStatus.OK, finish, response=StoredResponse(200, "application/json", body)))

@@ -38,7 +38,8 @@ def month_report(month, threshold: tuple[int, str] | None) -> dict:
     counts = month.counts
     leaf = month.leaf
     return {
-        "month": month.month, "users": month.users, "users_upper_bound": users_upper_bound(month.users, month.error_ppm),
+        "month": month.month, "users": month.users,
+        "users_upper_bound": users_upper_bound(month.users, month.error_ppm),
         "method": month.method, "error_ppm": month.error_ppm, "threshold_users": threshold_users,
         "threshold_licence": threshold_licence, "threshold_bps": threshold_bps(month.users, threshold_users),
         "alerts_percent": list(month.alerts_percent),
