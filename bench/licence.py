@@ -1,8 +1,10 @@
 """Licence compliance on the request path: MAU updates per second and the built-in
-acceptable-use classifier's latency, each beside a same-run baseline; and the classifier's
-precision and recall on the labelled prompts.
+acceptable-use classifier's latency, each beside a same-run baseline; the same through the
+gateway's own hook and through `revstream serve` (see `_licence_gateway.py`); and the
+classifier's precision and recall on the labelled prompts.
 
-Usage: python bench/licence.py [--updates N] [--rounds R] [--repeat K] [--quiet-wait S] [--json]
+Usage: python bench/licence.py [--updates N] [--rounds R] [--repeat K] [--gateway-requests N]
+                               [--no-gateway] [--quiet-wait S] [--json]
 
 MAU: N distinct end users (ids prepared beforehand) are added to a `MauCounter` as the gateway
 would, `counter.add(end_user_hash(secret, user_id))`: once on the exact path (a set), once on
@@ -14,6 +16,11 @@ times; latency per call is timed with perf_counter_ns (wall clock) and thread_ti
 thread's CPU time, which leaves out preemption by other processes); p50 and p99 are reported for
 the prompts as written (tens of bytes) and padded to about 4 KiB of benign text. Baseline: `prompt.lower()`,
 the least any text check does, timed the same way. Target: p99 <= 2 ms.
+
+Through the gateway: `MauBuffer.observe`, the per-request MAU update of the gateway hook
+(target >= 100,000/s), beside the bare HMAC; the whole `screen_request` hook per call; and the
+classifier's added latency per request through `revstream serve` (classifier "builtin" minus
+"none", target p99 <= 2 ms) beside the gateway's own p50/p99 and the upstream's, same run.
 
 Rounds alternate baseline and measured runs and report medians. The script prints figures and
 asserts nothing; a run where other processes used over 10% of the CPU is marked disturbed.
@@ -35,6 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
 from revstream.licence import HAZARD_CODES, BuiltinClassifier, MauCounter, end_user_hash, end_user_id  # noqa: E402
+from _licence_gateway import gateway_latency, hook_latency, hook_rates  # noqa: E402
 
 DATA = REPO / "tests" / "licence" / "data"
 SECRET = b"bench secret, thirty-two bytes!!"
@@ -150,9 +158,12 @@ def padded(prompt: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--updates", type=int, default=300_000)
+    parser.add_argument("--updates", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=20, help="classifications of each prompt per round")
+    parser.add_argument("--gateway-requests", type=int, default=400,
+                        help="requests per target and round through revstream serve")
+    parser.add_argument("--no-gateway", action="store_true", help="skip the measurement through revstream serve")
     parser.add_argument("--quiet-wait", type=float, default=30.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -166,6 +177,9 @@ def main() -> int:
         "classifier_latency_short": classifier_latency(classifier, prompts, args.repeat, args.rounds),
         "classifier_latency_4kib": classifier_latency(classifier, [padded(p) for p in prompts],
                                                       max(1, args.repeat // 4), args.rounds),
+        "mau_hook": hook_rates(args.updates, args.rounds),
+        "screen_hook": hook_latency(prompts, max(1, args.repeat // 4)),
+        "gateway": None if args.no_gateway else gateway_latency(prompts, args.gateway_requests, args.rounds),
         "classifier_scores_tuned": scores(classifier, tuned),
         "classifier_scores_holdout": scores(classifier, holdout),
     }
@@ -188,6 +202,25 @@ def print_report(report: dict) -> None:
               f"p50 {f['builtin_ms_p50']} ms  p99 {f['builtin_ms_p99']} ms (CPU p50 {f['builtin_cpu_ms_p50']} "
               f"p99 {f['builtin_cpu_ms_p99']} ms); str.lower() baseline p50 {f['lower_baseline_ms_p50']} ms  "
               f"p99 {f['lower_baseline_ms_p99']} ms (p99 ratio {f['p99_vs_lower']}x); target p99 <= 2 ms")
+    hook = report["mau_hook"]
+    print(f"MAU through the gateway hook (MauBuffer.observe, {hook['updates']:,} users): exact "
+          f"{hook['observe_exact_per_s']:,}/s  sketch {hook['observe_hll_per_s']:,}/s  bare HMAC baseline "
+          f"{hook['hmac_baseline_per_s']:,}/s (exact/HMAC {hook['observe_exact_vs_hmac']}); target >= 100,000")
+    screen = report["screen_hook"]
+    print(f"screen_request hook ({screen['calls']:,} calls: user counted, prompt classified, policy): "
+          f"p50 {screen['ms_p50']} ms  p99 {screen['ms_p99']} ms (CPU p50 {screen['cpu_ms_p50']} "
+          f"p99 {screen['cpu_ms_p99']} ms)")
+    gateway = report["gateway"]
+    if gateway is not None:
+        print(f"through revstream serve ({gateway['requests']:,} requests x {gateway['rounds']} rounds each, one at a "
+              f"time): upstream direct p50 {gateway['upstream_ms_p50']} p99 {gateway['upstream_ms_p99']} ms; "
+              f"gateway, classifier none p50 {gateway['none_ms_p50']} p99 {gateway['none_ms_p99']} ms "
+              f"({gateway['none_cpu_ms_per_request']} ms CPU/request); builtin p50 {gateway['builtin_ms_p50']} "
+              f"p99 {gateway['builtin_ms_p99']} ms ({gateway['builtin_cpu_ms_per_request']} ms CPU/request)")
+        print(f"  the classifier adds p50 {gateway['added_ms_p50']} ms, p99 {gateway['added_ms_p99']} ms, "
+              f"{gateway['added_cpu_ms_per_request']} ms CPU per request; target p99 <= 2 ms"
+              + (f"  (WARNING: other processes used up to {gateway['other_cpu_share_max']:.0%} of the CPU)"
+                 if gateway["other_cpu_share_max"] > 0.10 else ""))
     for key, label in (("classifier_scores_tuned", "tuned-on set"), ("classifier_scores_holdout", "held-out set")):
         s = report[key]
         print(f"\n{label}: {s['prompts']} prompts ({s['benign']} benign): overall precision "

@@ -9,5 +9,14 @@ only pure packages.
 
 from __future__ import annotations
 
-FEATURES: tuple[str, ...] = ()
+from .leaves import LeafKind
+from .settlement import register_contributor
+
+# --- licence (issue 15): monthly active users and acceptable-use counts, a statement section
+from .licence import licence_contribution
+
+register_contributor(LeafKind.LICENCE, licence_contribution)
+# --- end licence
+
+FEATURES: tuple[str, ...] = ("licence",)
 """The streams and reports plugged in, in registration order (each registers itself below)."""

@@ -119,3 +119,16 @@ def test_findings_serialize_with_their_clause(registry):
     findings = check_install(registry, (ServedModel("llama-3.1-8b"),), facts(notice_text=None))
     body = [f.json() for f in findings if f.severity == VIOLATION][0]
     assert body["clause"]["section"] == "1.b.iii" and body["licence"] == "llama3.1"
+
+
+def test_licence_texts_not_installed_or_not_the_recorded_ones_are_warnings(registry):
+    texts = (("llama3_1_licence", "installed", "/srv/texts"), ("llama3_1_aup", "missing", "/srv/texts"),
+             ("llama3_2_licence", "mismatch", "/srv/texts"))
+    findings = check_install(registry, (ServedModel("llama-3.1-8b-instruct"),), facts(texts=texts))
+    assert not has_violation(findings)
+    [missing] = [f for f in findings if f.code == "licence_text_missing"]
+    assert missing.severity == WARNING and "licence text not installed: llama3_1_aup" in missing.message
+    assert "licence_text_mismatch" not in codes(findings)  # 3.2's text: no 3.2 model is served
+    served_32 = check_install(registry, (ServedModel("llama-3.2-3b-instruct"),), facts(texts=texts))
+    assert [f.severity for f in served_32 if f.code == "licence_text_mismatch"] == [WARNING]
+    assert "licence_text_missing" not in codes(check_install(registry, (ServedModel("llama-3.1-8b"),), facts()))

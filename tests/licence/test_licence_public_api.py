@@ -5,17 +5,20 @@ import revstream.licence as licence
 
 def test_public_api_is_pinned() -> None:
     assert sorted(licence.__all__) == sorted([
-        "HAZARDS", "HAZARD_CODES", "HLL_ERROR_PPM", "HLL_PRECISION", "INFO", "LEAF_KIND", "LEAF_VERSION",
-        "REFUSAL_CODE", "SURFACE_DASHBOARD", "SURFACE_MODELS_ENDPOINT", "VIOLATION", "WARNING",
+        "ATTRIBUTION_SURFACES", "HAZARDS", "HAZARD_CODES", "HLL_ERROR_PPM", "HLL_PRECISION", "INFO", "LEAF_KIND",
+        "LEAF_VERSION", "REFUSAL_CODE", "STATEMENT_SECTION", "SURFACE_DASHBOARD", "SURFACE_MODELS_ENDPOINT",
+        "TEXT_INSTALLED", "TEXT_MISMATCH", "TEXT_MISSING", "VIOLATION", "WARNING",
         "AcceptableUseCounts", "AcceptableUsePolicy", "BuiltinClassifier", "Classifier", "ClassifierError", "Clause",
         "Decision", "Finding", "Hazard", "InstallFacts", "LeafError", "Licence", "LicenceError", "LicenceLeaf",
         "LicenceMatch", "LicenceSettings", "LicenceText", "LlamaGuardClassifier", "LlamaGuardSettings", "MauAlert",
-        "MauCounter", "MauSnapshot", "ModelDeclaration", "Registry", "RegistryError", "ServedModel",
-        "SettingsError", "SketchError", "Verdict",
-        "alert_crossings", "check_install", "classifier_for", "decide", "end_user_hash", "end_user_id",
-        "has_violation", "licence_leaf", "licence_statement_line", "llama_guard_prompt", "load_registry",
-        "match_model", "normalize", "notice_lines", "parse_licence_leaf", "parse_licence_settings",
-        "parse_llama_guard_output", "parse_registry", "read_licence_text", "refusal_error", "tally_decisions",
+        "MauBatch", "MauBuffer", "MauCounter", "MauSnapshot", "ModelDeclaration", "ModelLicence", "Registry",
+        "RegistryError", "ServedModel", "SettingsError", "SketchError", "TextNotInstalled", "Verdict",
+        "alert_crossings", "attribution_state", "check_install", "classifier_for", "decide", "declared_models",
+        "end_user_hash", "end_user_id", "has_violation", "licence_contribution", "licence_entry",
+        "licence_leaf", "licence_statement_line", "llama_guard_prompt", "load_registry", "match_model",
+        "model_licences", "normalize", "notice_lines", "parse_licence_leaf",
+        "parse_licence_settings", "parse_llama_guard_output", "parse_registry", "read_licence_text", "refusal_error",
+        "status_report", "tally_decisions", "threshold_bps", "threshold_in_force", "users_upper_bound",
     ])
     for name in licence.__all__:
         assert hasattr(licence, name), name

@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from datetime import date, timedelta
 
 import pytest
 
-from revstream.licence import RegistryError, parse_registry, read_licence_text
+from revstream.licence import RegistryError, TextNotInstalled, parse_registry, read_licence_text
 from revstream.licence._registry import parse_licence
 from revstream.licence._terms import WeightsEntry
 
 LLAMA = ("llama3.1", "llama3.2", "llama3.3", "llama4")
+REPO = Path(__file__).resolve().parents[2]
+TEXTS_DIRS = (None, REPO.parent / "shared" / "testdata" / "llama-licences",
+              *((Path(os.environ["REVSTREAM_TEST_LICENCE_TEXTS"]),) if os.environ.get("REVSTREAM_TEST_LICENCE_TEXTS")
+                else ()))
+"""Where the texts may be: the package's texts/ folder, the shared test data, or the directory
+$REVSTREAM_TEST_LICENCE_TEXTS names (a copy of the models' own files, never committed here)."""
 
 
 @pytest.fixture
 def texts_installed(registry):
     """The Llama licence texts come with the models, not with revstream: a fetched copy may not
-    be committed here. These tests run wherever the texts are installed (see the licence README)."""
-    try:
-        read_licence_text(registry.text("llama3_1_licence"))
-    except RegistryError as error:
-        pytest.skip(f"the Llama licence texts are not installed: {error}")
+    be committed here. These tests run wherever the texts are installed: the package's texts/
+    folder, or the shared test data beside the checkout (see the README's licence section).
+    Returns the directory they were found in (None: the package's own)."""
+    found = []
+    for directory in TEXTS_DIRS:
+        try:
+            read_licence_text(registry.text("llama3_1_licence"), directory)
+            return directory
+        except TextNotInstalled as error:
+            found.append(str(error))
+    pytest.skip(f"the Llama licence texts are not installed: {'; '.join(found)}")
 
 
 def normalized(text: str) -> str:
@@ -38,8 +52,8 @@ def test_every_llama_licence_is_shipped(registry):
 @pytest.mark.parametrize("licence_id", LLAMA)
 def test_every_cited_quote_occurs_in_its_licence_text(registry, licence_id, texts_installed):
     licence = registry.licence(licence_id)
-    texts = {"licence": normalized(read_licence_text(registry.text(licence.text_id))),
-             "aup": normalized(read_licence_text(registry.text(licence.acceptable_use.text_id)))}
+    texts = {"licence": normalized(read_licence_text(registry.text(licence.text_id), texts_installed)),
+             "aup": normalized(read_licence_text(registry.text(licence.acceptable_use.text_id), texts_installed))}
     clauses = licence.clauses()
     assert len(clauses) >= 7
     for clause in clauses:
@@ -80,7 +94,7 @@ def test_aup_versions_differ_where_the_texts_do(registry):
 def test_a_tampered_text_is_refused(registry, texts_installed):
     text = registry.text("llama3_1_licence")
     with pytest.raises(RegistryError, match="SHA-256"):
-        read_licence_text(type(text)(text.id, text.path, text.source, "0" * 64))
+        read_licence_text(type(text)(text.id, text.path, text.source, "0" * 64), texts_installed)
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -86,3 +86,29 @@ def test_mistakes_name_their_key(tmp_path, raw, key):
 def test_the_config_module_reports_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="licence.domicile"):
         licence_section({"domicile": "de"}, Path(tmp_path))
+
+
+def test_the_runtime_keys(tmp_path):
+    settings = parse_licence_settings({
+        "texts_dir": "licences", "mau_alert_webhook": "https://ops.example.com/hook", "mau_flush_interval_s": 0.5,
+        "classifier": {"base_url": "http://127.0.0.1:9/v1", "model": "llama-guard-3-1b", "mode": "chat"},
+        "classifier_unavailable": "refuse"}, tmp_path)
+    assert settings.texts_dir == tmp_path / "licences" and settings.mau_flush_interval_s == 0.5
+    assert settings.classifier == "llama-guard" and settings.llama_guard.mode == "chat"
+    assert settings.classifier_unavailable == "refuse" and settings.mau_alert_webhook.endswith("/hook")
+    assert parse_licence_settings({"classifier": "none"}, tmp_path).classifier == "none"
+
+
+@pytest.mark.parametrize("raw, key", [
+    ({"mau_alert_webhook": "ftp://x"}, "mau_alert_webhook"),
+    ({"mau_flush_interval_s": 0}, "mau_flush_interval_s"),
+    ({"classifier": {"model": "x"}}, "licence.classifier"),
+    ({"classifier": {"base_url": "http://x/v1", "model": "m", "mode": "raw"}}, "licence.classifier.mode"),
+    ({"classifier": {"base_url": "http://x/v1", "model": "m"}, "llama_guard": {"base_url": "http://x", "model": "m"}},
+     "not both"),
+    ({"classifier_unavailable": "maybe"}, "classifier_unavailable"),
+    ({"texts_dir": ""}, "texts_dir"),
+])
+def test_runtime_key_mistakes_name_their_key(tmp_path, raw, key):
+    with pytest.raises(SettingsError, match=key):
+        parse_licence_settings(raw, tmp_path)

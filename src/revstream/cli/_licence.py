@@ -1,9 +1,14 @@
-"""`revstream licence check`: the served models against their licences' terms.
+"""`revstream licence check` and `revstream licence status`.
 
-Reads the configured models and the `[licence]` section, hashes each local weights file
-(SHA-256, streamed), reads the Notice file, and prints the findings of
-`revstream.licence.check_install`. Exit 0: no violation (warnings may remain). Exit 1: at
-least one violation. Exit 2: the configuration or registry is wrong.
+`check`: the served models against their licences' terms. Reads the configured models and the
+`[licence]` section, hashes each local weights file (SHA-256, streamed), reads the Notice file
+and the licence texts (from `[licence] texts_dir`; a text not installed is a warning, never a
+crash), and prints the findings of `revstream.licence.check_install`. Exit 0: no violation
+(warnings may remain). Exit 1: at least one violation. Exit 2: the configuration or registry is
+wrong. `serve` logs the same findings (without hashing) as warnings at start.
+
+`status`: where the host stands: monthly active users by month against the threshold (from the
+store, every worker and replica merged), acceptable-use counts by category, the attribution.
 """
 
 from __future__ import annotations
@@ -16,24 +21,37 @@ from ..backends import BackendUnavailable, embedded_gguf_path
 from ..config import Config
 from ..config._licence import licence_settings
 from ..licence import (
+    ATTRIBUTION_SURFACES as SHOWN_ON,
+    INFO,
+    TEXT_INSTALLED,
+    TEXT_MISMATCH,
+    TEXT_MISSING,
     Finding,
     InstallFacts,
     LicenceError,
     LicenceSettings,
+    Registry,
+    RegistryError,
     ServedModel,
+    TextNotInstalled,
     check_install,
+    declared_models,
     has_violation,
     load_registry,
+    model_licences,
+    read_licence_text,
+    status_report,
+    threshold_in_force,
 )
+from ..store import licence_status
 from ._output import JSON_HELP, fail, print_json, print_table
 
 EXIT_VIOLATION, EXIT_NOT_CHECKED = 1, 2
 HASH_CHUNK_BYTES = 1 << 20
 NOTICE_BYTES_MAX = 1 << 20
-# Where this install shows "Built with Llama" itself. The gateway's /v1/models entry and the
-# dashboard do not yet (issue 15 wires them); until they do, a host names its own page in
-# `[licence] attribution_url`.
-ATTRIBUTION_SURFACES: frozenset[str] = frozenset()
+# Where this install shows a licence's attribution ("Built with Llama") itself: every
+# `/v1/models` entry of a model whose licence asks for one, and the dashboard's footer.
+ATTRIBUTION_SURFACES: frozenset[str] = frozenset(SHOWN_ON)
 
 
 def add_parsers(commands) -> None:
@@ -44,20 +62,43 @@ def add_parsers(commands) -> None:
                     "Exit 2: the configuration or the licence registry is wrong.")
     check.add_argument("--no-hash", action="store_true", help="do not hash the weights files (faster; no SHA-256 match)")
     check.add_argument("--json", action="store_true", help=JSON_HELP)
+    status = licence.add_parser(
+        "status", help="monthly active users against the threshold, acceptable use, attribution",
+        description="Monthly active users by calendar month (UTC) against the licence threshold, merged from "
+                    "every worker and replica; acceptable-use counts by hazard category; where the attribution "
+                    "is shown. A closed month also shows the figures its `licence` log leaf froze.")
+    status.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def handles(args) -> bool:
     return args.command == "licence"
 
 
+def needs_store(args) -> bool:
+    """`licence status` reads the store; `licence check` reads files only."""
+    return args.command == "licence" and args.action == "status"
+
+
 def install_findings(config: Config, hash_weights: bool = True) -> tuple[Finding, ...]:
-    """The findings for this install (what `serve` should log as warnings at start, too)."""
+    """The findings for this install (`serve` logs them as warnings at start, without hashing)."""
     settings = licence_settings(config)
     registry = load_registry().extended(settings.licences, settings.weights)
-    return check_install(registry, served_models(config, settings, hash_weights), install_facts(settings))
+    return check_install(registry, served_models(config, settings, hash_weights), install_facts(settings, registry))
 
 
-def run(args, config: Config) -> int:
+def start_warnings(config: Config) -> list[str]:
+    """What `serve` prints at start: every finding that is not information, one line each."""
+    try:
+        findings = install_findings(config, hash_weights=False)
+    except (LicenceError, OSError) as error:
+        return [f"the licence check could not run: {error}"]
+    return [f"{f.severity}: {f.code}: {f.message}" + (f" ({f.clause.cite()})" if f.clause else "")
+            for f in findings if f.severity != INFO]
+
+
+def run(args, config: Config, engine=None) -> int:
+    if args.action == "status":
+        return _status(args, config, engine)
     try:
         findings = install_findings(config, hash_weights=not args.no_hash)
     except LicenceError as error:
@@ -91,14 +132,71 @@ def served_models(config: Config, settings: LicenceSettings, hash_weights: bool 
     return tuple(models)
 
 
-def install_facts(settings: LicenceSettings) -> InstallFacts:
+def install_facts(settings: LicenceSettings, registry: Registry | None = None) -> InstallFacts:
     notice: str | None = None
     if settings.notice_path.is_file():
         with settings.notice_path.open("rb") as handle:
             notice = handle.read(NOTICE_BYTES_MAX).decode("utf-8", errors="replace")
     return InstallFacts(day=datetime.now(timezone.utc).date(), notice_path=str(settings.notice_path),
                         notice_text=notice, attribution_surfaces=ATTRIBUTION_SURFACES,
-                        attribution_url=settings.attribution_url, domicile=settings.domicile)
+                        attribution_url=settings.attribution_url, domicile=settings.domicile,
+                        texts=text_states(registry, settings.texts_dir) if registry is not None else ())
+
+
+def text_states(registry: Registry, texts_dir: Path | None) -> tuple[tuple[str, str, str], ...]:
+    """Whether each licence text of the registry is installed (and is the recorded text)."""
+    where = str(texts_dir) if texts_dir is not None else "the package's texts/ folder"
+    states = []
+    for text in registry.texts:
+        try:
+            read_licence_text(text, texts_dir)
+            state = TEXT_INSTALLED
+        except TextNotInstalled:
+            state = TEXT_MISSING
+        except RegistryError:
+            state = TEXT_MISMATCH
+        states.append((text.id, state, where))
+    return tuple(states)
+
+
+def status_value(config: Config, months) -> dict:
+    """The status report of this install for the months read from the store."""
+    settings = licence_settings(config)
+    registry = load_registry().extended(settings.licences, settings.weights)
+    models = model_licences(registry, declared_models(config.models, settings))
+    threshold = threshold_in_force(registry, (m.licence_id for m in models.values()), datetime.now(timezone.utc).date())
+    return status_report(months, threshold, models, settings.attribution_url)
+
+
+def _status(args, config: Config, engine) -> int:
+    try:
+        report = status_value(config, licence_status(engine))
+    except LicenceError as error:
+        return fail(f"licence: {error}", EXIT_NOT_CHECKED)
+    if args.json:
+        print_json(report)
+        return 0
+    threshold = report["threshold"]
+    print("threshold: " + (f"{threshold['users']:,} monthly active users ({threshold['licence']})" if threshold
+                           else "none (no served model's licence has one)"))
+    rows = [{"month": m["month"], "users": f"{m['users']:,}", "method": m["method"],
+             "error": f"±{m['error_ppm'] / 10_000:.4f}%" if m["error_ppm"] else "exact",
+             "threshold": "" if m["threshold_bps"] is None else f"{m['threshold_bps'] / 100:.2f}%",
+             "alerts": ",".join(f"{p}%" for p in m["alerts_percent"]),
+             "classified": m["acceptable_use"]["classified"], "flagged": m["acceptable_use"]["flagged"],
+             "refused": m["acceptable_use"]["refused"],
+             "closed": "" if m["closed"] is None else f"leaf {m['closed']['log_index']}"} for m in report["months"]]
+    print_table(rows, ("month", "users", "method", "error", "threshold", "alerts", "classified", "flagged",
+                       "refused", "closed"))
+    for month in report["months"]:
+        categories = month["acceptable_use"]["by_category"]
+        found = [f"{c['category']} {c['name']}: {c['count']}" for c in categories if c["count"]]
+        if found:
+            print(f"{month['month']} acceptable use: " + "; ".join(found))
+    for attribution in report["attribution"]:
+        print(f"attribution “{attribution['text']}” ({attribution['licence']}: {', '.join(attribution['models'])}) "
+              f"shown on {', '.join(attribution['shown_on'])}")
+    return 0
 
 
 def file_sha256(path: Path) -> str:

@@ -45,7 +45,7 @@ READ_ONLY = frozenset({
     ("keys", "list"), ("usage", None), ("prices", "list"), ("budgets", "list"), ("balance", None), ("ledger", "check"),
     ("licensors", "list"), ("agreements", "list"), ("statements", "list"), ("statements", "show"), ("log", "vkey"),
     ("log", "checkpoint"), ("log", "check"), ("audits", "list"), ("plans", "list"), ("subscriptions", "list"),
-    ("tax", "list"), ("invoices", "list"), ("invoices", "show"),
+    ("tax", "list"), ("invoices", "list"), ("invoices", "show"), ("licence", "status"),
 })
 """Commands that only read; every other command names the store it writes to on stderr."""
 
@@ -123,8 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_model_files(config)  # before anything is created for a server that cannot run
             _prepare(args, config)
             return serve(config, args.host, args.port, args.workers, args.serve_config or args.config)
-        if licence.handles(args):
-            return licence.run(args, config)  # reads files only, never the store
+        if licence.handles(args) and not licence.needs_store(args):
+            return licence.run(args, config)  # `licence check` reads files only, never the store
         if works.handles(args) or audit_work.handles(args):  # no store: a holder's or an author's own machine
             return (works if works.handles(args) else audit_work).run(args, config)
         _prepare(args, config)
@@ -170,6 +170,8 @@ def _dispatch(args, config) -> int:
             return plans.run(args, engine, config)
         if settlement.handles(args):
             return settlement.run(args, engine)
+        if licence.handles(args):  # `licence status` (issue 15)
+            return licence.run(args, config, engine)
         if args.command == "keys":
             return _keys(args, engine)
         if args.command == "usage":

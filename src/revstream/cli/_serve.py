@@ -21,6 +21,7 @@ from ..gateway import create_app
 from ..gateway._auth import ADMIN_TOKEN_META_KEY
 from ..keys import hash_secret, new_admin_token
 from ..settlement import SettlementError, agreement_terms, draft_agreement
+from ._licence import start_warnings as licence_warnings  # licence (issue 15)
 from ._output import database_url_for_people, store_description
 from ._plans import apply_declared_plans
 from ..store import (
@@ -188,6 +189,8 @@ def serve(config: Config, host: str | None, port: int | None, workers: int | Non
         print(f"revstream: {config.home / 'revstream.toml'} now links to {config.source}: "
               "every command on this home uses it", file=sys.stderr)
     print(f"revstream: serving {store_description(config)}", file=sys.stderr, flush=True)
+    for warning in licence_warnings(config):  # licence (issue 15): `revstream licence check` at start
+        print(f"revstream: licence {warning}", file=sys.stderr, flush=True)
     if first is not None:
         print_first_run(first, server.host, server.port, config)
     options = dict(host=server.host, port=server.port, loop="uvloop", http="httptools",

@@ -1,15 +1,8 @@
 """The `[licence]` section of the configuration (see `revstream.licence.parse_licence_settings`
-for its keys).
-
-To wire it into `load_config` (issue 15): add "licence" to `TOP_LEVEL_KEYS`, a field
-`licence: LicenceSettings | None = None` to `Config`, and
-`licence=licence_section(raw.get("licence", {}), home)` to the `Config(...)` call. Until then
-`licence_settings` reads the table from the configuration file itself.
-"""
+for its keys): parsed by `load_config` into `Config.licence`."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +19,6 @@ def licence_section(raw: Any, home: Path) -> LicenceSettings:
 
 
 def licence_settings(config: Config) -> LicenceSettings:
-    """The install's licence settings: `config.licence` once `load_config` carries it, else the
-    `[licence]` table of the file the configuration came from (defaults without one)."""
-    carried = getattr(config, "licence", None)
-    if carried is not None:
-        return carried
-    raw: Any = {}
-    if config.source is not None:
-        try:
-            raw = tomllib.loads(config.source.read_text(encoding="utf-8")).get("licence", {})
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-            raise ConfigError(f"{config.source}: cannot read [licence]: {error}") from error
-    return licence_section(raw, config.home)
+    """The install's licence settings: `config.licence`, or the defaults for a `Config` built
+    without a file (tests build them directly)."""
+    return config.licence if config.licence is not None else licence_section({}, config.home)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..licence import LicenceSettings
+
 EMBEDDED_MODEL_NAME = "smollm2-135m-instruct"
 BACKEND_KINDS = ("llamacpp", "openai")
 
@@ -222,6 +224,9 @@ class Config:
         return self.home / "keys" if not configured else self.home / Path(configured).expanduser()
     tax_rates: tuple[TaxRateConfig, ...] = ()
     host: HostConfig = field(default_factory=HostConfig)
+    # [licence] (issue 15): None when the value was built without a file (tests); see
+    # `config._licence.licence_settings` for the defaults then.
+    licence: LicenceSettings | None = None
 
     def model_named(self, name: str) -> ModelConfig | None:
         for model in self.models:

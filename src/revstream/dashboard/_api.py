@@ -35,6 +35,7 @@ from ..store import (
     verification_states,
 )
 from ._errors import BadRequest, NotFound
+from ._licence import licence_routes  # licence (issue 15)
 from ._statement_files import statement_csv, statement_markdown
 from ._viewer import CUSTOMER, HOST, LICENSOR, Viewer, require, resolve_viewer, token_of
 from ..store._dashboard import fee_revenue
@@ -291,5 +292,6 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{api}/licensor/trend", licensor_trend, methods=["GET"]),
         Route(f"{api}/customer/usage", customer_usage, methods=["GET"]),
         Route(f"{api}/customer/balance", customer_balance_view, methods=["GET"]),
+        *licence_routes(api),  # licence (issue 15): status panel, "Built with Llama" footer
         Route(f"{api}/{{rest:path}}", unknown),
     ]

@@ -45,6 +45,7 @@ from ._plan_limits import PlanLimitCache
 from ._routes_v1 import chat_completions, completions, list_models, my_balance, my_usage
 from ._routes_plans import my_invoice, my_invoices, my_plan
 from ._state import AppState, ServedModel, system_clock_us
+from ._licence import build_licence_runtime, run_licence_flusher  # licence (issue 15)
 from ._transparency import (
     checkpoint,
     consistency_proof,
@@ -174,10 +175,12 @@ async def _build_state(
         for name in model_config.names:
             models[name] = ServedModel(model_config, backend)
     limiter = make_rate_limiter(config.store.redis_url, clock_us=clock)
+    licence = await build_licence_runtime(config, engine)  # licence (issue 15)
     return AppState(
         config=config, engine=engine, writer=writer, keys=KeyCache(engine, config.server.auth_cache_ttl_s),
         metrics=Metrics(), worker_id=worker_id, models=models, limiter=limiter,
         plan_limits=PlanLimitCache(engine, config.server.auth_cache_ttl_s), clock=clock or system_clock_us,
+        licence=licence,
     )
 
 
@@ -212,13 +215,16 @@ def create_app(
         beat = asyncio.create_task(_heartbeat(state))
         stop_appender = asyncio.Event()
         appender = asyncio.create_task(run_appender(state, stop_appender))
+        state.metrics.add_text(state.licence.metrics_text)  # licence (issue 15): MAU gauges
+        licence_flusher = asyncio.create_task(run_licence_flusher(state, stop_appender))  # licence (issue 15)
         try:
             yield
         finally:
             beat.cancel()
             stop_appender.set()  # let an append in progress commit, then stop
-            await asyncio.wait([appender], timeout=15)
+            await asyncio.wait([appender, licence_flusher], timeout=15)  # the flusher merges once more
             await _teardown(state)
+            await state.licence.close()  # licence (issue 15): after its webhooks ran (teardown awaits them)
 
     routes = [
         Route("/v1/models", list_models, methods=["GET"]),

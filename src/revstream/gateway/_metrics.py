@@ -43,6 +43,13 @@ class Metrics:
 
         # Labelled children, looked up once: `labels()` validates and locks on every call.
         self._children: dict[tuple, object] = {}
+        # Exposition text other parts add after the samples above (the licence's MAU gauges,
+        # which come from the store and are the same whichever worker answers).
+        self._texts: list = []
+
+    def add_text(self, source) -> None:
+        """Add a `() -> bytes` of Prometheus exposition text to every `render`."""
+        self._texts.append(source)
 
     def _child(self, metric, *labels):
         key = (id(metric), *labels)
@@ -65,8 +72,9 @@ class Metrics:
             self._child(self.ttft, model).observe(ttft_ms / 1000)
 
     def render(self) -> tuple[bytes, str]:
+        extra = b"".join(source() for source in self._texts)
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+            return generate_latest(registry) + extra, CONTENT_TYPE_LATEST
+        return generate_latest(self.registry) + extra, CONTENT_TYPE_LATEST

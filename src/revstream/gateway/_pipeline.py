@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import orjson  # licence (issue 15): the body of a refused completion
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,6 +25,7 @@ from ..store import StoredResponse
 from ._admission import Idempotency, Replayed, admit
 from ._call import Call, Outcome
 from ._errors import from_backend
+from ._licence import output_refusal  # licence (issue 15)
 from ._responses import ResponseBuilder
 from ._schema import ParsedRequest
 from ._streaming import CLIENT_LEFT, EventStreamResponse, wait_for_disconnect
@@ -39,7 +41,7 @@ async def run(call: Call, parsed: ParsedRequest, request: Request) -> Response:
     builder = ResponseBuilder(call.endpoint, _response_id(call), created_s, parsed.generation.model, parsed.include_usage)
     if parsed.generation.stream:
         return await _stream(call, builder)
-    return await _complete(call, builder, request)
+    return await _complete(call, builder, request, parsed)
 
 
 def _response_id(call: Call) -> str:
@@ -58,7 +60,7 @@ async def _collect(call: Call) -> tuple[str, Finish]:
     raise BackendError("the backend ended without finishing")
 
 
-async def _complete(call: Call, builder: ResponseBuilder, request: Request) -> Response:
+async def _complete(call: Call, builder: ResponseBuilder, request: Request, parsed: ParsedRequest) -> Response:
     """A whole completion, generated while the connection is watched: a client that leaves
     cancels generation at once and the call is recorded as aborted."""
     handler = asyncio.current_task()
@@ -85,6 +87,11 @@ async def _complete(call: Call, builder: ResponseBuilder, request: Request) -> R
         raise
     finally:
         watcher.cancel()
+    refused = await output_refusal(call.state, parsed, text, call.headers)  # licence (issue 15): outputs
+    if refused is not None:  # generated, so billed as consumed; the text is withheld
+        stored = StoredResponse(400, "application/json", orjson.dumps(refused.body()))
+        await call.finish(Outcome(UsageStatus.OK, finish, response=stored))
+        return refused.response(call.request_id)
     body = builder.complete(text, finish)
     await call.finish(Outcome(UsageStatus.OK, finish, response=StoredResponse(200, "application/json", body)))
     return Response(body, media_type="application/json", headers=call.headers)

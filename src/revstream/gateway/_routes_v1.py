@@ -15,6 +15,7 @@ from ..store import customer_balance, list_usage
 from ..metering import balance_json
 from ._errors import ApiError, invalid
 from ._pipeline import Idempotency, Replayed, admit, run
+from ._licence import flag_headers, models_entry_fields, screen_request  # licence (issue 15)
 from ._schema import parse_chat, parse_completion
 from ._state import AppState
 
@@ -57,7 +58,8 @@ async def list_models(request: Request) -> Response:
     state = state_of(request)
     await state.keys.authenticate(request.headers)
     data = [
-        {"id": name, "object": "model", "created": CREATED_EPOCH_S, "owned_by": served.config.owned_by}
+        {"id": name, "object": "model", "created": CREATED_EPOCH_S, "owned_by": served.config.owned_by,
+         **models_entry_fields(state, name)}  # licence (issue 15): its id, "Built with Llama" where asked
         for name, served in state.models.items()
     ]
     return json_response({"object": "list", "data": data})
@@ -79,10 +81,13 @@ async def _generate(request: Request, endpoint: str, parse) -> Response:
     parsed = parse(parse_json(body), state.config.limits)
     request.scope["revstream.model"] = parsed.generation.model
     request_id = request.scope["revstream.request_id"]
+    # licence (issue 15): end user counted, prompt screened; a refusal raises before admission
+    screened = await screen_request(state, parsed, principal, request.headers)
     try:
         call = await admit(state, parsed, principal, request_id, endpoint, idempotency_of(request, body))
     except Replayed as replayed:
         return replayed.response
+    call.headers.update(flag_headers(screened))  # licence (issue 15)
     request.scope["revstream.model"] = call.served.config.name
     return await run(call, parsed, request)
 

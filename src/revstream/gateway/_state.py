@@ -48,6 +48,8 @@ class AppState:
     # Time of the request path (usage record times, durations, the in-process rate limiter):
     # µs since the Unix epoch. Tests inject a clock they move on.
     clock: Callable[[], int] = system_clock_us
+    # Licence compliance (issue 15, `_licence.LicenceRuntime`): end users, acceptable use.
+    licence: object | None = None
 
     def model(self, name: str) -> ServedModel | None:
         return self.models.get(name)

@@ -14,6 +14,8 @@ VIOLATION, WARNING, INFO = "violation", "warning", "info"
 SEVERITIES = (VIOLATION, WARNING, INFO)
 # Where revstream itself shows a model's attribution ("Built with Llama").
 SURFACE_MODELS_ENDPOINT, SURFACE_DASHBOARD = "models_endpoint", "dashboard"
+# What the install found of a licence text (see `InstallFacts.texts`).
+TEXT_INSTALLED, TEXT_MISSING, TEXT_MISMATCH = "installed", "missing", "mismatch"
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -47,6 +49,9 @@ class InstallFacts:
     attribution_surfaces: frozenset[str] = frozenset()
     attribution_url: str | None = None
     domicile: str | None = None
+    # (text id, TEXT_INSTALLED | TEXT_MISSING | TEXT_MISMATCH, where it was looked for) of the
+    # licence texts the caller looked for; a text not listed is not reported.
+    texts: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +149,34 @@ def _licence_findings(licence: Licence, facts: InstallFacts) -> list[Finding]:
         else:
             findings.append(Finding(INFO, "attribution_shown", f"“{attribution.text}” is shown on "
                                     f"{', '.join(shown)}", None, licence.id, attribution.clause))
+    findings.extend(_text_findings(licence, facts))
     threshold = licence.threshold_at(facts.day)
     if threshold is not None:
         measured = f", measured in {threshold.measured_month}" if threshold.measured_month else ""
         findings.append(Finding(INFO, "mau_threshold", f"{licence.name}: a separate licence is needed above "
                                 f"{threshold.users:,} monthly active users{measured} (this install and its "
                                 "affiliates together)", None, licence.id, threshold.clause))
+    return findings
+
+
+def _text_findings(licence: Licence, facts: InstallFacts) -> list[Finding]:
+    """A licence text that is not installed, or not the recorded one: a warning. revstream does
+    not ship the Llama texts (they come with the models); the registry's clause citations stand
+    without them, but the host cannot show or check the text its terms come from."""
+    wanted = [licence.text_id, licence.acceptable_use.text_id if licence.acceptable_use else None]
+    states = {text_id: (state, where) for text_id, state, where in facts.texts}
+    findings = []
+    for text_id in wanted:
+        if text_id not in states:
+            continue
+        state, where = states[text_id]
+        if state == TEXT_MISSING:
+            findings.append(Finding(WARNING, "licence_text_missing", f"licence text not installed: {text_id} "
+                                    f"(looked in {where}; set [licence] texts_dir to where the model's licence "
+                                    "files are)", None, licence.id))
+        elif state == TEXT_MISMATCH:
+            findings.append(Finding(WARNING, "licence_text_mismatch", f"licence text {text_id} in {where} is not "
+                                    "the text the registry records (SHA-256 differs)", None, licence.id))
     return findings
 
 

@@ -19,9 +19,12 @@ class Classifier(Protocol):
     async def classify(self, messages: Sequence[tuple[str, str]], role: str = "user") -> Verdict: ...
 
 
-def classifier_for(settings: LicenceSettings) -> BuiltinClassifier | LlamaGuardClassifier:
-    """The classifier `[licence] classifier` names (a Llama Guard one must be `start()`ed)."""
+def classifier_for(settings: LicenceSettings) -> BuiltinClassifier | LlamaGuardClassifier | None:
+    """The classifier `[licence] classifier` names (a Llama Guard one must be `start()`ed);
+    None for "none" (no acceptable-use screen)."""
+    if settings.classifier == "none":
+        return None
     guard = settings.llama_guard
     if settings.classifier == "llama-guard" and guard is not None:
-        return LlamaGuardClassifier(guard.base_url, guard.model, guard.api_key_env, guard.timeout_s)
+        return LlamaGuardClassifier(guard.base_url, guard.model, guard.api_key_env, guard.timeout_s, guard.mode)
     return BuiltinClassifier()

@@ -13,9 +13,10 @@ import tomllib
 from dataclasses import dataclass, replace
 from datetime import date
 from importlib import resources
+from pathlib import Path
 from typing import Any, Mapping
 
-from ._errors import RegistryError
+from ._errors import RegistryError, TextNotInstalled
 from ._hazards import HAZARD_CODES
 from ._terms import (
     REGIONS,
@@ -100,15 +101,25 @@ def load_registry() -> Registry:
     return parse_registry(raw)
 
 
-def read_licence_text(text: LicenceText) -> str:
-    """A shipped licence text, checked against its recorded SHA-256."""
-    path = resources.files(__package__).joinpath(TEXTS_DIR)
+def read_licence_text(text: LicenceText, texts_dir: Path | None = None) -> str:
+    """A licence text, read from `texts_dir` (default: the package's `texts/` folder) and
+    checked against its recorded SHA-256. revstream does not ship the Llama texts (they come
+    with the models): `TextNotInstalled` says the file is not there, a plain `RegistryError`
+    that a file is there but is not the recorded text."""
+    if texts_dir is None:
+        path = resources.files(__package__).joinpath(TEXTS_DIR)
+        where = f"the package's {TEXTS_DIR}/"
+    else:
+        path, where = texts_dir, str(texts_dir)
     for part in text.path.split("/"):
         path = path.joinpath(part)
     try:
         data = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError) as error:
-        raise RegistryError(f"licence text {text.id} is not installed at {TEXTS_DIR}/{text.path}") from error
+        raise TextNotInstalled(f"licence text {text.id} is not installed: no {text.path} in {where}") from error
+    except OSError as error:
+        raise TextNotInstalled(f"licence text {text.id} cannot be read at {text.path} in {where}: "
+                               f"{error.strerror}") from error
     digest = hashlib.sha256(data).hexdigest()
     if digest != text.sha256:
         raise RegistryError(f"licence text {text.id}: SHA-256 {digest} is not the recorded {text.sha256}")

@@ -7,7 +7,13 @@
     affiliates = ["acme-us", "acme-eu"]  # installs whose monthly active users count with this one's
     mau_alert_percent = [50, 80, 100]  # alerts at these percentages of the threshold in force
     mau_exact_users_max = 100000       # exact distinct count up to here, HyperLogLog above
-    classifier = "builtin"             # or "llama-guard" (needs [licence.llama_guard])
+    mau_alert_webhook = "https://..."  # optional: POSTed once per crossing, with the alert as JSON
+    mau_flush_interval_s = 1.0         # how often each worker merges its new users into the store
+    texts_dir = "/usr/share/llama"     # where the licence texts are (default: the package's texts/)
+    classifier = "builtin"             # or "llama-guard" (needs [licence.llama_guard]), or inline:
+                                       # classifier = {base_url = "...", model = "llama-guard-3-1b"};
+                                       # "none": no acceptable-use screen (users are still counted)
+    classifier_unavailable = "allow"   # or "refuse" (503) when the classifier cannot answer
     classify_outputs = false
 
     [licence.acceptable_use]           # per hazard category: log, flag or refuse
@@ -19,6 +25,7 @@
     model = "llama-guard-3-1b"
     api_key_env = "GUARD_KEY"
     timeout_s = 5.0
+    mode = "completions"               # or "chat" (the upstream applies Llama Guard's template)
 
     [[licence.models]]                 # what the host declares about a served model
     model = "llama-acme-8b"            # the served name (as in [[models]])
@@ -48,11 +55,16 @@ from ._terms import Licence, WeightsEntry
 
 MAU_EXACT_USERS_MAX_DEFAULT = 100_000
 MAU_ALERT_PERCENT_DEFAULT = (50, 80, 100)
-CLASSIFIERS = ("builtin", "llama-guard")
+MAU_FLUSH_INTERVAL_S_DEFAULT = 1.0
+CLASSIFIERS = ("builtin", "llama-guard", "none")
+ON_UNAVAILABLE = ("allow", "refuse")
+GUARD_MODES = ("completions", "chat")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _KEYS = {"domicile", "notice_path", "attribution_url", "affiliates", "mau_alert_percent", "mau_exact_users_max",
-         "classifier", "classify_outputs", "acceptable_use", "llama_guard", "models", "licences"}
+         "mau_alert_webhook", "mau_flush_interval_s", "texts_dir", "classifier", "classifier_unavailable",
+         "classify_outputs", "acceptable_use", "llama_guard", "models", "licences"}
+_GUARD_KEYS = {"base_url", "model", "api_key_env", "timeout_s", "mode"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +82,7 @@ class LlamaGuardSettings:
     model: str
     api_key_env: str | None = None
     timeout_s: float = 5.0
+    mode: str = "completions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +100,13 @@ class LicenceSettings:
     models: tuple[ModelDeclaration, ...] = ()
     licences: tuple[Licence, ...] = ()
     weights: tuple[WeightsEntry, ...] = ()
+    # Where the licence texts are read from (None: the package's own texts/ folder).
+    texts_dir: Path | None = None
+    mau_alert_webhook: str | None = None
+    mau_flush_interval_s: float = MAU_FLUSH_INTERVAL_S_DEFAULT
+    # What a request gets when the classifier cannot answer: "allow" (counted, logged) or
+    # "refuse" (503 classifier_unavailable).
+    classifier_unavailable: str = "allow"
 
     def declaration(self, names: tuple[str, ...]) -> ModelDeclaration | None:
         return next((d for d in self.models if d.model in names), None)
@@ -103,17 +123,17 @@ def parse_licence_settings(raw: Any, home: Path) -> LicenceSettings:
     domicile = _string(raw, "domicile")
     if domicile is not None and not _COUNTRY.fullmatch(domicile):
         raise SettingsError(f"licence.domicile: an ISO 3166-1 alpha-2 country code in capitals, e.g. \"DE\" (got {domicile!r})")
-    classifier = _string(raw, "classifier") or "builtin"
-    if classifier not in CLASSIFIERS:
-        raise SettingsError(f"licence.classifier: one of {', '.join(CLASSIFIERS)}")
-    guard = _llama_guard(raw.get("llama_guard"))
-    if classifier == "llama-guard" and guard is None:
-        raise SettingsError("licence.llama_guard: required when licence.classifier is \"llama-guard\"")
+    classifier, guard = _classifier(raw)
     try:
         licences = tuple(parse_licence(entry, f"licence.licences[{n}]") for n, entry in enumerate(_list(raw, "licences")))
     except RegistryError as error:
         raise SettingsError(str(error)) from error
     models = tuple(_model(entry, f"licence.models[{n}]") for n, entry in enumerate(_list(raw, "models")))
+    texts_dir = _string(raw, "texts_dir")
+    texts = Path(texts_dir).expanduser() if texts_dir else None
+    unavailable = raw.get("classifier_unavailable", "allow")
+    if unavailable not in ON_UNAVAILABLE:
+        raise SettingsError(f"licence.classifier_unavailable: one of {', '.join(ON_UNAVAILABLE)}")
     return LicenceSettings(
         notice_path=notice if notice.is_absolute() else home / notice,
         domicile=domicile,
@@ -129,7 +149,42 @@ def parse_licence_settings(raw: Any, home: Path) -> LicenceSettings:
         licences=licences,
         weights=tuple(WeightsEntry(d.weights_sha256, d.licence_id, d.model)
                                 for d in models if d.weights_sha256 and d.licence_id),
+        texts_dir=None if texts is None else texts if texts.is_absolute() else home / texts,
+        mau_alert_webhook=_url(raw, "mau_alert_webhook"),
+        mau_flush_interval_s=_seconds(raw, "mau_flush_interval_s", MAU_FLUSH_INTERVAL_S_DEFAULT),
+        classifier_unavailable=unavailable,
     )
+
+
+def _classifier(raw: Mapping[str, Any]) -> tuple[str, LlamaGuardSettings | None]:
+    """`classifier = "builtin"`, `"llama-guard"` with [licence.llama_guard], or an inline
+    table of the Llama Guard upstream's keys."""
+    value = raw.get("classifier", "builtin")
+    if isinstance(value, Mapping):
+        if "llama_guard" in raw:
+            raise SettingsError("licence.classifier: an inline upstream or [licence.llama_guard], not both")
+        return "llama-guard", _llama_guard(value, "licence.classifier")
+    if value not in CLASSIFIERS:
+        raise SettingsError(f"licence.classifier: one of {', '.join(CLASSIFIERS)}, or a table of a Llama Guard "
+                            "upstream's base_url and model")
+    guard = _llama_guard(raw.get("llama_guard"))
+    if value == "llama-guard" and guard is None:
+        raise SettingsError("licence.llama_guard: required when licence.classifier is \"llama-guard\"")
+    return value, guard
+
+
+def _url(raw: Mapping[str, Any], key: str) -> str | None:
+    value = _string(raw, key)
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise SettingsError(f"licence.{key}: an http:// or https:// URL")
+    return value
+
+
+def _seconds(raw: Mapping[str, Any], key: str, default: float) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise SettingsError(f"licence.{key}: a positive number of seconds")
+    return float(value)
 
 
 def _model(raw: Any, where: str) -> ModelDeclaration:
@@ -161,22 +216,24 @@ def _policy(raw: Any) -> AcceptableUsePolicy:
                                tuple(sorted((k, v) for k, v in raw.items() if k != "default")))
 
 
-def _llama_guard(raw: Any) -> LlamaGuardSettings | None:
+def _llama_guard(raw: Any, where: str = "licence.llama_guard") -> LlamaGuardSettings | None:
     if raw is None:
         return None
-    where = "licence.llama_guard"
     if not isinstance(raw, Mapping):
         raise SettingsError(f"{where}: expected a table")
-    unknown = sorted(set(raw) - {"base_url", "model", "api_key_env", "timeout_s"})
+    unknown = sorted(set(raw) - _GUARD_KEYS)
     if unknown:
-        raise SettingsError(f"{where}.{unknown[0]}: unknown key (known: api_key_env, base_url, model, timeout_s)")
+        raise SettingsError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(sorted(_GUARD_KEYS))})")
     base_url, model = _string(raw, "base_url", where), _string(raw, "model", where)
     if not base_url or not model:
         raise SettingsError(f"{where}: base_url and model are required")
     timeout = raw.get("timeout_s", 5.0)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
         raise SettingsError(f"{where}.timeout_s: a positive number of seconds")
-    return LlamaGuardSettings(base_url, model, _string(raw, "api_key_env", where), float(timeout))
+    mode = raw.get("mode", "completions")
+    if mode not in GUARD_MODES:
+        raise SettingsError(f"{where}.mode: one of {', '.join(GUARD_MODES)}")
+    return LlamaGuardSettings(base_url, model, _string(raw, "api_key_env", where), float(timeout), mode)
 
 
 def _percentages(value: Any) -> tuple[int, ...]:

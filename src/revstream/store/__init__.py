@@ -74,6 +74,17 @@ from ._log_read import (
     prefix_hashes,
 )
 from ._audits import AuditedStatement, list_audited_statements, record_audit
+from ._licence import (  # licence compliance (issue 15)
+    MauMerge,
+    MonthStatus,
+    add_use_counts,
+    licence_secret,
+    licence_status,
+    merge_mau,
+    month_state_sha256,
+    record_mau_alerts,
+    set_alert_delivery,
+)
 from ._usage_import import ImportRejected, ImportReport, import_usage
 from ._writer import UsageWriter, UsageWriterClosed
 from ._dashboard import (
@@ -197,4 +208,14 @@ __all__ = [
     "top_customers",
     "usage_by_day",
     "verification_states",
+    # licence compliance (_licence, issue 15)
+    "MauMerge",
+    "MonthStatus",
+    "add_use_counts",
+    "licence_secret",
+    "licence_status",
+    "merge_mau",
+    "month_state_sha256",
+    "record_mau_alerts",
+    "set_alert_delivery",
 ]

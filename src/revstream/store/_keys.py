@@ -1,7 +1,8 @@
 """The host's secrets: key files in the home, never the shared database.
 
-The transparency log's Ed25519 signing key and the pseudonym secret (which turns customers
-into the keyed pseudonyms of the log) are read from files in a key directory (default
+The transparency log's Ed25519 signing key, the pseudonym secret (which turns customers
+into the keyed pseudonyms of the log) and the key of end users' hashes (monthly active
+users) are read from files in a key directory (default
 ``HOME/keys``; ``[transparency] keys_dir``), each 0600 in a 0700 directory, or from the
 environment (``REVSTREAM_LOG_SIGNER_KEY``, ``REVSTREAM_PSEUDONYM_SECRET``), which wins. Every
 replica of a fleet needs the same two secrets: copy the key directory, point ``keys_dir`` at
@@ -28,9 +29,13 @@ from ._schema import meta
 
 SIGNER_KEY: Final = "log-signer.key"
 PSEUDONYM_SECRET: Final = "pseudonym.secret"
+MAU_SECRET: Final = "mau.secret"
+"""The key of end users' hashes for monthly active users (see `revstream.licence`)."""
 # Where an older revstream kept each one, in `meta`.
-LEGACY_META_KEYS: Final = {SIGNER_KEY: "log_signer_key", PSEUDONYM_SECRET: "log_pseudonym_secret"}
-ENVIRONMENT: Final = {SIGNER_KEY: "REVSTREAM_LOG_SIGNER_KEY", PSEUDONYM_SECRET: "REVSTREAM_PSEUDONYM_SECRET"}
+LEGACY_META_KEYS: Final = {SIGNER_KEY: "log_signer_key", PSEUDONYM_SECRET: "log_pseudonym_secret",
+                           MAU_SECRET: "licence_mau_secret"}
+ENVIRONMENT: Final = {SIGNER_KEY: "REVSTREAM_LOG_SIGNER_KEY", PSEUDONYM_SECRET: "REVSTREAM_PSEUDONYM_SECRET",
+                      MAU_SECRET: "REVSTREAM_MAU_SECRET"}
 KEYS_DIR_MODE: Final = 0o700
 KEYS_OPTION: Final = "revstream_keys"
 """The engine's execution option that carries its `KeyRing`."""

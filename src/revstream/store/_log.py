@@ -26,7 +26,6 @@ the leaf's version.
 from __future__ import annotations
 
 import functools
-import secrets
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -47,13 +46,11 @@ from ..transparency import (
     sign_note,
     verify_consistency,
 )
-from ._errors import Conflict, StoreError
+from ._errors import StoreError
+from ._host_secrets import host_secret
 from ._keys import (
     PSEUDONYM_SECRET,
     SIGNER_KEY,
-    create_secret,
-    key_ring_of,
-    read_secret,
     require_secret,
 )
 from ._log_sources import SOURCES, USAGE_SOURCE, Leaf, LogSource, usage_waiting_since
@@ -123,19 +120,8 @@ class LogCheck:
 # --- leaves ---------------------------------------------------------------------------
 
 def pseudonym_secret(engine: Engine) -> bytes:
-    """The host's pseudonym secret, generated once; kept in the key directory (see `_keys`)."""
-    ring = key_ring_of(engine)
-    value = ring.read(PSEUDONYM_SECRET) if ring is not None else None
-    if value is None:
-        with writing(engine) as connection:
-            value = read_secret(connection, PSEUDONYM_SECRET)
-            if value is None:
-                value = secrets.token_hex(_SECRET_BYTES)
-                try:
-                    create_secret(connection, PSEUDONYM_SECRET, value)
-                except Conflict:  # another process made it first
-                    value = require_secret(connection, PSEUDONYM_SECRET)
-    return bytes.fromhex(value)
+    """The host's pseudonym secret (customers → keyed pseudonyms in the log)."""
+    return host_secret(engine, PSEUDONYM_SECRET)
 
 
 # --- the tree -------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Final, Sequence
 
-from sqlalchemy import Connection, Table, and_, select, update
+from sqlalchemy import Connection, Table, and_, select, true, update
 
 from ..leaves import (
     FEE_VERSION,
@@ -36,6 +36,9 @@ from ..leaves import (
     fee_leaf,
     usage_leaf,
 )
+from ..licence import LEAF_VERSION as LICENCE_VERSION, licence_leaf
+from ._licence import freeze_licence_months, leaf_entry
+from ._licence_schema import licence_leaves
 from ._schema import fees, log_leaves, usage_records
 from ._sql import bulk_update
 
@@ -76,6 +79,9 @@ class LogSource:
     # condition of its rows that are final.
     table: Table | None = None
     ready: object = None
+    # Called by a period's close before it appends and signs (connection, period, now_us): a
+    # source whose leaves a close creates (the `licence` leaf of the month) writes them here.
+    prepare: Callable[[Connection, str, int], None] | None = None
 
 
 # --- usage records ----------------------------------------------------------------------
@@ -166,7 +172,32 @@ FEE_SOURCE: Final = LogSource(
     lambda row, secret, version, keys: fee_leaf(fee_fields(row, secret)),
 )
 
-SOURCES: Final = (FEE_SOURCE, USAGE_SOURCE)
+# --- licence (issue 15): a closed month's active users and acceptable-use counts ---------
+
+def _licence_leaf(row, secret: bytes) -> Leaf:
+    return Leaf(LeafKind.LICENCE, LICENCE_VERSION, row.month, licence_leaf(leaf_entry(row)))
+
+
+def _licence_mark(connection: Connection, positions: Sequence[tuple[int, str]]) -> None:
+    bulk_update(connection, "licence_leaves", "month", ("log_index",), ("bigint", "text"), positions,
+                condition="log_index IS NULL")
+
+
+def _licence_rows(connection: Connection, ids: Sequence[str]) -> dict:
+    return {row.month: row for row in connection.execute(
+        select(licence_leaves).where(licence_leaves.c.month.in_(list(ids))))}
+
+
+LICENCE_SOURCE: Final = LogSource(
+    LeafKind.LICENCE,
+    lambda: select(licence_leaves).where(licence_leaves.c.log_index.is_(None)).order_by(licence_leaves.c.month),
+    _licence_leaf, _licence_mark, _licence_rows,
+    lambda row, secret, version, keys: licence_leaf(leaf_entry(row)),
+    table=licence_leaves, ready=true(), prepare=freeze_licence_months,
+)
+# --- end licence
+
+SOURCES: Final = (FEE_SOURCE, LICENCE_SOURCE, USAGE_SOURCE)
 """Every source, in the order an append takes from them."""
 SOURCE_OF_KIND: Final = {source.kind: source for source in SOURCES}
 
@@ -175,6 +206,15 @@ SOURCE_OF_KIND: Final = {source.kind: source for source in SOURCES}
 
 def positional_sources() -> tuple[LogSource, ...]:
     return tuple(source for source in SOURCES if source.table is not None)
+
+
+def prepare_close(connection: Connection, period: str, now_us: int) -> None:
+    """In a close's first transaction, before it appends and signs: every source that makes
+    leaves at a close (see `LogSource.prepare`) makes them now, so they land below the close's
+    checkpoint and are settled by it."""
+    for source in SOURCES:
+        if source.prepare is not None:
+            source.prepare(connection, period, now_us)
 
 
 def mark_settled(connection: Connection, period: str, log_size: int | None) -> None:

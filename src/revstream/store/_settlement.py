@@ -65,7 +65,7 @@ from ._amounts import join, sum_request_amounts
 from ._errors import NotFound, StoreError
 from ._fees import computed_fees, period_fees, plan_tokens, record_period_fees
 from ._ledger import post_entries
-from ._log_sources import mark_settled, positional_sources, settled_leaves
+from ._log_sources import mark_settled, positional_sources, prepare_close, settled_leaves
 from ._log import LogIntegrityError, checkpoint_for_close, pseudonym_secret
 from ._log_keys import log_origin, settled_base_size, sign_statement
 from ._plans import plans_by_id
@@ -149,6 +149,7 @@ def _begin_close(engine: Engine, period: str, now_us: int) -> None:
         # exactly between the previous close's checkpoint and this one's.
         # The period's fees are stored first, so the checkpoint below has them as leaves.
         record_period_fees(connection, period, now_us)
+        prepare_close(connection, period, now_us)  # leaves a close makes (the month's `licence` leaf, issue 15)
         checkpoint = checkpoint_for_close(connection, secret, now_us)
         if checkpoint is None:
             not_settled_now, claimable = usage_records.c.status == STATUS_PENDING, usage_records.c.status != STATUS_PENDING

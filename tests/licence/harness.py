@@ -1,0 +1,168 @@
+"""A real gateway in this process (uvicorn on a free port) with a `[licence]` section, an echo
+backend whose answers the test sets, and a clock the test moves: requests can be timed in a
+month that has ended, so its close, its `licence` leaf and `revstream verify` run for real.
+
+Also a small HTTP receiver (the alert webhook, a Llama Guard upstream answering in its output
+format): a Starlette app on its own port, recording what it was sent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import AsyncIterator
+
+import openai
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from revstream.backends import Backend, Event, Finish, GenerationRequest, PreparedRequest, TextDelta, UsageMeter
+from revstream.config import Config, ModelConfig, ServerConfig, StoreConfig, TransparencyConfig
+from revstream.config._licence import licence_section
+from revstream.gateway import create_app
+from revstream.store import create_key, make_engine, upgrade
+
+from conftest import free_port
+
+WAIT_S = 30.0
+"""Generous bound on anything a test waits for; never a timing assertion."""
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout_s: float = WAIT_S):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Echo(Backend):
+    """Answers `Echo.answer` (words), a token a word; counts the calls that reached it."""
+
+    kind = "echo"
+    context_window = 1000
+    answer = "Paris is the capital of France."
+    started = 0
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def ready(self):
+        return True, "echo"
+
+    async def prepare(self, request: GenerationRequest) -> PreparedRequest:
+        tokens = sum(len(m.content.split()) for m in request.messages) + len(request.prompt.split())
+        return PreparedRequest(request, tokens, request.max_tokens or 16)
+
+    async def execute(self, prepared: PreparedRequest, meter: UsageMeter) -> AsyncIterator[Event]:
+        Echo.started += 1
+        meter.tokens_prompt = prepared.tokens_prompt
+        try:
+            words = Echo.answer.split(" ")
+            for index, word in enumerate(words[:prepared.max_tokens]):
+                meter.tokens_completion += 1
+                yield TextDelta(word if index == 0 else " " + word)
+            yield Finish("stop", meter.tokens_prompt, meter.tokens_completion, "backend")
+        finally:
+            meter.settled.set()
+
+
+class Clock:
+    """The request path's time: µs since the epoch, set by the test."""
+
+    def __init__(self, now_us: int | None = None) -> None:
+        self.now_us = now_us
+
+    def __call__(self) -> int:
+        return self.now_us if self.now_us is not None else time.time_ns() // 1000
+
+
+class Host:
+    """One gateway (a worker of the host) on `database_url`, serving `models` (echo backends)."""
+
+    def __init__(self, database_url: str, home: Path, licence_toml: str = "", models=("llama-3.1-8b-instruct",),
+                 clock: Clock | None = None, origin: str = "licence.test/log") -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        raw = tomllib.loads(licence_toml).get("licence", {}) if licence_toml else {}
+        self.config = Config(
+            home=home, server=ServerConfig(auth_cache_ttl_s=0), store=StoreConfig(database_url=database_url),
+            models=tuple(ModelConfig(name=name, backend="echo") for name in models),
+            transparency=TransparencyConfig(origin=origin, log_append_interval_s=0.2, checkpoint_interval_s=3600),
+            licence=licence_section(raw, home),
+        )
+        self.engine = make_engine(database_url)
+        upgrade(self.engine)
+        self.clock = clock or Clock()
+        self.port = free_port()
+        self.app = create_app(self.config, backends={"echo": Echo}, clock=self.clock)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, port=self.port, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "Host":
+        self.thread.start()
+        wait_until(lambda: self.server.started, "the gateway's start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(WAIT_S)
+        self.engine.dispose()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def new_key(self, customer: str) -> str:
+        return create_key(self.engine, customer, time.time_ns() // 1000)[0]
+
+    def client(self, key: str) -> openai.OpenAI:
+        return openai.OpenAI(base_url=self.base_url + "/v1", api_key=key, max_retries=0, timeout=WAIT_S)
+
+    @property
+    def runtime(self):
+        return self.app.state.revstream.licence
+
+
+class Receiver:
+    """An HTTP server that records JSON POSTs and answers them with `respond(path, body)`."""
+
+    def __init__(self, respond: Callable[[str, dict], dict] | None = None) -> None:
+        self.received: list[tuple[str, dict]] = []
+        self.respond = respond or (lambda path, body: {"ok": True})
+
+        async def handle(request: Request):
+            body = await request.json()
+            self.received.append((request.url.path, body))
+            return JSONResponse(self.respond(request.url.path, body))
+
+        app = Starlette(routes=[Route("/{path:path}", handle, methods=["POST"])])
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, port=self.port, log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "Receiver":
+        self.thread.start()
+        wait_until(lambda: self.server.started, "the receiver's start")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(WAIT_S)
