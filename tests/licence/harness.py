@@ -95,16 +95,17 @@ class Host:
     """One gateway (a worker of the host) on `database_url`, serving `models` (echo backends)."""
 
     def __init__(self, database_url: str, home: Path, licence_toml: str = "", models=("llama-3.1-8b-instruct",),
-                 clock: Clock | None = None, origin: str = "licence.test/log") -> None:
+                 clock: Clock | None = None, origin: str = "licence.test/log", keys_dir: Path | None = None) -> None:
         home.mkdir(parents=True, exist_ok=True)
         raw = tomllib.loads(licence_toml).get("licence", {}) if licence_toml else {}
         self.config = Config(
             home=home, server=ServerConfig(auth_cache_ttl_s=0), store=StoreConfig(database_url=database_url),
             models=tuple(ModelConfig(name=name, backend="echo") for name in models),
-            transparency=TransparencyConfig(origin=origin, log_append_interval_s=0.2, checkpoint_interval_s=3600),
+            transparency=TransparencyConfig(origin=origin, log_append_interval_s=0.2, checkpoint_interval_s=3600,
+                                            keys_dir=None if keys_dir is None else str(keys_dir)),
             licence=licence_section(raw, home),
         )
-        self.engine = make_engine(database_url)
+        self.engine = make_engine(database_url, self.config.keys_dir)
         upgrade(self.engine)
         self.clock = clock or Clock()
         self.port = free_port()

@@ -61,8 +61,11 @@ def test_end_users_come_from_the_user_field_the_header_or_the_key(tmp_path):
 @pytest.fixture
 def replicas(database_url, tmp_path):
     clock = Clock(OCTOBER)
-    with Host(database_url, tmp_path / "a", FAST, clock=clock) as first, \
-            Host(database_url, tmp_path / "b", FAST, clock=clock) as second:
+    # Replicas of one host share its key directory (copied, or one shared path): the same
+    # key makes the same end user one hash on both.
+    keys = tmp_path / "keys"
+    with Host(database_url, tmp_path / "a", FAST, clock=clock, keys_dir=keys) as first, \
+            Host(database_url, tmp_path / "b", FAST, clock=clock, keys_dir=keys) as second:
         yield first, second
 
 

@@ -3,7 +3,8 @@
 The environment is read here (and in `_home`, which this calls) only: `REVSTREAM_HOME` and
 the XDG variables (the data directory, see `_home` for the one rule that finds the home and
 the config file in force), `REVSTREAM_DATABASE_URL` and `REVSTREAM_REDIS_URL` (override the
-store URLs, convenient for tests and containers).
+store URLs, convenient for tests and containers), and `REVSTREAM_KEYS_DIR` (overrides
+`transparency.keys_dir`: the replicas of a fleet share one).
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ def _build(raw: dict[str, Any], home: Path, environ: Mapping[str, str], source: 
         store_raw["database_url"] = environ["REVSTREAM_DATABASE_URL"]
     if environ.get("REVSTREAM_REDIS_URL"):
         store_raw["redis_url"] = environ["REVSTREAM_REDIS_URL"]
+    transparency_raw = raw.get("transparency", {})
+    if environ.get("REVSTREAM_KEYS_DIR") and isinstance(transparency_raw, Mapping):
+        transparency_raw = {**transparency_raw, "keys_dir": environ["REVSTREAM_KEYS_DIR"]}
     models_raw = raw.get("models") or []
     if not isinstance(models_raw, list):
         raise ConfigError("models: expected an array of tables ([[models]])")
@@ -111,7 +115,7 @@ def _build(raw: dict[str, Any], home: Path, environ: Mapping[str, str], source: 
         server=_section(ServerConfig, raw.get("server", {}), "server"),
         store=_section(StoreConfig, store_raw, "store"),
         limits=_section(LimitsConfig, raw.get("limits", {}), "limits"),
-        transparency=_transparency(raw.get("transparency", {})),
+        transparency=_transparency(transparency_raw),
         models=models,
         prices=_prices(raw.get("prices") or []),
         licensors=_tables(LicensorConfig, raw.get("licensors") or [], "licensors", ("name",)),
