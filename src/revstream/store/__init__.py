@@ -55,6 +55,7 @@ from ._log import (
     AppendResult,
     CheckpointPolicy,
     LogCheck,
+    LeafTooLarge,
     LogIntegrityError,
     StoredCheckpoint,
     append_log,
@@ -72,6 +73,8 @@ from ._log_read import (
     log_size,
     prefix_hashes,
 )
+# p2-fleet (issue 17): the stored log read as C2SP tlog-tiles
+from ._tiles import published_checkpoint, read_tile, read_tiles, stored_root, tile_end
 from ._audits import AuditedStatement, list_audited_statements, record_audit
 from ._usage_import import ImportRejected, ImportReport, import_usage
 from ._writer import UsageWriter, UsageWriterClosed
@@ -99,6 +102,7 @@ __all__ = [
     "AppendResult",
     "CheckpointPolicy",
     "LogCheck",
+    "LeafTooLarge",
     "LogIntegrityError",
     "StoredCheckpoint",
     "append_log",
@@ -115,6 +119,12 @@ __all__ = [
     "pseudonym",
     "prefix_hashes",
     "pseudonym_secret",
+    # p2-fleet (issue 17): tlog-tiles from the store
+    "published_checkpoint",
+    "read_tile",
+    "read_tiles",
+    "stored_root",
+    "tile_end",
     "ADMITTED",
     "DENIED",
     "MISMATCH",
