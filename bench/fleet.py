@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shlex
@@ -113,13 +114,11 @@ def store_cpu_s() -> float:
 class CpuMeter:
     """CPU seconds of the fleet's group, HAProxy and the store over a `with` block."""
 
-    def __init__(self, fleet_pgid: int | None, haproxy_pid: int | None) -> None:
+    def __init__(self, fleet_pgid: int, haproxy_pid: int) -> None:
         self.fleet_pgid, self.haproxy_pid = fleet_pgid, haproxy_pid
 
     def _now(self) -> tuple[float, float, float]:
-        fleet = group_cpu_s(self.fleet_pgid) if self.fleet_pgid else 0.0
-        haproxy = _pid_cpu_s(self.haproxy_pid) if self.haproxy_pid else 0.0
-        return fleet, haproxy, store_cpu_s()
+        return group_cpu_s(self.fleet_pgid), _pid_cpu_s(self.haproxy_pid), store_cpu_s()
 
     def __enter__(self) -> "CpuMeter":
         self._before = self._now()
@@ -168,20 +167,22 @@ def fleet_key(env: dict[str, str]) -> str:
 
 
 def measure(label: str, url: str, key: str, args: argparse.Namespace, workdir: Path, own_pgids: list[int],
-            meter: CpuMeter) -> dict:
+            meter: CpuMeter | None) -> dict:
     script = workdir / f"post-{label}.lua"
     script.write_text(WRK_SCRIPT % {"body": REQUEST_BODY, "key": key})
     if args.warmup > 0:
         progress(f"{label}: full-load warm-up {args.warmup:g}s")
         run_wrk(url, script, args, args.warmup)
     progress(f"{label}: wrk -t{args.threads} -c{args.connections} for {args.duration:g}s")
-    with OtherLoad(own_pgids) as load, meter:
+    with OtherLoad(own_pgids) as load, meter or contextlib.nullcontext():
         full = run_wrk(url, script, args, args.duration)
     requests = max(1, full["requests"])
     full.update(load.figures)
-    full["fleet_cpu_us_per_request"] = meter.fleet_s * 1e6 / requests
-    full["haproxy_cpu_us_per_request"] = meter.haproxy_s * 1e6 / requests
-    full["store_cpu_us_per_request"] = meter.store_s * 1e6 / requests
+    if meter is not None:
+        full["fleet_cpu_us_per_request"] = meter.fleet_s * 1e6 / requests
+        full["haproxy_cpu_us_per_request"] = meter.haproxy_s * 1e6 / requests
+        # Store processes that end during the run drop out of the sum: never below zero.
+        full["store_cpu_us_per_request"] = max(0.0, meter.store_s) * 1e6 / requests
     progress(f"{label}: {args.rate:g} req/s open loop for {args.duration:g}s")
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
     with OtherLoad(own_pgids) as load:
@@ -207,8 +208,7 @@ def run(args: argparse.Namespace) -> dict:
         config = workdir / "fleet.toml"
         config.write_text(fake_model_config(upstream) + FLEET_CONFIG_EXTRA)
         direct_url = upstream + "/chat/completions"
-        results["direct"] = measure("direct", direct_url, "none", args, workdir, [upstream_process.pid],
-                                    CpuMeter(None, None))
+        results["direct"] = measure("direct", direct_url, "none", args, workdir, [upstream_process.pid], None)
         for replicas in args.replica_counts:
             with scratch_store("postgres", args.postgres_url) as database_url:
                 progress(f"starting scripts/fleet.sh --replicas {replicas}")

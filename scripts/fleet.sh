@@ -104,7 +104,7 @@ PIDS=()
 HAPROXY_PID=""
 stop() {
     trap - EXIT INT TERM
-    [ -n "$HAPROXY_PID" ] && kill -TERM "$HAPROXY_PID" 2>/dev/null || true
+    if [ -n "$HAPROXY_PID" ]; then kill -TERM "$HAPROXY_PID" 2>/dev/null || true; fi
     for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     local deadline=$((SECONDS + STOP_WAIT_S))
     for pid in "$HAPROXY_PID" "${PIDS[@]}"; do
@@ -134,8 +134,8 @@ start_replica() {  # i
     local home=$DIR/replica-$1 port
     port=$(free_port)
     mkdir -p "$home"
-    local args=("$REVSTREAM")
-    [ -n "$CONFIG" ] && args+=(serve --config "$CONFIG") || args+=(serve)
+    local args=("$REVSTREAM" serve)
+    if [ -n "$CONFIG" ]; then args+=(--config "$CONFIG"); fi
     REVSTREAM_HOME=$home REVSTREAM_DATABASE_URL=$DATABASE_URL REVSTREAM_REDIS_URL=$REDIS_URL \
         "${args[@]}" --host 127.0.0.1 --port "$port" --workers 1 >"$home/server.log" 2>&1 &
     PIDS[$1]=$!
@@ -145,7 +145,10 @@ start_replica() {  # i
 step "replica 1 of $REPLICAS (migrates the store) on $DATABASE_URL, Redis $REDIS_URL; files in $DIR"
 start_replica 1
 wait_healthy "http://127.0.0.1:${PORTS[1]}" "${PIDS[1]}" "$DIR/replica-1/server.log"
-sed -n '/first start/,/admin token rotate/p' "$DIR/replica-1/server.log"   # shown once, on a new store
+if grep -q 'first start' "$DIR/replica-1/server.log"; then   # a new store: its secrets, shown once
+    sed -n '/first start/,/admin token rotate/p' "$DIR/replica-1/server.log"
+    echo "(the addresses above are replica 1's own; the fleet answers at http://127.0.0.1:$PORT)"
+fi
 if [ "$REPLICAS" -gt 1 ]; then
     step "replicas 2 to $REPLICAS"
     for i in $(seq 2 "$REPLICAS"); do start_replica "$i"; done

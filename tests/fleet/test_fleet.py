@@ -253,8 +253,8 @@ def test_a_rate_limit_holds_for_the_whole_fleet_not_per_replica(fleet):
     elapsed_s = time.monotonic() - started
     allowed = sum(1 for request_id, _, _ in outcomes if request_id)
     assert {code for request_id, _, code in outcomes if request_id is None} == {"rate_limit_exceeded"}
-    assert len({replica for _, replica, _ in outcomes}) == REPLICAS
-    # One bucket of 12 refilling 12 a minute, in Redis; counters per replica would allow 36.
+    assert len({replica for _, replica, _ in outcomes}) > 1, "the crowd was spread over several replicas"
+    # One bucket of 12 refilling 12 a minute, in Redis; counters per replica would allow 12 each.
     assert 12 <= allowed <= 12 + int(12 * elapsed_s / 60) + 1
     assert len(fleet.records("ratelimited")) == allowed
 
