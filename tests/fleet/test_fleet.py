@@ -1,6 +1,6 @@
 """A fleet as `scripts/fleet.sh` runs it: three `revstream serve` replicas (separate processes,
 separate homes) on one real PostgreSQL and one real Redis, behind Debian's HAProxy, each with
-an `openai` backend on a fake upstream (tests/fleet/fake_upstream.py: exact usage, slow
+an `openai` backend on a fake upstream (tests/fleet/fleet_upstream.py: exact usage, slow
 streams). Through the load balancer only:
 
 * every request leaves exactly one usage record, whichever replica served it;
@@ -47,7 +47,7 @@ from revstream.store import (
 from revstream.store._schema import log_checkpoints, log_leaves
 from revstream.transparency import TileReader, parse_checkpoint, verify_consistency, verify_note
 
-from .fake_upstream import PROMPT_TOKENS
+from .fleet_upstream import PROMPT_TOKENS
 
 pytestmark = [pytest.mark.fleet, pytest.mark.postgres, pytest.mark.redis]
 
@@ -156,7 +156,7 @@ class Fleet:
 def _start_upstream(tmp: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
     log = (tmp / "upstream.log").open("w")
-    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "fake_upstream.py"), "--port", str(port),
+    process = subprocess.Popen([sys.executable, str(Path(__file__).parent / "fleet_upstream.py"), "--port", str(port),
                                 "--token-delay-ms", str(TOKEN_DELAY_MS)], stdout=log, stderr=subprocess.STDOUT)
 
     def ready() -> bool:

@@ -1,5 +1,5 @@
 """A fake OpenAI-compatible upstream the fleet's replicas share (an `openai` backend each),
-run as its own process: `python tests/fleet/fake_upstream.py --port P [--token-delay-ms D]`.
+run as its own process: `python tests/fleet/fleet_upstream.py --port P [--token-delay-ms D]`.
 
 * `GET /v1/models`: one model, `fleet-upstream`.
 * `POST /v1/chat/completions` and `/v1/completions`: a completion of `max_tokens` tokens
