@@ -1,22 +1,32 @@
-"""Transparency-log commands: `log init|vkey|checkpoint|check|rotate-key` and `licensors token`."""
+"""Transparency-log commands: `log init|vkey|checkpoint|check|rotate-key|export-tiles` and `licensors token`."""
 
 from __future__ import annotations
 
 import base64
+import os
 import sys
 import time
+from pathlib import Path
 
 from ..store import (
+    LogIntegrityError,
     NotFound,
+    StoredCheckpoint,
     check_log,
     create_licensor_token,
     init_log_key,
     latest_checkpoint,
     log_size,
     log_verifier_key,
+    published_checkpoint,
+    read_tiles,
     rotate_log_key,
+    stored_root,
 )
-from ._output import JSON_HELP, print_json
+from ..transparency import TransparencyError, new_tiles, parse_checkpoint, tile_path, verify_note
+from ._output import JSON_HELP, print_json, progress_reporter
+
+EXPORT_CHECKPOINT_NAME = "checkpoint"
 
 
 def add_parsers(commands) -> None:
@@ -31,6 +41,11 @@ def add_parsers(commands) -> None:
     rotate = log.add_parser("rotate-key", help="replace a compromised or retired signing key; prints the new "
                                                "verifier key to give every licensor")
     rotate.add_argument("--json", action="store_true", help=JSON_HELP)
+    export = log.add_parser("export-tiles", help="write the log as C2SP tlog-tiles to DIR for a static file server or "
+                                                 "a CDN: only the tiles new since the last export, the checkpoint last")
+    export.add_argument("directory", metavar="DIR", help="the directory served as the log's prefix (DIR/checkpoint, "
+                                                         "DIR/tile/...); created if missing")
+    export.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def add_licensor_token(licensor_actions) -> None:
@@ -76,6 +91,8 @@ def run(args, engine, config) -> int:
                   f"old one, while it was still here). Give every licensor the new key; statements signed "
                   f"before keep verifying with the old one:\n  {old}", file=sys.stderr)
         return 0
+    if args.action == "export-tiles":
+        return _export_tiles(args, engine)
     latest = latest_checkpoint(engine)
     if latest is None:
         raise NotFound(f"no signed checkpoint yet (log size {log_size(engine)}; a key from `revstream log init`?)")
@@ -99,3 +116,62 @@ def _check(args, engine) -> int:
               f"{value['mismatched'][:20]}, {len(found.missing)} leaves or rows missing {value['missing'][:20]}",
               file=sys.stderr)
     return 0 if found.ok else 1
+
+
+# --- export-tiles ----------------------------------------------------------------------
+
+def _export_tiles(args, engine) -> int:
+    """Write the tiles the log gained since DIR's checkpoint, then (atomically, last) the
+    latest checkpoint: a reader of DIR never sees a checkpoint whose tiles are missing."""
+    directory = Path(args.directory)
+    latest = published_checkpoint(engine)
+    if latest is None:
+        raise NotFound(f"no signed checkpoint yet (log size {log_size(engine)}): nothing to export")
+    previous = _exported_size(directory, engine, latest)
+    tiles = list(new_tiles(previous, latest.size))
+    report = progress_reporter("tiles")
+    counts = {"tiles": 0, "entry_bundles": 0, "bytes": 0}
+    for done, (tile, data) in enumerate(read_tiles(engine, tiles, latest.size), 1):
+        _write_atomic(directory / tile_path(tile), data)
+        counts["entry_bundles" if tile.is_entry_bundle else "tiles"] += 1
+        counts["bytes"] += len(data)
+        report(done, len(tiles))
+    os.sync()  # every tile on disk before the checkpoint that calls for it
+    _write_atomic(directory / EXPORT_CHECKPOINT_NAME, latest.note.encode("utf-8"))
+    value = {"directory": str(directory), "previous_size": previous, "size": latest.size, **counts,
+             "checkpoint": latest.note}
+    if args.json:
+        print_json(value)
+    else:
+        print(f"exported the log at size {latest.size} to {directory}: {counts['tiles']} tiles and "
+              f"{counts['entry_bundles']} entry bundles new since size {previous} ({counts['bytes']} bytes), "
+              "then the checkpoint")
+    return 0
+
+
+def _exported_size(directory: Path, engine, latest: StoredCheckpoint) -> int:
+    """The size of the checkpoint DIR already publishes (0 if none), after checking it is this
+    log's, no larger than the latest, and that the store still holds the same tree at its size."""
+    path = directory / EXPORT_CHECKPOINT_NAME
+    if not path.exists():
+        return 0
+    try:
+        exported = parse_checkpoint(verify_note(path.read_text(encoding="utf-8"), [log_verifier_key(engine)]))
+    except (TransparencyError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not a checkpoint signed by this log's key ({error}): export to another "
+                         "directory") from None
+    if exported.size > latest.size:
+        raise LogIntegrityError(f"{path} is at size {exported.size}, beyond this log's latest checkpoint "
+                                f"({latest.size}): a rolled-back store? refusing to export")
+    if stored_root(engine, exported.size) != exported.root:
+        raise LogIntegrityError(f"the stored tree at size {exported.size} differs from the root {path} publishes: "
+                                "refusing to export")
+    return exported.size
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``path`` by rename, so a reader sees the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)

@@ -46,6 +46,7 @@ from ._routes_v1 import chat_completions, completions, list_models, my_balance, 
 from ._routes_plans import my_invoice, my_invoices, my_plan
 from ._state import AppState, ServedModel, system_clock_us
 from ._licence import build_licence_runtime, run_licence_flusher  # licence (issue 15)
+from ._tiles import tile_routes  # p2-fleet (issue 17): the log as C2SP tlog-tiles
 from ._transparency import (
     checkpoint,
     consistency_proof,
@@ -246,6 +247,7 @@ def create_app(
         Route("/transparency/prefix", prefix, methods=["GET"]),
         Route("/transparency/statements", statements, methods=["GET"]),
         Route("/transparency/statements/{statement_id}", statement_note, methods=["GET"]),
+        *tile_routes(),  # p2-fleet: /checkpoint, /tile/...
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *dashboard_routes(),

@@ -56,6 +56,7 @@ from ._log import (
     AppendResult,
     CheckpointPolicy,
     LogCheck,
+    LeafTooLarge,
     LogIntegrityError,
     StoredCheckpoint,
     append_log,
@@ -73,6 +74,8 @@ from ._log_read import (
     log_size,
     prefix_hashes,
 )
+# p2-fleet (issue 17): the stored log read as C2SP tlog-tiles
+from ._tiles import published_checkpoint, read_tile, read_tiles, stored_root, tile_end
 from ._audits import AuditedStatement, list_audited_statements, record_audit
 from ._licence import (  # licence compliance (issue 15)
     MauMerge,
@@ -111,6 +114,7 @@ __all__ = [
     "AppendResult",
     "CheckpointPolicy",
     "LogCheck",
+    "LeafTooLarge",
     "LogIntegrityError",
     "StoredCheckpoint",
     "append_log",
@@ -130,6 +134,12 @@ __all__ = [
     "SecretMissing",
     "prefix_hashes",
     "pseudonym_secret",
+    # p2-fleet (issue 17): tlog-tiles from the store
+    "published_checkpoint",
+    "read_tile",
+    "read_tiles",
+    "stored_root",
+    "tile_end",
     "ADMITTED",
     "DENIED",
     "MISMATCH",

@@ -34,6 +34,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from ..transparency import (
     EMPTY_ROOT,
+    ENTRY_SIZE_MAX,
     PROOF_HASHES_MAX,
     CompactRange,
     ProofError,
@@ -78,6 +79,14 @@ _LOG_ID = 1
 
 class LogIntegrityError(StoreError):
     """The stored log contradicts itself: a missing hash or entry, or an inconsistent tree."""
+
+
+# p2-fleet (issue 17, tlog-tiles): every leaf must fit an entry bundle.
+class LeafTooLarge(StoreError):
+    """A row projects to a leaf longer than an entry bundle can carry (C2SP tlog-tiles: a
+    uint16 length, `ENTRY_SIZE_MAX` = 65,535 bytes). The append is refused, whole: the row
+    stays waiting and the appender reports the error (health shows it) rather than publish a
+    log that tiles cannot serve."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +286,10 @@ def _append_rows(connection: Connection, source: LogSource, size: int, rows, sec
 
 def _append_leaves(connection: Connection, size: int, leaves: Sequence[Leaf], now_us: int) -> int:
     """Store `leaves` at [size, size + len) with every subtree hash they complete; the new size."""
+    for leaf in leaves:  # p2-fleet: an entry bundle carries at most ENTRY_SIZE_MAX bytes per leaf
+        if len(leaf.data) > ENTRY_SIZE_MAX:
+            raise LeafTooLarge(f"the {leaf.kind} leaf of {leaf.source_id} is {len(leaf.data)} bytes; a log "
+                               f"leaf is at most {ENTRY_SIZE_MAX} bytes (C2SP tlog-tiles entry bundles)")
     pieces = _compact_range(size)
     stored = _fetch_subtrees(connection, pieces)
     tree = CompactRange(size, [stored[piece] for piece in pieces])
