@@ -28,6 +28,7 @@ from ._model import (
     StoreConfig,
     TransparencyConfig,
     LimitsConfig,
+    WitnessEndpointConfig,
     EMBEDDED_MODEL_NAME,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "ServerConfig",
     "StoreConfig",
     "TransparencyConfig",
+    "WitnessEndpointConfig",
     "adopt_config",
     "check_adoptable",
     "default_config",

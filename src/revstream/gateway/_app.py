@@ -45,6 +45,7 @@ from ._plan_limits import PlanLimitCache
 from ._routes_v1 import chat_completions, completions, list_models, my_balance, my_usage
 from ._routes_plans import my_invoice, my_invoices, my_plan
 from ._state import AppState, ServedModel, system_clock_us
+from ._witnessing import Witnessing
 from ._transparency import (
     checkpoint,
     consistency_proof,
@@ -211,13 +212,15 @@ def create_app(
         gc.freeze()
         beat = asyncio.create_task(_heartbeat(state))
         stop_appender = asyncio.Event()
-        appender = asyncio.create_task(run_appender(state, stop_appender))
+        witnessing = Witnessing(state)  # issue 17: witnesses cosign new checkpoints
+        appender = asyncio.create_task(run_appender(state, stop_appender, witnessing.wake))
+        witnessing_task = asyncio.create_task(witnessing.run(stop_appender))
         try:
             yield
         finally:
             beat.cancel()
             stop_appender.set()  # let an append in progress commit, then stop
-            await asyncio.wait([appender], timeout=15)
+            await asyncio.wait([appender, witnessing_task], timeout=15)
             await _teardown(state)
 
     routes = [

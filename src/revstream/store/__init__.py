@@ -74,6 +74,28 @@ from ._log_read import (
 )
 from ._audits import AuditedStatement, list_audited_statements, record_audit
 from ._usage_import import ImportRejected, ImportReport, import_usage
+# issue 17: witnessed checkpoints (host) and the licensor console
+from ._licensor import (
+    add_licensor_host,
+    get_licensor_host,
+    last_syncs,
+    list_licensor_hosts,
+    list_outcomes,
+    record_outcome,
+    record_sync,
+)
+from ._witnessing import (
+    WitnessStatus,
+    WitnessWork,
+    claim_witness,
+    ensure_witnesses,
+    record_cosignature,
+    record_witness_failure,
+    release_witness,
+    witness_statuses,
+    witness_work,
+    witnessed_checkpoint,
+)
 from ._writer import UsageWriter, UsageWriterClosed
 from ._dashboard import (
     CustomerAccount,
@@ -91,6 +113,24 @@ from ._dashboard import (
 )
 
 __all__ = [
+    # issue 17: witnessed checkpoints (host) and the licensor console
+    "add_licensor_host",
+    "get_licensor_host",
+    "last_syncs",
+    "list_licensor_hosts",
+    "list_outcomes",
+    "record_outcome",
+    "record_sync",
+    "WitnessStatus",
+    "WitnessWork",
+    "claim_witness",
+    "ensure_witnesses",
+    "record_cosignature",
+    "record_witness_failure",
+    "release_witness",
+    "witness_statuses",
+    "witness_work",
+    "witnessed_checkpoint",
     "AuditedStatement",
     "list_audited_statements",
     "record_audit",
