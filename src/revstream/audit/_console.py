@@ -101,9 +101,13 @@ class SyncRecord:
 
 @dataclass(frozen=True, slots=True)
 class Missing:
+    """A statement a host should have issued for the period (see the module docstring); the
+    currency is its agreement's, as its earlier statements declared it (None if unknown)."""
+
     host: str
     agreement_id: str | None
     reason: str
+    currency: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,7 @@ class CurrencyTotal:
     statements_verified: int = 0
     statements_failed: int = 0
     statements_unchecked: int = 0
+    statements_missing: int = 0
     gross_total_nanos: int = 0
     share_total_nanos: int = 0
     minimum_top_up_nanos: int = 0
@@ -182,13 +187,16 @@ def missing_statements(host: str, period: str, outcomes: Iterable[StatementOutco
     if not known:
         return () if listed else (Missing(host, None, f"the host listed no statement for {period}"),)
     return tuple(Missing(host, agreement, f"agreement {agreement} covers {period} but the host listed no statement "
-                                          f"of it for {period}")
+                                          f"of it for {period}", figures.currency)
                  for agreement, figures in sorted(known.items())
                  if agreement not in listed and _covers(figures, period))
 
 
-def _totals(outcomes: Iterable[StatementOutcome]) -> tuple[CurrencyTotal, ...]:
+def _totals(outcomes: Iterable[StatementOutcome], missing: Iterable[Missing] = ()) -> tuple[CurrencyTotal, ...]:
     sums: dict[str, dict[str, int]] = {}
+    for gap in missing:
+        if gap.currency is not None:
+            sums.setdefault(gap.currency, dict.fromkeys(CurrencyTotal.__slots__[1:], 0))["statements_missing"] += 1
     for outcome in outcomes:
         figures = outcome.figures
         currency = figures.currency or "???"
@@ -224,8 +232,8 @@ def console_report(period: str, hosts: Sequence[ConsoleHost], outcomes: Iterable
     entries = []
     for host in sorted(hosts, key=lambda h: h.name):
         own = tuple(sorted((o for o in by_host[host.name] if o.period == period), key=lambda o: o.statement_id))
-        entries.append(HostPeriod(host, own, missing_statements(host.name, period, by_host[host.name]), _totals(own),
-                                  (syncs or {}).get(host.name)))
+        missing = missing_statements(host.name, period, by_host[host.name])
+        entries.append(HostPeriod(host, own, missing, _totals(own, missing), (syncs or {}).get(host.name)))
     return ConsoleReport(period, tuple(entries), _merge(t for entry in entries for t in entry.totals),
                          tuple(m for entry in entries for m in entry.missing))
 
@@ -260,11 +268,13 @@ def report_json(report: ConsoleReport) -> dict:
         "hosts": [{
             "host": entry.host.name, "url": entry.host.url,
             "statements": [outcome_json(outcome) for outcome in entry.statements],
-            "missing": [{"agreement": m.agreement_id, "reason": m.reason} for m in entry.missing],
+            "missing": [{"agreement": m.agreement_id, "currency": m.currency, "reason": m.reason}
+                        for m in entry.missing],
             "totals": [_total_json(total) for total in entry.totals],
             "last_sync": None if entry.last_sync is None else {
                 name: getattr(entry.last_sync, name) for name in SyncRecord.__slots__ if name != "host"},
         } for entry in report.hosts],
         "totals": [_total_json(total) for total in report.totals],
-        "missing": [{"host": m.host, "agreement": m.agreement_id, "reason": m.reason} for m in report.missing],
+        "missing": [{"host": m.host, "agreement": m.agreement_id, "currency": m.currency, "reason": m.reason}
+                    for m in report.missing],
     }

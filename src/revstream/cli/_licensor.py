@@ -32,7 +32,7 @@ from ..store import (
     list_licensor_hosts,
     list_outcomes,
 )
-from ..transparency import FormatError
+from ..transparency import FormatError, ProofError
 from ._licensor_sync import sync_host
 from ._output import JSON_HELP, fail, print_json, print_table
 from ._verify import _vkey, quorum_of, witness_keys
@@ -101,7 +101,7 @@ def _host_of(args) -> ConsoleHost:
         raise ValueError(f"--token-env must name an environment variable, got {args.token_env!r}")
     try:
         vkey = _vkey(args.vkey)
-    except FormatError as error:
+    except (FormatError, ProofError, OSError) as error:
         raise ValueError(f"--vkey is not a verifier key: {error}") from None
     witnesses = witness_keys(args.witness)
     return ConsoleHost(name, args.url.rstrip("/"), vkey, args.token_env, witnesses, quorum_of(witnesses, args.quorum),
@@ -158,7 +158,8 @@ def _money(nanos: int | None, currency: str | None) -> str:
 
 def _total_rows(totals: tuple[CurrencyTotal, ...]) -> list[dict]:
     return [{"currency": t.currency, "verified": t.statements_verified, "failed": t.statements_failed,
-             "unchecked": t.statements_unchecked, "gross": _money(t.gross_total_nanos, t.currency),
+             "unchecked": t.statements_unchecked, "missing": t.statements_missing,
+             "gross": _money(t.gross_total_nanos, t.currency),
              "share": _money(t.share_total_nanos, t.currency),
              "minimum_top_up": _money(t.minimum_top_up_nanos, t.currency),
              "cap_reduction": _money(t.cap_reduction_nanos, t.currency),
@@ -182,7 +183,7 @@ def _print_report(report: ConsoleReport) -> None:
         for missing in entry.missing:
             print(f"MISSING  {missing.reason}")
     print("\n== total per currency (amounts of verified statements)")
-    print_table(_total_rows(report.totals), ("currency", "verified", "failed", "unchecked", "gross", "share",
-                                             "minimum_top_up", "cap_reduction", "unverified_claims"))
+    print_table(_total_rows(report.totals), ("currency", "verified", "failed", "unchecked", "missing", "gross",
+                                             "share", "minimum_top_up", "cap_reduction", "unverified_claims"))
     if report.missing:
         print(f"\n{len(report.missing)} statements missing")

@@ -98,7 +98,7 @@ def run(args, engine, config) -> int:
         return _audits_list(args, engine)
     try:
         vkey = _vkey(args.vkey)
-    except FormatError as error:
+    except (FormatError, ProofError, OSError) as error:  # parse_verifier_key raises ProofError
         return fail(f"--vkey is not a verifier key: {error}", EXIT_NOT_CHECKED)
     try:
         witnesses = witness_keys(args.witness)

@@ -35,6 +35,7 @@ from ..store import (
     usage_by_day,
     verification_states,
 )
+from ._console import console, has_console  # issue 17
 from ._errors import BadRequest, NotFound
 from ._statement_files import statement_csv, statement_markdown
 from ._viewer import CUSTOMER, HOST, LICENSOR, Viewer, require, resolve_viewer, token_of
@@ -124,7 +125,9 @@ async def page(request: Request) -> Response:
 
 async def me(request: Request) -> Response:
     viewer = await _viewer(request)
-    return _json({"view": viewer.view, "name": viewer.name})
+    # issue 17: a licensor's own install following hosts shows its console to the admin token
+    console = viewer.view == HOST and await asyncio.to_thread(has_console, _engine(request))
+    return _json({"view": viewer.view, "name": viewer.name, **({"console": True} if console else {})})
 
 
 # --- host -----------------------------------------------------------------------------
@@ -255,5 +258,6 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{api}/licensor/trend", licensor_trend, methods=["GET"]),
         Route(f"{api}/customer/usage", customer_usage, methods=["GET"]),
         Route(f"{api}/customer/balance", customer_balance_view, methods=["GET"]),
+        Route(f"{api}/console", console, methods=["GET"]),  # issue 17: the licensor console
         Route(f"{api}/{{rest:path}}", unknown),
     ]
