@@ -64,7 +64,8 @@ def witness_flags(world) -> list[str]:
 
 def test_a_split_view_is_refused_by_the_witnesses_and_caught_by_a_first_time_verifier(world):
     honest, fork, (w1, w2) = world["honest"], world["fork"], world["witnesses"]
-    honest.import_usage(usage("mar", MODEL, "2026-03", 4, 10_000, 2_000))
+    # 0.66 cents of share: paid as 1 cent, so April carries a negative residue in.
+    honest.import_usage(usage("mar", MODEL, "2026-03", 4, 40_000, 5_000))
     [march] = honest.settle("2026-03")
     size = march["log"]["size"]
     witnessing = honest.wait_witnessed(size)
@@ -80,7 +81,7 @@ def test_a_split_view_is_refused_by_the_witnesses_and_caught_by_a_first_time_ver
 
     # The second face: the same log key signs another tree of the same size for another licensor.
     fork.start()
-    fork.import_usage(usage("mar-other", MODEL, "2026-03", 4, 10_000, 500))
+    fork.import_usage(usage("mar-other", MODEL, "2026-03", 4, 40_000, 500))
     [forked] = fork.settle("2026-03")
     assert forked["log"]["size"] == size and forked["log"]["checkpoint"] != march["log"]["checkpoint"]
     deadline = time.monotonic() + 30
@@ -114,6 +115,7 @@ def test_a_witness_down_delays_publication_not_the_log(world):
     w2.stop()
     honest.import_usage(usage("apr", MODEL, "2026-04", 3, 8_000, 1_000))
     [april] = honest.settle("2026-04")
+    assert int(april["carry_in_residue_nanos"]) < 0  # a residue carried in may be negative, and verifies
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         witnessing = honest.health()["transparency_log"]["witnessing"]
