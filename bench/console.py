@@ -14,8 +14,8 @@ records and its log; then, for the same statements:
     verifier, record the outcome and the evidence.
 
 Figures: statements/s and log entries/s for each, and console / baseline (the console's own
-cost: listing, downloads, outcome and audit rows). No assertions; about a minute for the
-defaults. Progress goes to stderr.
+cost: listing, downloads, outcome and audit rows), medians of alternated runs after a
+warm-up. No assertions; about two minutes for the defaults. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -91,6 +91,11 @@ def _prepare(home: Path, number: int, months: int, records: int) -> dict:
     return {"vkey": vkey, "token": token}
 
 
+def _median_run(runs: list[dict]) -> dict:
+    ordered = sorted(runs, key=lambda run: run["statements_per_s"])
+    return {**ordered[len(ordered) // 2], "runs_statements_per_s": [run["statements_per_s"] for run in runs]}
+
+
 def _baseline(hosts: list[ConsoleHost], tokens: dict, workdir: Path) -> dict:
     statements = entries = 0
     with OtherLoad([]) as load:
@@ -115,6 +120,7 @@ def _baseline(hosts: list[ConsoleHost], tokens: dict, workdir: Path) -> dict:
 
 
 def _console(hosts: list[ConsoleHost], tokens: dict, workdir: Path) -> dict:
+    workdir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(f"sqlite:///{workdir / 'console.db'}")
     upgrade(engine)
     for host in hosts:
@@ -136,6 +142,7 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, default=2, help="hosts (each a `revstream serve`)")
     parser.add_argument("--months", type=int, default=6, help="settled months (statements) per host")
     parser.add_argument("--records", type=int, default=2000, help="usage records per month")
+    parser.add_argument("--repeats", type=int, default=3, help="alternated runs of each; medians are reported")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--quiet-wait", type=float, default=120.0)
     args = parser.parse_args()
@@ -153,10 +160,14 @@ def main() -> int:
             tokens[f"HOST{number}_TOKEN"] = prepared["token"]
             hosts.append(ConsoleHost(f"host{number}", url, prepared["vkey"], f"HOST{number}_TOKEN",
                                      created_us=_now_us()))
-        progress("baseline: verify_statement over every statement")
-        baseline = _baseline(hosts, tokens, workdir)
-        progress("console: licensor sync over every host")
-        console = _console(hosts, tokens, workdir)
+        progress("warm-up: one verification per host (hosts' caches, this process's imports)")
+        _baseline(hosts, tokens, workdir / "warm-up")
+        baselines, consoles = [], []
+        for repeat in range(args.repeats):  # alternated, medians reported
+            progress(f"run {repeat + 1}/{args.repeats}: baseline (verify_statement loop), then console (sync)")
+            baselines.append(_baseline(hosts, tokens, workdir / f"run{repeat}"))
+            consoles.append(_console(hosts, tokens, workdir / f"run{repeat}"))
+        baseline, console = _median_run(baselines), _median_run(consoles)
     console["ratio_to_baseline"] = round(ratio(console["statements_per_s"], baseline["statements_per_s"]), 3)
     console["entries_per_s"] = round(baseline["entries"] / console["seconds"])
     figures = {"hosts": args.hosts, "months": args.months, "records_per_month": args.records,

@@ -17,21 +17,18 @@ statement of Cloud B missing.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 from pathlib import Path
 
+import httpx
 import pytest
 
-from conftest import revstream, start_server
-from console.processes import LICENSOR, make_witness, prepare_host, usage
+from conftest import REPO, revstream, start_server
+from console.processes import make_witness, prepare_host, usage
 from revstream.money import format_amount, parse_json_int
 from revstream.settlement import statement_bytes, statement_note_text
 from revstream.transparency import sign_note
-
-ENV = {"CLOUD_A_TOKEN": "", "CLOUD_B_TOKEN": ""}
-
 
 def _tamper(host, statement: dict) -> dict:
     """The host re-signs its statement with one request fewer on its first line: the signature
@@ -171,58 +168,85 @@ def test_the_report_shows_each_host_and_the_total_per_currency(world, synced):
     assert usd_share in text and "EUR" in text
 
 
+@pytest.fixture(scope="module")
+def console_server(world, synced):
+    """The licensor's own install serving its dashboard, and its admin token."""
+    server = start_server(world["home"])
+    try:
+        admin = next(line.split(":", 1)[1].strip() for line in server.log().splitlines() if "admin token" in line)
+        yield server, admin
+    finally:
+        server.stop()
+
+
+def test_the_console_api_answers_the_admin_token_only(world, console_server):
+    server, admin = console_server
+    api = server.base_url + "/dashboard/api/console"
+    assert httpx.get(api, timeout=10).status_code == 401
+    customer = server.new_key("someone")
+    assert httpx.get(api, headers={"authorization": f"Bearer {customer}"}, timeout=10).status_code == 403
+    bad = httpx.get(api + "?period=2026-13", headers={"authorization": f"Bearer {admin}"}, timeout=10)
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "period"
+    me = httpx.get(server.base_url + "/dashboard/api/me", headers={"authorization": f"Bearer {admin}"}).json()
+    assert me == {"view": "host", "name": "host", "console": True}
+    value = httpx.get(api + "?period=2026-03", headers={"authorization": f"Bearer {admin}"}, timeout=10).json()
+    assert value["periods"] == ["2026-04", "2026-03", "2026-02"]
+    [a] = next(h for h in value["hosts"] if h["host"] == "Cloud A")["statements"]
+    assert a["share"]["nanos"] == _figures(world["statements"]["A", "2026-03"])["share_total_nanos"]
+
+
 @pytest.mark.browser
-def test_the_dashboard_console_shows_the_verified_figures(world, synced):
+def test_the_dashboard_console_shows_the_verified_figures(world, console_server):
     from playwright.sync_api import sync_playwright
 
     statements = world["statements"]
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail("Debian's chromium is missing: run `bash scripts/browser.sh` (make test does)")
-    server = start_server(world["home"])  # the licensor's own install serves its dashboard
-    try:
-        admin = next(line.split(":", 1)[1].strip() for line in server.log().splitlines() if "admin token" in line)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1360, "height": 1000})
-            errors = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(server.base_url + "/dashboard")
-            page.fill("#token", admin)
-            page.click("#open")
-            page.wait_for_selector("body[data-loaded='1']")
-            page.wait_for_selector("#console[data-ready='1']")
-            assert page.input_value("#console-period") == "2026-04"
-            page.select_option("#console-period", "2026-03")
-            page.wait_for_selector("#console[data-ready='1']")
-            a, b = statements["A", "2026-03"], statements["B", "2026-03"]
-            row_a = page.text_content(f"#console-statements tr[data-key='{a['statement']}']")
-            figures = _figures(a)
-            for nanos in (figures["gross_total_nanos"], figures["share_total_nanos"], figures["minimum_top_up_nanos"]):
-                assert f"{format_amount(nanos, 'USD')} USD" in row_a
-            assert row_a.endswith("verified")
-            row_b = page.text_content(f"#console-statements tr[data-key='{b['statement']}']")
-            assert "failed: statement totals" in row_b
-            assert f"{format_amount(_figures(b)['share_total_nanos'], 'EUR')} EUR" in row_b
-            usd = page.text_content("#console-totals tr[data-key='USD']")
-            assert f"{format_amount(figures['share_total_nanos'], 'USD')} USD" in usd
-            eur = page.text_content("#console-totals tr[data-key='EUR']")
-            assert f"{format_amount(_figures(b)['share_total_nanos'], 'EUR')} EUR" in eur  # claimed, not verified
-            page.select_option("#console-period", "2026-04")
-            page.wait_for_selector("#console[data-ready='1']")
-            assert "covers 2026-04" in page.text_content("#console-statements")
-            overview = page.text_content("#console-overview tr[data-key='2026-02']")
-            b_feb = _figures(statements["B", "2026-02"])
-            assert f"{format_amount(b_feb['share_total_nanos'], 'EUR')} EUR" in overview and "USD" in overview
-            page.screenshot(path=str(world["tmp"] / "console.png"), full_page=True)
-            assert errors == []
-            browser.close()
-    finally:
-        server.stop()
+    server, admin = console_server  # the licensor's own install serves its dashboard
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1360, "height": 1000})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(server.base_url + "/dashboard")
+        page.fill("#token", admin)
+        page.click("#open")
+        page.wait_for_selector("body[data-loaded='1']")
+        page.wait_for_selector("#console[data-ready='1']")
+        assert page.input_value("#console-period") == "2026-04"
+        page.select_option("#console-period", "2026-03")
+        page.wait_for_selector("#console[data-ready='1']")
+        a, b = statements["A", "2026-03"], statements["B", "2026-03"]
+        row_a = page.text_content(f"#console-statements tr[data-key='{a['statement']}']")
+        figures = _figures(a)
+        for nanos in (figures["gross_total_nanos"], figures["share_total_nanos"], figures["minimum_top_up_nanos"]):
+            assert f"{format_amount(nanos, 'USD')} USD" in row_a
+        assert row_a.endswith("verified")
+        row_b = page.text_content(f"#console-statements tr[data-key='{b['statement']}']")
+        assert "failed: statement totals" in row_b
+        assert f"{format_amount(_figures(b)['share_total_nanos'], 'EUR')} EUR" in row_b
+        usd = page.text_content("#console-totals tr[data-key='USD']")
+        assert f"{format_amount(figures['share_total_nanos'], 'USD')} USD" in usd
+        eur = page.text_content("#console-totals tr[data-key='EUR']")
+        assert f"{format_amount(_figures(b)['share_total_nanos'], 'EUR')} EUR" in eur  # claimed, not verified
+        page.select_option("#console-period", "2026-04")
+        page.wait_for_selector("#console[data-ready='1']")
+        assert "covers 2026-04" in page.text_content("#console-statements")
+        overview = page.text_content("#console-overview tr[data-key='2026-02']")
+        b_feb = _figures(statements["B", "2026-02"])
+        assert f"{format_amount(b_feb['share_total_nanos'], 'EUR')} EUR" in overview and "USD" in overview
+        screenshots = REPO / "test-output" / "dashboard"
+        screenshots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshots / "console.png"), full_page=True)
+        assert errors == []
+        browser.close()
 
 
-def test_an_unregistered_token_variable_is_refused(world, synced):
+def test_a_host_is_registered_only_with_what_a_sync_can_use(world, synced):
     result = licensor(world, "hosts", "add", "Bad", "--url", "ftp://x", "--vkey", world["a"].vkey, "--token-env", "A",
                       check=False)
     assert result.returncode == 2 and "--url must be an http(s) URL" in result.stderr
-    assert LICENSOR == "Llama Labs" and os.sep
+    result = licensor(world, "hosts", "add", "Bad", "--url", "https://x.test", "--vkey", world["a"].vkey,
+                      "--token-env", "not a variable", check=False)
+    assert result.returncode == 2 and "--token-env must name an environment variable" in result.stderr

@@ -124,7 +124,10 @@ class Witnessing:
                     await _sleep(stop, self._settings.log_append_interval_s)
             while not stop.is_set():
                 self._wake.clear()
-                await asyncio.gather(*(self._witness(witness) for witness in witnesses))
+                try:
+                    await asyncio.gather(*(self._witness(witness) for witness in witnesses))
+                except Exception as error:  # as the appender: a surprise must not end witnessing for good
+                    log.warning("witnessing round failed: %s: %s", type(error).__name__, error)
                 waiting = asyncio.ensure_future(self._wake.wait())
                 stopping = asyncio.ensure_future(stop.wait())
                 await asyncio.wait((waiting, stopping), timeout=self._settings.log_append_interval_s,
