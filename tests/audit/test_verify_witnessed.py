@@ -129,6 +129,9 @@ def test_a_witness_down_delays_publication_not_the_log(world):
 
     code, message = verify(world, honest, april, "licensor-1", *witness_flags(world))
     assert code == 2 and "not witnessed yet" in message, message
+    # A licensor that names no witness sees the same lag: not a rollback, not checked yet.
+    code, message = verify(world, honest, april, "licensor-4")
+    assert code == 2 and "publishes a witnessed checkpoint" in message, message
 
     w2.start()
     honest.wait_witnessed(april["log"]["size"])

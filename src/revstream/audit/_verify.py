@@ -49,6 +49,7 @@ from ..transparency import (
     TransparencyError,
     leaf_hash,
     parse_verifier_key,
+    select_signatures,
     verify_checkpoint,
     verify_checkpoint_consistency,
     verify_cosignatures,
@@ -215,6 +216,11 @@ class _Run:
         except ProofError as error:
             raise AuditError(f"the host's current checkpoint: {error}") from None
         if latest.size < checkpoint.size:
+            if _signed_by_others(latest_note, self.vkey):
+                # A host with witnesses publishes the newest checkpoint they cosigned, which lags
+                # the one it just signed for a close: not a rollback, nothing to conclude yet.
+                raise WitnessPending(f"the host publishes a witnessed checkpoint of {latest.size} leaves, older than "
+                                     f"the statement's ({checkpoint.size}): not witnessed yet, retry later")
             raise AuditError(f"the host's log now has {latest.size} leaves, fewer than the {checkpoint.size} of the "
                              "statement's checkpoint: the log was truncated or rolled back")
         self.consistent(checkpoint, latest, "the host's current log against the statement's checkpoint")
@@ -314,6 +320,16 @@ class _Run:
                 raise AuditError(f"the previous close's checkpoint ({facts.log.previous_size}) is below the one of "
                                  f"{previous['statement']} ({previous['log_size']})")
         self.passed("continues the statements verified before" if previous else "first statement of this agreement here")
+
+
+def _signed_by_others(note: str, vkey: str) -> bool:
+    """Whether ``note`` carries signature lines of keys other than ``vkey`` (cosignatures)."""
+    try:
+        own = len(select_signatures(note, [vkey]))
+    except TransparencyError:
+        return False
+    lines = note[note.rfind("\n\n") + 2:].splitlines() if "\n\n" in note else []
+    return sum(line.startswith("\u2014 ") for line in lines) > own
 
 
 def _proof_json(old: int, new: int, proof) -> bytes:
