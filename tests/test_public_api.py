@@ -10,7 +10,7 @@ PUBLIC = {
     "revstream.config": {
         "AgreementConfig", "Config", "ConfigError", "CostsConfig", "EMBEDDED_MODEL_NAME", "HostConfig", "LicensorConfig", "LimitsConfig", "ModelConfig",
         "PriceConfig", "ServerConfig",
-        "StoreConfig", "TransparencyConfig", "default_config", "load_config",
+        "StoreConfig", "TransparencyConfig", "WitnessEndpointConfig", "default_config", "load_config",
         "adopt_config", "check_adoptable", "home_file_path", "legacy_home_notice", "prepare_home", "prepare_sqlite_file", "resolve_home",
         "write_private_file",
     },
@@ -26,7 +26,13 @@ PUBLIC = {
     "revstream.dashboard": {
         "STATEMENT_COLUMNS", "DashboardError", "dashboard_routes", "statement_csv", "statement_markdown", "statement_rows",
     },
-    "revstream.audit": {"AuditError", "Check", "HostError", "Report", "TransparencyClient", "verify_statement"},
+    "revstream.audit": {
+        "AuditError", "Check", "HostError", "Report", "TransparencyClient", "verify_statement",
+        # issue 17: witnesses, tiles, the licensor console
+        "FAILED", "UNCHECKED", "VERIFIED", "ConsoleHost", "ConsoleReport", "CurrencyTotal", "HostPeriod", "Missing",
+        "StatementFigures", "StatementOutcome", "SyncRecord", "TileClient", "WitnessPending", "console_report",
+        "host_json", "outcome_json", "periods_of", "report_json", "statement_figures",
+    },
     "revstream.cli": {"main"},
 }
 

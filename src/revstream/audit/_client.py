@@ -8,7 +8,7 @@ import queue
 import ssl
 import threading
 from collections.abc import Iterator
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import orjson
 
@@ -79,8 +79,23 @@ class TransparencyClient:
             raise HostError(f"/transparency/{path} did not answer a JSON object")
         return value
 
+    @property
+    def url(self) -> str:
+        return self._parts.geturl()
+
     def checkpoint(self) -> str:
         return self._get("checkpoint").decode("utf-8", "replace")
+
+    def statements(self) -> list[dict]:
+        """The statements the token may read (`GET /transparency/statements`), as the host lists them."""
+        listed = self._json("statements").get("statements")
+        if not isinstance(listed, list) or not all(isinstance(item, dict) for item in listed):
+            raise HostError("/transparency/statements did not answer a list of statements")
+        return listed
+
+    def statement_note(self, statement_id: str) -> str:
+        """One statement as its signed note (`GET /transparency/statements/ID`)."""
+        return self._get(f"statements/{quote(statement_id, safe='')}").decode("utf-8", "replace")
 
     def consistency(self, old: int, new: int) -> tuple[bytes, ...]:
         return _hashes(self._json("proof/consistency", old=old, new=new))

@@ -83,6 +83,14 @@ class StatementFacts:
     declared_fees: tuple[UsageGroup, ...] = ()
 
 
+def _signed_int(value: object, what: str) -> int:
+    """An integer that may be negative (a carried rounding residue is, when the minor total was rounded up)."""
+    try:
+        return parse_json_int(value, what)
+    except MoneyError:
+        raise AuditError(f"statement: {what} must be an integer, got {value!r}") from None
+
+
 def _int(value: object, what: str) -> int:
     try:
         number = parse_json_int(value, what)
@@ -143,7 +151,7 @@ def statement_facts(value: dict) -> StatementFacts:
         if format_ not in (LEGACY_FORMAT, 2):
             raise AuditError(f"statement: format {format_!r} is unknown to this verifier: upgrade revstream")
         return StatementFacts(value["statement"], value["period"], agreement, _schedule(value["prices"]),
-                              _binding(value.get("log")), _int(value["carry_in_residue_nanos"], "carry-in"), prior,
+                              _binding(value.get("log")), _signed_int(value["carry_in_residue_nanos"], "carry-in"), prior,
                               plans, format_, _declared_fees(value, plans) if format_ == LEGACY_FORMAT else ())
     except (KeyError, TypeError, ValueError, PlanError, MoneyError) as error:
         raise AuditError(f"statement: malformed or missing field: {error!r}") from None

@@ -6,10 +6,18 @@ recomputed statement) is kept in the state directory:
 
 1. the statement's signature (the host's log key) and its arithmetic;
 2. the signature of the checkpoint the statement names;
-3. consistency of that checkpoint with the largest one this verifier accepted before,
-   and with the host's current checkpoint (a rolled-back or forked log fails here);
+3. with witnesses (``witnesses``, ``quorum``): the host's current checkpoint carries the
+   cosignatures of ``quorum`` distinct trusted witnesses (c2sp.org/tlog-cosignature), so a
+   host that shows this verifier a tree it showed no witness fails here, even on first
+   contact; a statement newer than the host's witnessed checkpoint is not checked yet
+   (`WitnessPending`);
+   then consistency of the statement's checkpoint with the largest one this verifier
+   accepted before, and with the host's current checkpoint (a rolled-back or forked log
+   fails here);
 4. the statement's log entries hash, with the host's prefix hashes, into the
-   checkpoint's root (every entry is the log's, in its place, none missing);
+   checkpoint's root (every entry is the log's, in its place, none missing); read from a
+   tlog-tiles endpoint (`TileClient`), each page of entries is proven against the
+   checkpoint by `revstream.transparency.verify_tiled_entries`;
 5. every line and total recomputed from those entries, the agreement and the prices;
 6. continuity with the statements verified before (carry-in residue, log ranges).
 """
@@ -32,6 +40,8 @@ from ..settlement import (
     statement_from_json,
     validate_statement,
 )
+from collections.abc import Sequence
+
 from ..transparency import (
     Checkpoint,
     CompactRange,
@@ -39,13 +49,17 @@ from ..transparency import (
     TransparencyError,
     leaf_hash,
     parse_verifier_key,
+    select_signatures,
     verify_checkpoint,
     verify_checkpoint_consistency,
+    verify_cosignatures,
+    verify_cosigned_checkpoint,
     verify_inclusion,
     verify_note,
 )
 from ._client import TransparencyClient
-from ._errors import AuditError
+from ._errors import AuditError, WitnessPending
+from ._tiles import TileClient
 from ._recompute import StatementFacts, Tally, differences, expected_statement, statement_facts
 from ._state import VerifierState, keep_evidence
 
@@ -74,6 +88,7 @@ class Report:
     entries_checked: int = 0
     checks: list[Check] = field(default_factory=list)
     evidence: str | None = None
+    cosigners: list[str] = field(default_factory=list)  # the trusted witnesses that cosigned
 
     @property
     def ok(self) -> bool:
@@ -89,16 +104,18 @@ class Report:
                 "agreement": self.agreement, "licensor": self.licensor, "origin": self.origin,
                 "currency": self.currency, "share_total_minor": self.share_total_minor,
                 "entries_checked": self.entries_checked, "reason": self.reason, "evidence": self.evidence,
+                "cosigners": self.cosigners,
                 "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks]}
 
 
 class _Run:
     """One verification: the report being built and the evidence gathered so far."""
 
-    def __init__(self, note_text: str, vkey: str, client: TransparencyClient, state_dir: Path,
-                 full: bool, progress: Progress | None) -> None:
+    def __init__(self, note_text: str, vkey: str, client: TransparencyClient | TileClient, state_dir: Path,
+                 full: bool, progress: Progress | None, witnesses: tuple[str, ...], quorum: int) -> None:
         self.note_text, self.vkey, self.client, self.state_dir = note_text, vkey, client, state_dir
         self.full, self.progress = full, progress
+        self.witnesses, self.quorum = witnesses, quorum
         self.report = Report()
         self.evidence: dict[str, str | bytes] = {"statement.note": note_text}
         self.step = "statement signature"
@@ -158,9 +175,32 @@ class _Run:
             raise AuditError(f"{what}: the tree of size {new.size} does not extend the tree of size {old.size} "
                              f"({error}): the log was rewritten or forked") from None
 
+    def witnessed(self, checkpoint: Checkpoint, latest_note: str) -> Checkpoint:
+        """The host's current checkpoint, with the quorum of trusted witnesses' cosignatures."""
+        self.step = "checkpoint witnesses"
+        try:
+            latest = verify_cosigned_checkpoint(latest_note, self.vkey, self.witnesses, self.quorum,
+                                                origin=checkpoint.origin)
+            cosigners = verify_cosignatures(latest_note, self.witnesses)
+        except ProofError as error:
+            raise AuditError(f"the host's current checkpoint is not witnessed as required: {error}: a host that "
+                             "shows this verifier a tree its witnesses did not see (a split view) fails here") from None
+        names = sorted({c.name for c in cosigners})
+        self.report.cosigners = names
+        if latest.size < checkpoint.size:
+            raise WitnessPending(f"the host's witnessed checkpoint has {latest.size} leaves, fewer than the "
+                                 f"{checkpoint.size} of the statement's checkpoint: not witnessed yet, retry later")
+        self.passed(f"the host's checkpoint at size {latest.size} is cosigned by {len({c.public_key for c in cosigners})} "
+                    f"trusted witnesses ({', '.join(names)}); the quorum is {self.quorum}")
+        return latest
+
     def history(self, state: VerifierState, checkpoint: Checkpoint, checkpoint_note: str) -> str:
         """Check the checkpoint against the accepted one and the host's current one; return
         the note of the largest of them, the next checkpoint to accept."""
+        self.step = "checkpoint witnesses" if self.witnesses else "log consistency"
+        latest_note = self.client.checkpoint()
+        self.evidence["checkpoint-host-latest.note"] = latest_note
+        witnessed = self.witnessed(checkpoint, latest_note) if self.witnesses else None
         self.step = "log consistency"
         accepted = None
         if state.accepted_checkpoint:
@@ -171,13 +211,16 @@ class _Run:
                 raise AuditError(f"the checkpoint accepted before no longer verifies ({error}): the state "
                                  "directory was altered") from None
             self.consistent(accepted, checkpoint, "against the checkpoint accepted before")
-        latest_note = self.client.checkpoint()
-        self.evidence["checkpoint-host-latest.note"] = latest_note
         try:
-            latest = verify_checkpoint(latest_note, [self.vkey], checkpoint.origin)
+            latest = witnessed or verify_checkpoint(latest_note, [self.vkey], checkpoint.origin)
         except ProofError as error:
             raise AuditError(f"the host's current checkpoint: {error}") from None
         if latest.size < checkpoint.size:
+            if _signed_by_others(latest_note, self.vkey):
+                # A host with witnesses publishes the newest checkpoint they cosigned, which lags
+                # the one it just signed for a close: not a rollback, nothing to conclude yet.
+                raise WitnessPending(f"the host publishes a witnessed checkpoint of {latest.size} leaves, older than "
+                                     f"the statement's ({checkpoint.size}): not witnessed yet, retry later")
             raise AuditError(f"the host's log now has {latest.size} leaves, fewer than the {checkpoint.size} of the "
                              "statement's checkpoint: the log was truncated or rolled back")
         self.consistent(checkpoint, latest, "the host's current log against the statement's checkpoint")
@@ -200,6 +243,8 @@ class _Run:
         if seen is not None and start > seen:
             raise AuditError(f"the statement's entries start at index {start}, but this verifier saw usage of "
                              f"{facts.period} at index {seen}: run with --full")
+        if isinstance(self.client, TileClient):
+            return self._tiled_entries(facts, checkpoint, start, end)
         tally, compact = Tally(facts), CompactRange(start, self.client.prefix(start))
         step, samples = max(1, (end - start) // INCLUSION_SAMPLES_MAX), {}
         for first, leaves in self.client.entries(start, end):
@@ -216,6 +261,19 @@ class _Run:
         if compact.root() != checkpoint.root:
             raise AuditError(self._locate(samples, checkpoint, start, end))
         self.passed(f"{end - start} entries [{start}, {end}) hash into the checkpoint's root")
+        return tally
+
+    def _tiled_entries(self, facts: StatementFacts, checkpoint: Checkpoint, start: int, end: int) -> Tally:
+        """Entries from tiles: each page proven against the checkpoint before it is tallied."""
+        tally = Tally(facts)
+        for first, leaves in self.client.verified_pages(checkpoint, start, end):
+            for offset, data in enumerate(leaves):
+                tally.add(first + offset, data)
+            self.report.entries_checked = first + len(leaves) - start
+            if self.progress:
+                self.progress(first + len(leaves) - start, end - start)
+        self.passed(f"{end - start} entries [{start}, {end}) read from tiles at {self.client.url} are proven "
+                    "against the checkpoint's root")
         return tally
 
     def _locate(self, samples: dict, checkpoint: Checkpoint, start: int, end: int) -> str:
@@ -264,16 +322,36 @@ class _Run:
         self.passed("continues the statements verified before" if previous else "first statement of this agreement here")
 
 
+def _signed_by_others(note: str, vkey: str) -> bool:
+    """Whether ``note`` carries signature lines of keys other than ``vkey`` (cosignatures)."""
+    try:
+        own = len(select_signatures(note, [vkey]))
+    except TransparencyError:
+        return False
+    lines = note[note.rfind("\n\n") + 2:].splitlines() if "\n\n" in note else []
+    return sum(line.startswith("\u2014 ") for line in lines) > own
+
+
 def _proof_json(old: int, new: int, proof) -> bytes:
     return orjson.dumps({"old": old, "new": new, "hashes": [base64.b64encode(h).decode() for h in proof]})
 
 
-def verify_statement(note_text: str, vkey: str, client: TransparencyClient, state_dir: Path,
-                     full: bool = False, progress: Progress | None = None) -> Report:
+def verify_statement(note_text: str, vkey: str, client: TransparencyClient | TileClient, state_dir: Path,
+                     full: bool = False, progress: Progress | None = None, *,
+                     witnesses: Sequence[str] = (), quorum: int | None = None) -> Report:
     """Run every check (see the module docstring); the report says what passed and what failed.
 
-    Raises HostError when the host cannot be asked at all (nothing is concluded then)."""
-    run = _Run(note_text, vkey, client, state_dir, full, progress)
+    ``client`` reads the host's JSON endpoints (`TransparencyClient`) or a tlog-tiles endpoint
+    (`TileClient`). With ``witnesses`` (cosigner verifier keys), the host's checkpoint must
+    carry ``quorum`` of their cosignatures (default: all of them).
+
+    Raises HostError when the host cannot be asked at all (nothing is concluded then), and its
+    kind WitnessPending when the statement is newer than the host's witnessed checkpoint."""
+    witnesses = tuple(witnesses)
+    quorum = len(set(witnesses)) if quorum is None else quorum
+    if witnesses and not 1 <= quorum <= len(set(witnesses)):
+        raise ValueError(f"a quorum of {quorum} cannot be met by {len(set(witnesses))} witnesses")
+    run = _Run(note_text, vkey, client, state_dir, full, progress, witnesses, quorum)
     state = None
     try:
         value, body = run.statement()

@@ -18,12 +18,12 @@ from ..store import (
     latest_checkpoint,
     log_size,
     log_verifier_key,
-    published_checkpoint,
     read_tiles,
     rotate_log_key,
     stored_root,
 )
 from ..transparency import TransparencyError, new_tiles, parse_checkpoint, tile_path, verify_note
+from ..gateway._witnessing import published_checkpoint
 from ._output import JSON_HELP, print_json, progress_reporter
 
 EXPORT_CHECKPOINT_NAME = "checkpoint"
@@ -92,7 +92,7 @@ def run(args, engine, config) -> int:
                   f"before keep verifying with the old one:\n  {old}", file=sys.stderr)
         return 0
     if args.action == "export-tiles":
-        return _export_tiles(args, engine)
+        return _export_tiles(args, engine, config)
     latest = latest_checkpoint(engine)
     if latest is None:
         raise NotFound(f"no signed checkpoint yet (log size {log_size(engine)}; a key from `revstream log init`?)")
@@ -120,13 +120,15 @@ def _check(args, engine) -> int:
 
 # --- export-tiles ----------------------------------------------------------------------
 
-def _export_tiles(args, engine) -> int:
+def _export_tiles(args, engine, config) -> int:
     """Write the tiles the log gained since DIR's checkpoint, then (atomically, last) the
-    latest checkpoint: a reader of DIR never sees a checkpoint whose tiles are missing."""
+    checkpoint the host publishes (with its witnesses' cosignatures when it has them): a
+    reader of DIR never sees a checkpoint whose tiles are missing."""
     directory = Path(args.directory)
-    latest = published_checkpoint(engine)
-    if latest is None:
+    published = published_checkpoint(engine, config.transparency)
+    if published is None:
         raise NotFound(f"no signed checkpoint yet (log size {log_size(engine)}): nothing to export")
+    latest = published.checkpoint
     previous = _exported_size(directory, engine, latest)
     tiles = list(new_tiles(previous, latest.size))
     report = progress_reporter("tiles")
@@ -137,9 +139,9 @@ def _export_tiles(args, engine) -> int:
         counts["bytes"] += len(data)
         report(done, len(tiles))
     os.sync()  # every tile on disk before the checkpoint that calls for it
-    _write_atomic(directory / EXPORT_CHECKPOINT_NAME, latest.note.encode("utf-8"))
+    _write_atomic(directory / EXPORT_CHECKPOINT_NAME, published.note.encode("utf-8"))
     value = {"directory": str(directory), "previous_size": previous, "size": latest.size, **counts,
-             "checkpoint": latest.note}
+             "checkpoint": published.note}
     if args.json:
         print_json(value)
     else:

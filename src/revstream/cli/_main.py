@@ -30,6 +30,7 @@ from ..store import (
 )
 from . import _admin as admin
 from . import _licence as licence
+from . import _licensor as licensor_console  # issue 17: the licensor console
 from . import _audit_work as audit_work
 from . import _log as transparency_log
 from . import _money as money
@@ -45,7 +46,7 @@ READ_ONLY = frozenset({
     ("keys", "list"), ("usage", None), ("prices", "list"), ("budgets", "list"), ("balance", None), ("ledger", "check"),
     ("licensors", "list"), ("agreements", "list"), ("statements", "list"), ("statements", "show"), ("log", "vkey"),
     ("log", "checkpoint"), ("log", "check"), ("audits", "list"), ("plans", "list"), ("subscriptions", "list"),
-    ("tax", "list"), ("invoices", "list"), ("invoices", "show"), ("licence", "status"),
+    ("tax", "list"), ("invoices", "list"), ("invoices", "show"), ("licence", "status"), ("licensor", "report"),
 })
 """Commands that only read; every other command names the store it writes to on stderr."""
 
@@ -96,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     plans.add_parsers(commands)
     transparency_log.add_parsers(commands)
     verifier.add_parsers(commands)
+    licensor_console.add_parsers(commands)  # issue 17
     admin.add_parsers(commands)
     witness.add_parsers(commands)
     licence.add_parsers(commands)
@@ -164,6 +166,8 @@ def _dispatch(args, config) -> int:
             return admin.run(args, engine)
         if verifier.handles(args):
             return verifier.run(args, engine, config)
+        if licensor_console.handles(args):  # issue 17
+            return licensor_console.run(args, engine, config)
         if transparency_log.handles(args):
             return transparency_log.run(args, engine, config)
         if plans.handles(args):

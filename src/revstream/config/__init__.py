@@ -29,6 +29,7 @@ from ._model import (
     StoreConfig,
     TransparencyConfig,
     LimitsConfig,
+    WitnessEndpointConfig,
     EMBEDDED_MODEL_NAME,
 )
 
@@ -46,6 +47,7 @@ __all__ = [
     "ServerConfig",
     "StoreConfig",
     "TransparencyConfig",
+    "WitnessEndpointConfig",
     "adopt_config",
     "check_adoptable",
     "default_config",

@@ -17,7 +17,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
+from urllib.parse import urlsplit
+
 from ..money import MoneyError, parse_amount, validate_currency
+from ..transparency import ProofError, parse_cosigner_key
 from ._home import default_database_url, find_config, resolve_home
 from ._licence import licence_section  # [licence] (issue 15)
 from ._model import (
@@ -37,6 +40,7 @@ from ._model import (
     TaxRateConfig,
     StoreConfig,
     TransparencyConfig,
+    WitnessEndpointConfig,
 )
 
 EMBEDDED_PATH = "embedded"
@@ -130,13 +134,50 @@ def _build(raw: dict[str, Any], home: Path, environ: Mapping[str, str], source: 
 
 
 def _transparency(values: Any) -> TransparencyConfig:
-    section = _section(TransparencyConfig, values, "transparency")
-    for key in ("log_append_interval_s", "checkpoint_interval_s", "checkpoint_records"):
+    if not isinstance(values, Mapping):
+        raise ConfigError("transparency: expected a table")
+    values = dict(values)
+    witnesses = _witnesses(values.pop("witnesses", []))  # issue 17: witnesses
+    section = dataclasses.replace(_section(TransparencyConfig, values, "transparency"), witnesses=witnesses)
+    for key in ("log_append_interval_s", "checkpoint_interval_s", "checkpoint_records", "witness_timeout_s"):
         if getattr(section, key) <= 0:
             raise ConfigError(f"transparency.{key}: must be positive")
     if not section.origin or any(char.isspace() or char == "+" for char in section.origin):
         raise ConfigError("transparency.origin: a non-empty name without spaces or '+'")
+    if section.witness_quorum is not None and not 1 <= section.witness_quorum <= len(witnesses):
+        raise ConfigError(f"transparency.witness_quorum: must be between 1 and the {len(witnesses)} witnesses "
+                          "configured in transparency.witnesses")
     return section
+
+
+WITNESSES_MAX = 32
+"""Most witnesses a host asks to cosign each checkpoint (the signed-note bound is 100 signatures)."""
+
+
+def _witnesses(entries: Any) -> tuple[WitnessEndpointConfig, ...]:
+    """transparency.witnesses = [{url = "http://…", vkey = "name+id+base64"}]: one per witness,
+    each with its own key (a quorum counts distinct public keys)."""
+    if not isinstance(entries, list) or len(entries) > WITNESSES_MAX:
+        raise ConfigError(f"transparency.witnesses: expected an array of at most {WITNESSES_MAX} tables "
+                          '{url = "https://witness.example/", vkey = "…"}')
+    witnesses, keys = [], set()
+    for position, entry in enumerate(entries):
+        where = f"transparency.witnesses[{position}]"
+        if not isinstance(entry, Mapping) or set(entry) != {"url", "vkey"}:
+            raise ConfigError(f"{where}: expected exactly the keys url and vkey")
+        url, vkey = entry["url"], entry["vkey"]
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{where}.url: expected the witness's http(s) URL, got {url!r}")
+        try:
+            _, _, public_key = parse_cosigner_key(vkey)
+        except ProofError as error:
+            raise ConfigError(f"{where}.vkey: not a witness (cosignature/v1) verifier key: {error}") from None
+        if public_key in keys:
+            raise ConfigError(f"{where}.vkey: the same key as another witness (a quorum counts distinct keys)")
+        keys.add(public_key)
+        witnesses.append(WitnessEndpointConfig(url, vkey))
+    return tuple(witnesses)
 
 
 def _cost_nanos(key: str, value: Any, currency: str) -> int:

@@ -49,8 +49,18 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WitnessEndpointConfig:
+    """A witness the host asks to cosign its checkpoints (c2sp.org/tlog-witness): its
+    submission URL and its cosigner verifier key (type 0x04, `revstream witness vkey`)."""
+
+    url: str
+    vkey: str
+
+
+@dataclass(frozen=True, slots=True)
 class TransparencyConfig:
-    """The transparency log: how often workers append, when checkpoints are signed."""
+    """The transparency log: how often workers append, when checkpoints are signed, and
+    the witnesses that cosign them."""
 
     # Default origin for `revstream log init`; the log keeps the origin it was created with.
     origin: str = "revstream.localhost/log"
@@ -62,6 +72,18 @@ class TransparencyConfig:
     # Where the log's signing key and the pseudonym secret live (default HOME/keys): every
     # replica of one host needs the same ones.
     keys_dir: str | None = None
+    # --- witnesses (issue 17): each signed checkpoint is sent to every witness for a
+    # cosignature; /transparency/checkpoint serves the newest one `witness_quorum` of them
+    # cosigned (default: all of them).
+    witnesses: tuple[WitnessEndpointConfig, ...] = ()
+    witness_quorum: int | None = None
+    # Seconds to wait for one witness's answer (a witness down never blocks metering).
+    witness_timeout_s: float = 5.0
+
+    @property
+    def quorum(self) -> int:
+        """Distinct witnesses whose cosignatures a checkpoint needs before it is published."""
+        return len(self.witnesses) if self.witness_quorum is None else self.witness_quorum
 
 
 @dataclass(frozen=True, slots=True)

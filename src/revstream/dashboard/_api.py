@@ -34,6 +34,7 @@ from ..store import (
     usage_by_day,
     verification_states,
 )
+from ._console import console, has_console  # issue 17
 from ._errors import BadRequest, NotFound
 from ._licence import licence_routes  # licence (issue 15)
 from ._statement_files import statement_csv, statement_markdown
@@ -142,7 +143,9 @@ async def me(request: Request) -> Response:
     name = viewer.name
     if viewer.view == HOST and _host_config(request).legal_name:
         name = _host_config(request).legal_name
-    return _json({"view": viewer.view, "name": name})
+    # issue 17: a licensor's own install following hosts shows its console to the admin token
+    console = viewer.view == HOST and await asyncio.to_thread(has_console, _engine(request))
+    return _json({"view": viewer.view, "name": name, **({"console": True} if console else {})})
 
 
 # --- host -----------------------------------------------------------------------------
@@ -293,5 +296,6 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{api}/customer/usage", customer_usage, methods=["GET"]),
         Route(f"{api}/customer/balance", customer_balance_view, methods=["GET"]),
         *licence_routes(api),  # licence (issue 15): status panel, "Built with Llama" footer
+        Route(f"{api}/console", console, methods=["GET"]),  # issue 17: the licensor console
         Route(f"{api}/{{rest:path}}", unknown),
     ]

@@ -47,6 +47,7 @@ from ._routes_plans import my_invoice, my_invoices, my_plan
 from ._state import AppState, ServedModel, system_clock_us
 from ._licence import build_licence_runtime, run_licence_flusher  # licence (issue 15)
 from ._tiles import tile_routes  # p2-fleet (issue 17): the log as C2SP tlog-tiles
+from ._witnessing import Witnessing
 from ._transparency import (
     checkpoint,
     consistency_proof,
@@ -215,7 +216,9 @@ def create_app(
         gc.freeze()
         beat = asyncio.create_task(_heartbeat(state))
         stop_appender = asyncio.Event()
-        appender = asyncio.create_task(run_appender(state, stop_appender))
+        witnessing = Witnessing(state)  # issue 17: witnesses cosign new checkpoints
+        appender = asyncio.create_task(run_appender(state, stop_appender, witnessing.wake))
+        witnessing_task = asyncio.create_task(witnessing.run(stop_appender))
         state.metrics.add_text(state.licence.metrics_text)  # licence (issue 15): MAU gauges
         licence_flusher = asyncio.create_task(run_licence_flusher(state, stop_appender))  # licence (issue 15)
         try:
@@ -223,7 +226,7 @@ def create_app(
         finally:
             beat.cancel()
             stop_appender.set()  # let an append in progress commit, then stop
-            await asyncio.wait([appender, licence_flusher], timeout=15)  # the flusher merges once more
+            await asyncio.wait([appender, witnessing_task, licence_flusher], timeout=15)  # the flusher merges once more
             await _teardown(state)
             await state.licence.close()  # licence (issue 15): after its webhooks ran (teardown awaits them)
 

@@ -31,7 +31,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..store import LogIntegrityError, published_checkpoint, read_tile
+from ..store import LogIntegrityError, read_tile
+from ._witnessing import published_checkpoint
 from ..transparency import FormatError, Tile, parse_tile_path
 from ._errors import ApiError
 from ._routes_v1 import state_of
@@ -58,10 +59,11 @@ def _absent(message: str, code: str) -> ApiError:
 
 
 async def tiles_checkpoint(request: Request) -> Response:
-    latest = await asyncio.to_thread(published_checkpoint, state_of(request).engine)
-    if latest is None:
+    state = state_of(request)
+    published = await asyncio.to_thread(published_checkpoint, state.engine, state.config.transparency)
+    if published is None:
         raise _absent("this host has signed no checkpoint yet", "no_checkpoint")
-    return Response(latest.note, media_type=NOTE_MEDIA_TYPE, headers={"cache-control": CHECKPOINT_CACHE_CONTROL})
+    return Response(published.note, media_type=NOTE_MEDIA_TYPE, headers={"cache-control": CHECKPOINT_CACHE_CONTROL})
 
 
 def _parse(path: str) -> Tile:

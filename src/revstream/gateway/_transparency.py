@@ -37,6 +37,7 @@ from ._auth import ADMIN_TOKEN_META_KEY, bearer
 from ._errors import ApiError, invalid
 from ._routes_v1 import json_response, state_of
 from ._state import AppState
+from ._witnessing import published_checkpoint, witnessing_health
 
 log = logging.getLogger("revstream.transparency")
 NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
@@ -44,8 +45,9 @@ NOTE_MEDIA_TYPE = "text/plain; charset=utf-8"
 
 # --- the appender ---------------------------------------------------------------------
 
-async def run_appender(state: AppState, stop: asyncio.Event) -> None:
-    """Append waiting usage records every `log_append_interval_s` until `stop` is set."""
+async def run_appender(state: AppState, stop: asyncio.Event, on_signed=None) -> None:
+    """Append waiting usage records every `log_append_interval_s` until `stop` is set;
+    `on_signed()` is called after a checkpoint is signed (issue 17: witnesses are asked then)."""
     settings = state.config.transparency
     policy = CheckpointPolicy(int(settings.checkpoint_interval_s * 1e6), settings.checkpoint_records)
     while not stop.is_set():
@@ -61,6 +63,8 @@ async def run_appender(state: AppState, stop: asyncio.Event) -> None:
                 # it taken backs off for tens of milliseconds: a visible stall).
                 result = await state.writer.call(append_log, state.engine, policy, time.time_ns() // 1000,
                                                  LOG_APPEND_BATCH_MAX, look_first)
+                if result.signed is not None and on_signed is not None:  # issue 17: ask the witnesses now
+                    on_signed()
                 if result.appended < LOG_APPEND_BATCH_MAX or stop.is_set():
                     break
                 look_first = False  # a full batch: more is waiting
@@ -80,8 +84,9 @@ async def log_health(state: AppState) -> dict:
     signing = await asyncio.to_thread(log_verifier_key, state.engine) is not None
     error = state.log_appender_error
     detail = error or ("ok" if signing else "not initialized: final records wait in the outbox until `revstream log init`")
+    witnessing = await asyncio.to_thread(witnessing_health, state.engine, state.config.transparency)  # issue 17
     return {"ready": error is None, "signing": signing,
-            "checkpoint_size": checkpoint.size if checkpoint else None, "detail": detail}
+            "checkpoint_size": checkpoint.size if checkpoint else None, "detail": detail, "witnessing": witnessing}
 
 
 # --- HTTP -----------------------------------------------------------------------------
@@ -133,11 +138,14 @@ async def _read(function, *args):
 
 
 async def checkpoint(request: Request) -> Response:
+    """The published checkpoint: with witnesses, the newest one the quorum cosigned, with
+    their cosignatures (see `_witnessing.published_checkpoint`)."""
     await _require_reader(request)
-    latest = await asyncio.to_thread(latest_checkpoint, state_of(request).engine)
-    if latest is None:
+    state = state_of(request)
+    published = await asyncio.to_thread(published_checkpoint, state.engine, state.config.transparency)
+    if published is None:
         raise ApiError(404, "this host has signed no checkpoint yet", code="no_checkpoint")
-    return Response(latest.note, media_type=NOTE_MEDIA_TYPE)
+    return Response(published.note, media_type=NOTE_MEDIA_TYPE)
 
 
 async def inclusion_proof(request: Request) -> Response:

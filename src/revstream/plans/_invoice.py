@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from fractions import Fraction
-from typing import Final, Mapping
+from typing import Final
 
 from revstream.ledger import Account, AccountKind, JournalEntry, Posting
 from revstream.money import format_amount, format_nanos_exact, json_safe, nanos_per_minor, round_half_even

@@ -75,7 +75,7 @@ from ._log_read import (
     prefix_hashes,
 )
 # p2-fleet (issue 17): the stored log read as C2SP tlog-tiles
-from ._tiles import published_checkpoint, read_tile, read_tiles, stored_root, tile_end
+from ._tiles import read_tile, read_tiles, stored_root, tile_end
 from ._audits import AuditedStatement, list_audited_statements, record_audit
 from ._licence import (  # licence compliance (issue 15)
     MauMerge,
@@ -89,6 +89,28 @@ from ._licence import (  # licence compliance (issue 15)
     set_alert_delivery,
 )
 from ._usage_import import ImportRejected, ImportReport, import_usage
+# issue 17: witnessed checkpoints (host) and the licensor console
+from ._licensor import (
+    add_licensor_host,
+    get_licensor_host,
+    last_syncs,
+    list_licensor_hosts,
+    list_outcomes,
+    record_outcome,
+    record_sync,
+)
+from ._witnessing import (
+    WitnessStatus,
+    WitnessWork,
+    claim_witness,
+    ensure_witnesses,
+    record_cosignature,
+    record_witness_failure,
+    release_witness,
+    witness_statuses,
+    witness_work,
+    witnessed_checkpoint,
+)
 from ._writer import UsageWriter, UsageWriterClosed
 from ._dashboard import (
     CustomerAccount,
@@ -106,6 +128,24 @@ from ._dashboard import (
 )
 
 __all__ = [
+    # issue 17: witnessed checkpoints (host) and the licensor console
+    "add_licensor_host",
+    "get_licensor_host",
+    "last_syncs",
+    "list_licensor_hosts",
+    "list_outcomes",
+    "record_outcome",
+    "record_sync",
+    "WitnessStatus",
+    "WitnessWork",
+    "claim_witness",
+    "ensure_witnesses",
+    "record_cosignature",
+    "record_witness_failure",
+    "release_witness",
+    "witness_statuses",
+    "witness_work",
+    "witnessed_checkpoint",
     "AuditedStatement",
     "list_audited_statements",
     "record_audit",
@@ -135,7 +175,6 @@ __all__ = [
     "prefix_hashes",
     "pseudonym_secret",
     # p2-fleet (issue 17): tlog-tiles from the store
-    "published_checkpoint",
     "read_tile",
     "read_tiles",
     "stored_root",

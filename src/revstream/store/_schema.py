@@ -436,3 +436,85 @@ fees = Table(
     Index("ix_fees_period", "period"),
     Index("ix_fees_unlogged", "created_us", "fee_id", sqlite_where=UNLOGGED_FEES, postgresql_where=UNLOGGED_FEES),
 )
+
+# --- issue 17: witnesses (host side, see `_witnessing`) ------------------------------------
+# The cosignature lines witnesses returned for the host's checkpoints, one per (checkpoint
+# size, witness key); and each configured witness's work state: a lease so one worker at a
+# time talks to it, and the back-off after a failure.
+log_cosignatures = Table(
+    "log_cosignatures",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness_vkey", String(512), primary_key=True),
+    Column("line", Text, nullable=False),
+    Column("timestamp_s", BigInteger, nullable=False),
+    Column("received_us", BigInteger, nullable=False),
+    Index("ix_log_cosignatures_witness", "witness_vkey", "size"),
+)
+log_witnesses = Table(
+    "log_witnesses",
+    metadata,
+    Column("witness_vkey", String(512), primary_key=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until_us", BigInteger, nullable=False, server_default="0"),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_us", BigInteger, nullable=False, server_default="0"),
+    Column("last_attempt_us", BigInteger, nullable=True),
+    Column("last_cosigned_us", BigInteger, nullable=True),
+    Column("last_error", Text, nullable=True),
+)
+
+# --- issue 17: the licensor console (a licensor's own install, see `_licensor`) -------------
+# The hosts a licensor works with; each statement a sync fetched with its verification
+# outcome and figures (amounts as unit/nanos pairs); one row per sync of a host.
+licensor_hosts = Table(
+    "licensor_hosts",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("vkey", Text, nullable=False),
+    Column("token_env", String(100), nullable=False),
+    Column("witnesses", Text, nullable=False),  # a JSON array of cosigner verifier keys
+    Column("quorum", Integer, nullable=False),
+    Column("tiles_url", Text, nullable=True),
+    Column("created_us", BigInteger, nullable=False),
+)
+licensor_statements = Table(
+    "licensor_statements",
+    metadata,
+    Column("host", String(100), ForeignKey("licensor_hosts.name"), primary_key=True),
+    Column("statement_id", String(100), primary_key=True),
+    Column("period", String(7), nullable=False),
+    Column("agreement_id", String(64), nullable=True),
+    Column("licensor", String(255), nullable=True),
+    Column("origin", Text, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("effective_from", String(10), nullable=True),
+    Column("effective_to", String(10), nullable=True),
+    *amount_columns("gross_total", nullable=True),
+    *amount_columns("share_total", nullable=True),
+    *amount_columns("minimum_top_up", nullable=True),
+    *amount_columns("cap_reduction", nullable=True),
+    Column("share_total_minor", ExactInteger, nullable=True),
+    Column("state", String(16), nullable=False),  # "verified", "failed" or "unchecked"
+    Column("reason", Text, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("evidence", Text, nullable=True),
+    Column("checked_us", BigInteger, nullable=False),
+    Index("ix_licensor_statements_period", "period"),
+)
+licensor_syncs = Table(
+    "licensor_syncs",
+    metadata,
+    Column("sync_id", String(40), primary_key=True),
+    Column("host", String(100), nullable=False),
+    Column("period", String(7), nullable=True),
+    Column("started_us", BigInteger, nullable=False),
+    Column("finished_us", BigInteger, nullable=False),
+    Column("listed", Integer, nullable=False),
+    Column("verified", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("unchecked", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Index("ix_licensor_syncs_host", "host", "started_us"),
+)

@@ -38,7 +38,7 @@ from ..transparency import (
 from ._log import LogIntegrityError, StoredCheckpoint, _latest, _root
 from ._schema import log_leaves, log_subtrees
 
-__all__ = ("published_checkpoint", "read_tile", "read_tiles", "stored_root", "tile_end")
+__all__ = ("read_tile", "read_tiles", "stored_root", "tile_end")
 
 
 def tile_end(tile: Tile) -> int:
@@ -46,15 +46,6 @@ def tile_end(tile: Tile) -> int:
     last subtree (or entry) the tile holds."""
     level = 0 if tile.level == ENTRY_BUNDLE_LEVEL else tile.level
     return (tile.index * TILE_WIDTH + tile.width) << (TILE_HEIGHT * level)
-
-
-def published_checkpoint(engine: Engine) -> StoredCheckpoint | None:
-    """The checkpoint the tiles are served under: the latest signed one (None before the first).
-
-    The one place that says which note `/checkpoint` and `log export-tiles` publish: when the
-    host's checkpoints carry witness cosignatures, this is where the cosigned note comes from."""
-    with engine.connect() as connection:
-        return _latest(connection)
 
 
 def read_tile(engine: Engine, tile: Tile) -> tuple[bytes, StoredCheckpoint] | None:

@@ -410,6 +410,7 @@ async function start() {
     $(me.view).hidden = false;
     document.body.dataset.view = me.view;
     await VIEWS[me.view]();
+    if (me.console) await showConsole();  // issue 17: console.js
     document.body.dataset.loaded = "1";
   } catch (error) {
     if (error.status === 401) {
