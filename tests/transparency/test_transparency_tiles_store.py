@@ -22,7 +22,6 @@ from revstream.store import (
     latest_checkpoint,
     log_size,
     make_engine,
-    published_checkpoint,
     read_tile,
     read_tiles,
     stored_root,
@@ -104,7 +103,7 @@ def _entries(count: int) -> list[bytes]:
 
 def test_every_tile_of_every_signed_size_is_the_tile_the_pure_core_builds(tiled):
     engine, tree = tiled
-    assert published_checkpoint(engine).size == SIZE and log_size(engine) == SIZE + UNSIGNED
+    assert latest_checkpoint(engine).size == SIZE and log_size(engine) == SIZE + UNSIGNED
     for size in (FIRST_SIZE, SIZE):
         expected = dict(build_tiles(size, tree.subtree_hash, _entries(size)))
         levels = {tile.level for tile in expected}
@@ -142,7 +141,7 @@ def test_a_tile_beyond_the_latest_checkpoint_is_not_served(tiled, tile):
 
 
 def test_a_store_without_a_checkpoint_serves_no_tile(engine):
-    assert read_tile(engine, Tile(0, 0, 1)) is None and published_checkpoint(engine) is None
+    assert read_tile(engine, Tile(0, 0, 1)) is None and latest_checkpoint(engine) is None
 
 
 def test_a_missing_row_is_an_integrity_error_never_a_short_tile(engine):
