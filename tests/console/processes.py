@@ -120,7 +120,7 @@ class Host:
         return f"sqlite:///{self.home / 'revstream.db'}"
 
     def engine(self):
-        return make_engine(self.database_url)
+        return make_engine(self.database_url, self.home / "keys")
 
     def start(self) -> Server:
         self.server = start_server(self.home, config=self.config)
@@ -189,7 +189,7 @@ def prepare_host(home: Path, origin: str, model: str, currency: str, *, input_pr
     """A host's store: a priced model licensed by LICENSOR under ``agreement`` (the keywords of
     `draft_agreement`), its log key, a licensor token; the config names its witnesses."""
     home.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(f"sqlite:///{home / 'revstream.db'}")
+    engine = make_engine(f"sqlite:///{home / 'revstream.db'}", home / "keys")
     upgrade(engine)
     at = now_us()
     set_price(engine, ModelPrice(model, currency, parse_price(input_price), parse_price(output_price),

@@ -26,7 +26,7 @@ import pytest
 
 from conftest import REPO, revstream, start_server
 from console.processes import make_witness, prepare_host, usage
-from revstream.money import format_amount, parse_json_int
+from revstream.money import format_amount, format_display, parse_json_int
 from revstream.settlement import statement_bytes, statement_note_text
 from revstream.transparency import sign_note
 
@@ -36,8 +36,8 @@ def _tamper(host, statement: dict) -> dict:
     value = json.loads(json.dumps(statement))
     value["lines"][0]["requests"] -= 1
     body = statement_bytes(value)
+    skey = (host.home / "keys" / "log-signer.key").read_text(encoding="utf-8").strip()  # the host's own key
     with sqlite3.connect(host.home / "revstream.db") as connection:
-        [skey] = connection.execute("SELECT value FROM meta WHERE key = 'log_signer_key'").fetchone()
         connection.execute("UPDATE statements SET body = ?, signed_note = ? WHERE statement_id = ?",
                            (body, sign_note(statement_note_text(body), skey), value["statement"]))
     return value
@@ -221,21 +221,21 @@ def test_the_dashboard_console_shows_the_verified_figures(world, console_server)
         row_a = page.text_content(f"#console-statements tr[data-key='{a['statement']}']")
         figures = _figures(a)
         for nanos in (figures["gross_total_nanos"], figures["share_total_nanos"], figures["minimum_top_up_nanos"]):
-            assert f"{format_amount(nanos, 'USD')} USD" in row_a
+            assert format_display(nanos, "USD", exact=True) in row_a
         assert row_a.endswith("verified")
         row_b = page.text_content(f"#console-statements tr[data-key='{b['statement']}']")
         assert "failed: statement totals" in row_b
-        assert f"{format_amount(_figures(b)['share_total_nanos'], 'EUR')} EUR" in row_b
+        assert format_display(_figures(b)['share_total_nanos'], "EUR", exact=True) in row_b
         usd = page.text_content("#console-totals tr[data-key='USD']")
-        assert f"{format_amount(figures['share_total_nanos'], 'USD')} USD" in usd
+        assert format_display(figures['share_total_nanos'], "USD", exact=True) in usd
         eur = page.text_content("#console-totals tr[data-key='EUR']")
-        assert f"{format_amount(_figures(b)['share_total_nanos'], 'EUR')} EUR" in eur  # claimed, not verified
+        assert format_display(_figures(b)['share_total_nanos'], "EUR", exact=True) in eur  # claimed, not verified
         page.select_option("#console-period", "2026-04")
         page.wait_for_selector("#console[data-ready='1']")
         assert "covers 2026-04" in page.text_content("#console-statements")
         overview = page.text_content("#console-overview tr[data-key='2026-02']")
         b_feb = _figures(statements["B", "2026-02"])
-        assert f"{format_amount(b_feb['share_total_nanos'], 'EUR')} EUR" in overview and "USD" in overview
+        assert format_display(b_feb['share_total_nanos'], "EUR", exact=True) in overview and "USD" in overview
         screenshots = REPO / "test-output" / "dashboard"
         screenshots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(screenshots / "console.png"), full_page=True)

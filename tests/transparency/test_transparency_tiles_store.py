@@ -56,11 +56,11 @@ def _append(engine, start: int, end: int, sign: bool) -> None:
     for first in range(start, end, APPEND_BATCH):
         last = min(end, first + APPEND_BATCH)
         leaves = [Leaf(LeafKind.USAGE, 2, f"synthetic-{n}", _entry(n)) for n in range(first, last)]
-        with _locked(engine) as (connection, size):
+        with _locked(engine) as (connection, size, _floor):
             assert size == first
             _append_leaves(connection, size, leaves, NOW_US)
     if sign:
-        with _locked(engine) as (connection, size):
+        with _locked(engine) as (connection, size, _floor):
             _sign(connection, size, _latest(connection), NOW_US + end)
 
 
@@ -161,7 +161,7 @@ def test_a_missing_row_is_an_integrity_error_never_a_short_tile(engine):
 def test_a_leaf_longer_than_an_entry_bundle_carries_is_refused_at_append(engine):
     init_log_key(engine, "tiles.test/log", NOW_US)
     longest = Leaf(LeafKind.USAGE, 2, "fits", b"{" + b"x" * (ENTRY_SIZE_MAX - 2) + b"}")
-    with _locked(engine) as (connection, size):
+    with _locked(engine) as (connection, size, _floor):
         _append_leaves(connection, size, [longest], NOW_US)
     assert log_size(engine) == 1
     # A real source: a fee whose models list makes its leaf too long for a bundle.

@@ -16,6 +16,7 @@
     return element;
   }
 
+  // The table, in a box that scrolls sideways when it is wider than the screen.
   function table(id, headers, rows) {
     const element = node("table");
     element.id = id;
@@ -36,7 +37,9 @@
       body.lastChild.append(cell);
     }
     element.append(body);
-    return element;
+    const box = node("div", null, "table-scroll");  // scrolls sideways on a narrow screen
+    box.append(element);
+    return box;
   }
 
   const grouped = (value) => Number(value).toLocaleString("en-US");
