@@ -85,16 +85,38 @@ def test_a_balance_leaving_the_range_is_refused_and_writes_nothing(engine) -> No
 @given(st.lists(st.integers(min_value=1, max_value=10**18 * UNIT), min_size=1, max_size=8))
 def test_ledger_sums_at_10_to_the_18_units(engine, amounts) -> None:
     """Entries of up to 10^18 units each: every balance and every entry sum exact in SQL."""
-    with writing(engine) as connection:
+    with engine.connect() as connection:
         start = connection.execute(select(func.count()).select_from(ledger_postings)).scalar()
-        entries = [credit_top_up(f"top_{start}_{i}", datetime_of_us(NOW_US), customer=f"c{i % 3}",
-                                 amount=Money(amount, "JPY")) for i, amount in enumerate(amounts)]
+    entries = [credit_top_up(f"top_{start}_{i}", datetime_of_us(NOW_US), customer=f"c{i % 3}",
+                             amount=Money(amount, "JPY")) for i, amount in enumerate(amounts)]
+    with writing(engine) as connection:
         try:
             post_entries(connection, entries)
         except AmountRangeError:
-            return  # the sum left the range: refused, rolled back with the transaction
+            pass  # a balance would leave the range: refused before anything was written, and the
+            # transaction commits (the caller carries on): nothing of the entries may be kept
+    with engine.connect() as connection:
+        posted = connection.execute(select(func.count()).select_from(ledger_postings)).scalar()
+    assert posted in (start, start + 2 * len(entries))  # all or nothing
     check = check_ledger(engine)
     assert check.ok, check
+
+
+def test_entries_that_would_carry_a_balance_out_of_range_write_nothing(engine) -> None:
+    """post_entries checks the balances before it writes: a caller that catches the refusal
+    and commits its transaction keeps nothing of the refused entries."""
+    top = AMOUNT_NANOS_MAX // 2
+    with writing(engine) as connection:
+        post_entries(connection, [credit_top_up("top_a", datetime_of_us(NOW_US), customer="c", amount=Money(top, "JPY"))])
+    with writing(engine) as connection:
+        with pytest.raises(AmountRangeError):
+            post_entries(connection, [
+                credit_top_up("top_b", datetime_of_us(NOW_US), customer="d", amount=Money(1, "JPY")),
+                credit_top_up("top_c", datetime_of_us(NOW_US), customer="c", amount=Money(top + 2, "JPY")),
+            ])
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(ledger_postings)).scalar() == 2
+    assert check_ledger(engine).ok
 
 
 def test_sqlite_turns_an_overflow_in_sql_into_an_error(tmp_path) -> None:

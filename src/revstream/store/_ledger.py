@@ -25,6 +25,11 @@ def post_entries(connection: Connection, entries: Sequence[JournalEntry], reques
     if not entries:
         return
     request_ids = list(request_ids) or [None] * len(entries)
+    deltas: dict[tuple[str, str, str], int] = defaultdict(int)
+    for entry in entries:
+        for p in entry.postings:
+            deltas[(p.account.owner, str(p.account.kind), p.currency)] += p.nanos
+    _check_balances(connection, deltas)  # first: a refusal writes nothing, whatever the caller does next
     connection.execute(
         insert(ledger_entries),
         [
@@ -42,11 +47,6 @@ def post_entries(connection: Connection, entries: Sequence[JournalEntry], reques
         for p in entry.postings
     ]
     connection.execute(insert(ledger_postings), postings)
-    deltas: dict[tuple[str, str, str], int] = defaultdict(int)
-    for entry in entries:
-        for p in entry.postings:
-            deltas[(p.account.owner, str(p.account.kind), p.currency)] += p.nanos
-    _check_balances(connection, deltas)
     upsert_add_amount(
         connection, account_balances,
         [{"owner": o, "kind": k, "currency": c, **amount_values("", n)} for (o, k, c), n in sorted(deltas.items())],
