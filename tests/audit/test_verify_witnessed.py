@@ -38,6 +38,7 @@ def world(tmp_path_factory):
     fork_home.mkdir()
     for path in honest.home.glob("revstream.db*"):
         shutil.copy(path, fork_home / path.name)
+    shutil.copytree(honest.home / "keys", fork_home / "keys")  # the same signing key: one host, two faces
     fork = Host(fork_home, ORIGIN, honest.vkey, honest.token, honest.config)
     try:
         for witness in witnesses:

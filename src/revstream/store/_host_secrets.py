@@ -6,6 +6,7 @@ import secrets
 from typing import Final
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from ._engine import writing
 from ._errors import Conflict
@@ -20,12 +21,21 @@ def host_secret(engine: Engine, name: str) -> bytes:
     ring = key_ring_of(engine)
     value = ring.read(name) if ring is not None else None
     if value is None:
-        with writing(engine) as connection:
-            value = read_secret(connection, name)
-            if value is None:
-                value = secrets.token_hex(_SECRET_BYTES)
-                try:
-                    create_secret(connection, name, value)
-                except Conflict:  # another process made it first
-                    value = require_secret(connection, name)
+        try:
+            value = _create_once(engine, name)
+        except IntegrityError:  # another transaction put it in the database first
+            with writing(engine) as connection:
+                value = require_secret(connection, name)
     return bytes.fromhex(value)
+
+
+def _create_once(engine: Engine, name: str) -> str:
+    with writing(engine) as connection:
+        value = read_secret(connection, name)
+        if value is None:
+            value = secrets.token_hex(_SECRET_BYTES)
+            try:
+                create_secret(connection, name, value)
+            except Conflict:  # another process made its file first
+                value = require_secret(connection, name)
+    return value

@@ -6,14 +6,14 @@ hosts a licensor's console follows (`licensor_hosts`), every statement it fetche
 verification outcome and its figures (`licensor_statements`, money as unit/nanos pairs),
 and one row per sync of a host (`licensor_syncs`). New tables only: nothing is rewritten.
 
-Revision ID: 0015
+Revision ID: 0013
 """
 
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0015"
-down_revision = "0013"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

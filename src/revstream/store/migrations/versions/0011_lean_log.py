@@ -7,13 +7,13 @@ paid for on every leaf appended (an update of `log_index` is never a PostgreSQL 
 The index's guarantee (one record per position) is kept by `log_leaves`' primary key and the
 appender's `log_index IS NULL` condition.
 
-Revision ID: 0016
+Revision ID: 0011
 """
 
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0016"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None

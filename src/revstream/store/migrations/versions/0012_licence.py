@@ -2,14 +2,14 @@
 HyperLogLog sketch above the bound), acceptable-use counts per month, the MAU alerts fired
 (one row per month and percent), and the `licence` leaves of closed months.
 
-Revision ID: 0013
+Revision ID: 0012
 """
 
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0013"
-down_revision = "0016"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
