@@ -191,3 +191,26 @@ def test_the_host_keeps_no_sentence_of_a_work(hosts):
             phrase = " ".join(sentence.split()[:6]).lower()
             assert len(phrase.split()) < 6 or phrase not in contents, (work["number"], phrase)
     assert BLOCKED["title"].lower() in contents  # the check reads the database for real
+
+
+def test_the_dashboard_shows_a_holder_its_works(hosts):
+    host = hosts["guarded"]
+    Echo.answer = BLOCKED["text"]
+    ask(host, hosts["keys"][0], "completion", True)
+    wait_until(lambda: [e for e in holder_events(host.engine, None) if e["action"] == "block"], "a block event")
+    token, holder_id = new_holder_token(host.engine, BLOCKED["holder"])
+    headers = {"authorization": f"Bearer {token}"}
+    me = httpx.get(host.base_url + "/dashboard/api/me", headers=headers, timeout=WAIT_S).json()
+    assert (me["view"], me["name"]) == ("holder", BLOCKED["holder"])
+    rights = httpx.get(host.base_url + "/dashboard/api/holder/rights", headers=headers, timeout=WAIT_S).json()
+    mine = [w for w in WORKS if w["holder"] == BLOCKED["holder"]]
+    assert sorted(w["title"] for w in rights["works"]) == sorted(w["title"] for w in mine)
+    [work] = [w for w in rights["works"] if w["work_id"] == hosts["ids"][BLOCKED["number"]]]
+    assert work["blocked"] >= 1 and work["mode"] == "block"
+    assert rights["events"] and {e["holder_id"] for e in rights["events"]} == {holder_id}
+    customer = httpx.get(host.base_url + "/dashboard/api/holder/rights", timeout=WAIT_S,
+                         headers={"authorization": f"Bearer {hosts['keys'][0]}"})
+    assert customer.status_code == 403
+    page = httpx.get(host.base_url + "/dashboard/", timeout=WAIT_S).text
+    assert 'id="holder"' in page and "rights.js" in page
+    assert httpx.get(host.base_url + "/dashboard/static/rights.js", timeout=WAIT_S).status_code == 200

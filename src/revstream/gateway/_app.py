@@ -225,6 +225,8 @@ def create_app(
         state.metrics.add_text(state.licence.metrics_text)  # licence (issue 15): MAU gauges
         licence_flusher = asyncio.create_task(run_licence_flusher(state, stop_appender))  # licence (issue 15)
         recitation_reloader = asyncio.create_task(run_recitation_reloader(state.recitation, stop_appender))  # issue 16
+        if state.recitation is not None:  # recitation (issue 16): the works in force, a gauge
+            state.metrics.add_text(state.recitation.metrics_text)
         try:
             yield
         finally:

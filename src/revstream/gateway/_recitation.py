@@ -100,6 +100,12 @@ class RecitationRuntime:
     def works(self) -> int:
         return len(self.catalog.works) if self.catalog is not None else 0
 
+    def metrics_text(self) -> bytes:
+        """The works this worker's guard checks (a registration is in force once it shows here)."""
+        return ("# HELP revstream_recitation_works Registered works this worker's recitation guard checks\n"
+                "# TYPE revstream_recitation_works gauge\n"
+                f"revstream_recitation_works {self.works}\n").encode()
+
 
 async def build_recitation_runtime(config, engine: Engine) -> RecitationRuntime | None:
     """The worker's runtime, loaded; None when `[recitation] enabled = false`."""

@@ -136,12 +136,14 @@ from ._recitation import (
     find_holder_by_token,
     fingerprint_key,
     holder_events,
+    holder_of_token_sha256,
     index_directory,
     list_holders,
     list_works,
     new_holder_token,
     register_work,
     remove_work,
+    work_event_counts,
     works_in_force,
 )
 # --- end recitation
@@ -294,11 +296,13 @@ __all__ = [
     "find_holder_by_token",
     "fingerprint_key",
     "holder_events",
+    "holder_of_token_sha256",
     "index_directory",
     "list_holders",
     "list_works",
     "new_holder_token",
     "register_work",
     "remove_work",
+    "work_event_counts",
     "works_in_force",
 ]

@@ -139,9 +139,16 @@ def find_holder_by_token(engine: Engine, token: str) -> str | None:
     """The holder id a bearer token belongs to, or None."""
     if not token.startswith(HOLDER_TOKEN_PREFIX):
         return None
+    found = holder_of_token_sha256(engine, hash_secret(token))
+    return None if found is None else found[0]
+
+
+def holder_of_token_sha256(engine: Engine, token_sha256: str) -> tuple[str, str] | None:
+    """(holder id, name) of the holder whose token has this SHA-256, or None."""
     with engine.connect() as connection:
-        return connection.execute(select(recitation_holders.c.holder_id)
-                                  .where(recitation_holders.c.token_sha256 == hash_secret(token))).scalar()
+        row = connection.execute(select(recitation_holders.c.holder_id, recitation_holders.c.name)
+                                 .where(recitation_holders.c.token_sha256 == token_sha256)).first()
+    return None if row is None else (row.holder_id, row.name)
 
 
 def list_holders(engine: Engine) -> list[HolderRow]:
@@ -233,6 +240,19 @@ def recitation_row_event(row) -> RecitationEvent:
     """A stored event row as the core's value (what its leaf projects)."""
     return RecitationEvent(row.request_id, row.time_us, row.model, row.work_id, row.holder_id,
                            int(row.window_hash, 16), row.action)
+
+
+def work_event_counts(engine: Engine, holder_id: str | None = None) -> dict[str, dict[str, int]]:
+    """Events per work id and action (every holder's with None)."""
+    query = (select(recitation_events.c.work_id, recitation_events.c.action, func.count())
+             .group_by(recitation_events.c.work_id, recitation_events.c.action))
+    if holder_id is not None:
+        query = query.where(recitation_events.c.holder_id == holder_id)
+    counts: dict[str, dict[str, int]] = {}
+    with engine.connect() as connection:
+        for work_id, action, count in connection.execute(query):
+            counts.setdefault(work_id, {})[action] = count
+    return counts
 
 
 def holder_events(engine: Engine, holder_id: str | None, period: str | None = None) -> list[dict]:
