@@ -47,15 +47,20 @@ def longest_shared_run(output: str, work: str) -> int:
 
 def register(host: Host, works: list[dict]) -> dict[int, str]:
     """Register fixture works (by their text) as `works add` does; their work ids by number."""
-    directory = index_directory(host.engine, host.config.home / "recitation")
-    key = fingerprint_key(host.engine)
-    holders = {}
+    return register_in(host.engine, host.config.home / "recitation", works)
+
+
+def register_in(engine, index_dir, works: list[dict]) -> dict[int, str]:
+    directory = index_directory(engine, index_dir)
+    key = fingerprint_key(engine)
+    holders = set()
     ids = {}
     for work in works:
         if work["holder"] not in holders:
-            holders[work["holder"]] = add_holder(host.engine, work["holder"], 1)
-        row = register_work(host.engine, directory, work["holder"], work["title"],
-                            fingerprint_text(work["text"], key), 1, mode=work["mode"])
+            add_holder(engine, work["holder"], 1)
+            holders.add(work["holder"])
+        row = register_work(engine, directory, work["holder"], work["title"], fingerprint_text(work["text"], key), 1,
+                            mode=work["mode"])
         ids[work["number"]] = row.work_id
     return ids
 
@@ -154,12 +159,18 @@ def test_no_neutral_prompt_is_stopped(hosts):
     assert stopped == []
 
 
-def test_a_holder_reads_only_its_works_events(hosts):
+def blocked_once(hosts, endpoint: str, stream: bool) -> tuple[str, str]:
+    """Recite the blocked work once (its event recorded); a new token of its holder and the holder id."""
     host = hosts["guarded"]
     Echo.answer = BLOCKED["text"]
-    ask(host, hosts["keys"][0], "chat", False)
+    ask(host, hosts["keys"][0], endpoint, stream)
     wait_until(lambda: [e for e in holder_events(host.engine, None) if e["action"] == "block"], "a block event")
-    token, holder_id = new_holder_token(host.engine, BLOCKED["holder"])
+    return new_holder_token(host.engine, BLOCKED["holder"])
+
+
+def test_a_holder_reads_only_its_works_events(hosts):
+    host = hosts["guarded"]
+    token, holder_id = blocked_once(hosts, "chat", False)
     other, _ = new_holder_token(host.engine, next(w["holder"] for w in WORKS if w["holder"] != BLOCKED["holder"]
                                                  and w["holder"] != CITED["holder"]))
     url = host.base_url + "/rights/events"
@@ -195,10 +206,7 @@ def test_the_host_keeps_no_sentence_of_a_work(hosts):
 
 def test_the_dashboard_shows_a_holder_its_works(hosts):
     host = hosts["guarded"]
-    Echo.answer = BLOCKED["text"]
-    ask(host, hosts["keys"][0], "completion", True)
-    wait_until(lambda: [e for e in holder_events(host.engine, None) if e["action"] == "block"], "a block event")
-    token, holder_id = new_holder_token(host.engine, BLOCKED["holder"])
+    token, holder_id = blocked_once(hosts, "completion", True)
     headers = {"authorization": f"Bearer {token}"}
     me = httpx.get(host.base_url + "/dashboard/api/me", headers=headers, timeout=WAIT_S).json()
     assert (me["view"], me["name"]) == ("holder", BLOCKED["holder"])
@@ -214,3 +222,19 @@ def test_the_dashboard_shows_a_holder_its_works(hosts):
     page = httpx.get(host.base_url + "/dashboard/", timeout=WAIT_S).text
     assert 'id="holder"' in page and "rights.js" in page
     assert httpx.get(host.base_url + "/dashboard/static/rights.js", timeout=WAIT_S).status_code == 200
+
+
+def test_events_are_written_with_the_usage_record_on_both_stores(database_url, tmp_path):
+    host = Host(database_url, tmp_path / "home", models=(MODEL,))
+    ids = register(host, [BLOCKED, CITED])
+    with host:
+        Echo.answer = CITED["text"] + "\n\n" + BLOCKED["text"]
+        response = host.client(host.new_key("acme")).completions.with_raw_response.create(
+            model=MODEL, max_tokens=900, prompt="Both")
+        assert response.parse().choices[0].finish_reason == "content_filter"
+        request_id = response.headers["x-request-id"]
+        wait_until(lambda: [r for r in list_usage(host.engine) if r.request_id == request_id and r.status == "ok"],
+                   "the final usage record")
+        events = holder_events(host.engine, None)
+        assert sorted((e["request_id"], e["work_id"], e["action"]) for e in events) == sorted(
+            [(request_id, ids[CITED["number"]], "cite"), (request_id, ids[BLOCKED["number"]], "block")])

@@ -17,20 +17,17 @@ import httpx
 import openai
 import pytest
 
+import recitation_fixtures as fixtures
 from conftest import start_server
+from revstream.config import load_config
 from revstream.recitation import LIMIT_WORDS_DEFAULT, words
-from test_recitation_gateway import longest_shared_run
+from revstream.store import make_engine
+from test_recitation_audit_model import CONFIG as AUDIT_CONFIG, MODEL
+from test_recitation_gateway import longest_shared_run, register_in
 
 pytestmark = pytest.mark.model
 
-MODEL = "smollm2-135m-instruct"
-CONFIG = f"""
-[[models]]
-name = "{MODEL}"
-backend = "llamacpp"
-path = "embedded"
-n_threads = 2
-"""
+CONFIG = AUDIT_CONFIG.replace("n_threads = 1", "n_threads = 2")  # the embedded model, both cores
 STORY = "Write a long story about the lighthouse keepers of the northern coast."
 PASSAGE = ("The harbour at Kestrel Point had been silent for three winters when the new keeper arrived with a single "
            "trunk, a ledger of tide tables and a violin that nobody in the village had ever heard him play. He "
@@ -78,10 +75,16 @@ def served(tmp_path_factory):
         server.cli("holders", "add", "Northern Coast Press")
         ids = {name: server.cli_json("works", "add", "--holder", "Northern Coast Press", "--title", name,
                                      str(home / f"{name}.txt"))["work_id"] for name in ("own", "passage")}
+        # ... and the 120 fixture works beside them, registered straight into the host's store.
+        config = load_config(server.config_path, home=home)
+        engine = make_engine(config.store.database_url, config.keys_dir)
+        register_in(engine, home / "recitation", fixtures.read_works())
+        engine.dispose()
+        expected = 2 + len(fixtures.read_works())
         deadline = time.monotonic() + WAIT_S
-        while works_in_force(server) != 2 and time.monotonic() < deadline:
+        while works_in_force(server) != expected and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert works_in_force(server) == 2
+        assert works_in_force(server) == expected
         yield {"server": server, "client": client, "own": own, "unguarded": unguarded, "ids": ids}
     finally:
         server.stop()
@@ -101,3 +104,11 @@ def test_registered_the_same_prompts_are_stopped_before_the_limit(served, work, 
     assert recitation["action"] == "block" and recitation["work_id"] == served["ids"][work]
     assert recitation["holder"] == "Northern Coast Press"
     assert 0 < longest_shared_run(text, text_of_work) <= LIMIT_WORDS_DEFAULT
+
+
+def test_neutral_prompts_are_not_stopped(served):
+    """A few of the neutral prompts through the real model with all 122 works registered (the
+    whole set of 240 runs against the echo backend in test_recitation_gateway)."""
+    for prompt in fixtures.read_prompts()[:3]:
+        text, finish, recitation = chat(served["client"], prompt, 40, stream=True)
+        assert finish in ("stop", "length") and recitation is None and text
