@@ -18,5 +18,11 @@ from .licence import licence_contribution
 register_contributor(LeafKind.LICENCE, licence_contribution)
 # --- end licence
 
-FEATURES: tuple[str, ...] = ("licence",)
+# --- recitation (issue 16): recitation events per work, a statement section
+from .recitation import recitation_contribution
+
+register_contributor(LeafKind.RECITATION, recitation_contribution)
+# --- end recitation
+
+FEATURES: tuple[str, ...] = ("licence", "recitation")
 """The streams and reports plugged in, in registration order (each registers itself below)."""

@@ -7,14 +7,14 @@ def test_public_api_is_pinned() -> None:
     assert sorted(recitation.__all__) == sorted([
         "CAVEATS", "LIMIT_WORDS_DEFAULT", "MODES", "MODE_BLOCK", "MODE_CITE", "PREFIX_TOKENS_DEFAULT",
         "RECITATION_LEAF_KIND", "RECITATION_LEAF_VERSION", "SAMPLES_DEFAULT", "SEGMENTS_MAX", "SEGMENT_CHARS_MAX",
-        "SUFFIX_TOKENS_DEFAULT", "WINDOW_WORDS_DEFAULT", "AuditError", "AuditReport", "Catalog", "Emit",
+        "STATEMENT_SECTION",        "SUFFIX_TOKENS_DEFAULT", "WINDOW_WORDS_DEFAULT", "AuditError", "AuditReport", "Catalog", "Emit",
         "ExcerptOutcome", "Fingerprint", "FingerprintError", "FingerprintKey", "Guard", "GuardFinished",
         "IndexDirectory", "IndexFormatError", "KeyFormatError", "LeafError", "Manifest", "RecitationError",
         "RecitationEvent", "RecitationHit", "WindowHasher", "WindowIndex", "Work", "WorkError", "check_fingerprint",
         "check_limit", "excerpt_starts", "fingerprint_submission", "fingerprint_text", "format_fingerprint",
         "hash_hex", "limit_words_min", "new_fingerprint_key", "new_work", "next_work_number", "parse_fingerprint",
-        "parse_fingerprint_key", "parse_recitation_leaf", "prefix_start", "recitation_counts", "recitation_event",
-        "recitation_leaf", "recitation_object", "score_excerpt", "segments", "wilson_interval", "words",
+        "parse_fingerprint_key", "parse_recitation_leaf", "prefix_start", "recitation_contribution", "recitation_counts", "recitation_event",
+        "recitation_leaf", "recitation_leaf_bytes", "recitation_object", "score_excerpt", "segments", "wilson_interval", "words",
         "work_sha256",
     ])
     for name in recitation.__all__:

@@ -39,6 +39,7 @@ from . import _settlement as settlement
 from . import _verify as verifier
 from . import _witness as witness
 from . import _works as works
+from . import _rights as rights  # issue 16: holders, works add|list|remove|key
 from ._output import JSON_HELP, fail, print_json, print_table, store_description
 
 
@@ -50,6 +51,7 @@ READ_ONLY = frozenset({
     ("licensor", "report"),
 })
 """Commands that only read; every other command names the store it writes to on stderr."""
+READ_ONLY = READ_ONLY | rights.READ_ONLY  # issue 16
 
 PRIVATE_UMASK = 0o077
 """Whatever revstream creates (database, its -wal/-shm files, metrics, state) is its owner's alone."""
@@ -103,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     witness.add_parsers(commands)
     licence.add_parsers(commands)
     works.add_parsers(commands)
+    rights.add_parsers(commands)  # issue 16
     audit_work.add_parsers(commands)
 
     usage = commands.add_parser("usage", help="usage records")
@@ -175,6 +178,8 @@ def _dispatch(args, config) -> int:
             return plans.run(args, engine, config)
         if settlement.handles(args):
             return settlement.run(args, engine)
+        if rights.handles(args):  # issue 16: holders, works add|list|remove|key
+            return rights.run(args, engine, config)
         if licence.handles(args):  # `licence status` (issue 15)
             return licence.run(args, config, engine)
         if args.command == "keys":

@@ -1,9 +1,7 @@
-"""`revstream works ...`: rights holders' works. For now `works fingerprint`, which a holder
+"""`revstream works ...`: rights holders' works. Here `works fingerprint`, which a holder
 runs on its own machine: it needs no store and sends nothing anywhere.
 
-`works add|list|remove` and `holders ...` need the store and come with it; they will call
-`revstream.recitation.fingerprint_submission`, `new_work`, `next_work_number` and
-`IndexDirectory.add_work/remove_work`.
+`works key|add|list|remove` and `holders ...` need the store: see `_rights`.
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from ..recitation import (
     parse_fingerprint_key,
 )
 from ._output import fail, print_json
+from ._rights import add_work_actions
 
 KEY_ENV = "REVSTREAM_FINGERPRINT_KEY"
 KEY_TEXT_CHARS_MAX = 200
@@ -38,6 +37,7 @@ def add_parsers(commands) -> None:
     fingerprint.add_argument("--key", help=f"the host's fingerprint key (rfk1:..., or a file holding it; default: ${KEY_ENV})")
     fingerprint.add_argument("--output", "-o", help="write the fingerprint here (default: standard output)")
     fingerprint.add_argument("--json", action="store_true", help="print a summary as JSON (with --output)")
+    add_work_actions(actions)  # issue 16: the host's side (store)
 
 
 def handles(args) -> bool:

@@ -249,6 +249,9 @@ class Config:
     # [licence] (issue 15): None when the value was built without a file (tests); see
     # `config._licence.licence_settings` for the defaults then.
     licence: LicenceSettings | None = None
+    # [recitation] (issue 16): a `config._recitation.RecitationSettings`; None when built
+    # without a file (see `config._recitation.recitation_settings` for the defaults then).
+    recitation: object | None = None
 
     def model_named(self, name: str) -> ModelConfig | None:
         for model in self.models:

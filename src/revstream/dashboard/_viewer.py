@@ -13,10 +13,11 @@ from typing import Final
 from sqlalchemy import Engine
 
 from ..keys import hash_secret, secrets_equal
-from ..store import find_key, find_licensor_token, get_meta, licensor_name
+from ..store import find_key, find_licensor_token, get_meta, holder_of_token_sha256, licensor_name
 from ._errors import Forbidden, Unauthenticated
 
 HOST, LICENSOR, CUSTOMER = "host", "licensor", "customer"
+HOLDER = "holder"  # recitation (issue 16): a rights holder's token (`revstream holders token NAME`)
 # Where `revstream serve` keeps the admin token's SHA-256 (the gateway's ADMIN_TOKEN_META_KEY;
 # a test pins the two together).
 ADMIN_TOKEN_META_KEY: Final = "admin_token_sha256"
@@ -24,9 +25,9 @@ ADMIN_TOKEN_META_KEY: Final = "admin_token_sha256"
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    view: str  # HOST, LICENSOR or CUSTOMER
+    view: str  # HOST, LICENSOR, CUSTOMER or HOLDER
     name: str
-    subject_id: str | None  # the licensor id or the customer id; None for the host
+    subject_id: str | None  # the licensor, customer or holder id; None for the host
 
 
 def token_of(headers) -> str:
@@ -46,6 +47,9 @@ def resolve_viewer(engine: Engine, token: str) -> Viewer:
     licensor_id = find_licensor_token(engine, digest)
     if licensor_id is not None:
         return Viewer(LICENSOR, licensor_name(engine, licensor_id) or licensor_id, licensor_id)
+    holder = holder_of_token_sha256(engine, digest)  # recitation (issue 16)
+    if holder is not None:
+        return Viewer(HOLDER, holder[1], holder[0])
     key = find_key(engine, digest)
     if key is not None and key.revoked_us is None:
         return Viewer(CUSTOMER, key.customer, key.customer_id)

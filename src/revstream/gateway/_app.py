@@ -46,6 +46,7 @@ from ._routes_v1 import chat_completions, completions, list_models, my_balance, 
 from ._routes_plans import my_invoice, my_invoices, my_plan
 from ._state import AppState, ServedModel, system_clock_us
 from ._licence import build_licence_runtime, run_licence_flusher  # licence (issue 15)
+from ._recitation import build_recitation_runtime, rights_events, run_recitation_reloader  # recitation (issue 16)
 from ._tiles import tile_routes  # p2-fleet (issue 17): the log as C2SP tlog-tiles
 from ._witnessing import Witnessing
 from ._transparency import (
@@ -178,11 +179,13 @@ async def _build_state(
             models[name] = ServedModel(model_config, backend)
     limiter = make_rate_limiter(config.store.redis_url, clock_us=clock)
     licence = await build_licence_runtime(config, engine)  # licence (issue 15)
+    recitation = await build_recitation_runtime(config, engine)  # recitation (issue 16)
     return AppState(
         config=config, engine=engine, writer=writer, keys=KeyCache(engine, config.server.auth_cache_ttl_s),
         metrics=Metrics(), worker_id=worker_id, models=models, limiter=limiter,
         plan_limits=PlanLimitCache(engine, config.server.auth_cache_ttl_s), clock=clock or system_clock_us,
         licence=licence,
+        recitation=recitation,  # recitation (issue 16)
     )
 
 
@@ -221,12 +224,15 @@ def create_app(
         witnessing_task = asyncio.create_task(witnessing.run(stop_appender))
         state.metrics.add_text(state.licence.metrics_text)  # licence (issue 15): MAU gauges
         licence_flusher = asyncio.create_task(run_licence_flusher(state, stop_appender))  # licence (issue 15)
+        recitation_reloader = asyncio.create_task(run_recitation_reloader(state.recitation, stop_appender))  # issue 16
+        if state.recitation is not None:  # recitation (issue 16): the works in force, a gauge
+            state.metrics.add_text(state.recitation.metrics_text)
         try:
             yield
         finally:
             beat.cancel()
             stop_appender.set()  # let an append in progress commit, then stop
-            await asyncio.wait([appender, witnessing_task, licence_flusher], timeout=15)  # the flusher merges once more
+            await asyncio.wait([appender, witnessing_task, licence_flusher, recitation_reloader], timeout=15)  # the flusher merges once more
             await _teardown(state)
             await state.licence.close()  # licence (issue 15): after its webhooks ran (teardown awaits them)
 
@@ -251,6 +257,7 @@ def create_app(
         Route("/transparency/statements", statements, methods=["GET"]),
         Route("/transparency/statements/{statement_id}", statement_note, methods=["GET"]),
         *tile_routes(),  # p2-fleet: /checkpoint, /tile/...
+        Route("/rights/events", rights_events, methods=["GET"]),  # recitation (issue 16)
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *dashboard_routes(),

@@ -59,6 +59,9 @@ class Call:
     # An idempotent request keeps its response for retries, and waits for its final commit.
     keeps_response: bool = False
     meter: UsageMeter = field(default_factory=UsageMeter)
+    # Rows (table, values) to write with the final usage record, in its transaction: the
+    # recitation events the guard found (issue 16), however the call ends.
+    rows: list = field(default_factory=list)
     _finishing: asyncio.Task | None = field(default=None, init=False, repr=False)
 
     async def finish(self, outcome: Outcome) -> None:
@@ -83,9 +86,9 @@ class Call:
             )
             response = outcome.response if outcome.status is UsageStatus.OK else None
             if self.keeps_response:
-                await self.state.writer.finalize_durably(final, response)
+                await self.state.writer.finalize_durably(final, response, tuple(self.rows))
             else:
-                self.state.writer.finalize(final, None)
+                self.state.writer.finalize(final, None, tuple(self.rows))
             self.state.metrics.observe_tokens(self.served.config.name, finish.tokens_prompt,
                                               finish.tokens_completion, self.meter.ttft_ms)
         finally:

@@ -26,6 +26,7 @@ from ._admission import Idempotency, Replayed, admit
 from ._call import Call, Outcome
 from ._errors import from_backend
 from ._licence import output_refusal  # licence (issue 15)
+from ._recitation import generate  # recitation (issue 16)
 from ._responses import ResponseBuilder
 from ._schema import ParsedRequest
 from ._streaming import CLIENT_LEFT, EventStreamResponse, wait_for_disconnect
@@ -51,7 +52,7 @@ def _response_id(call: Call) -> str:
 
 async def _collect(call: Call) -> tuple[str, Finish]:
     parts: list[str] = []
-    async with contextlib.aclosing(call.served.backend.execute(call.prepared, call.meter)) as events:
+    async with contextlib.aclosing(generate(call)) as events:  # recitation (issue 16): guarded
         async for event in events:
             if isinstance(event, TextDelta):
                 parts.append(event.text)
@@ -100,7 +101,7 @@ async def _complete(call: Call, builder: ResponseBuilder, request: Request, pars
 async def _stream(call: Call, builder: ResponseBuilder) -> Response:
     """Wait for the backend's first event (so a backend down answers a plain HTTP error),
     then stream the rest as server-sent events."""
-    events = call.served.backend.execute(call.prepared, call.meter)
+    events = generate(call)  # recitation (issue 16): the backend's events through the guard
     try:
         first = await anext(events)
     except BackendError as error:

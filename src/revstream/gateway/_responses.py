@@ -50,6 +50,7 @@ class ResponseBuilder:
             }
         else:
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish.reason}
+        _add_recitation(choice, finish)
         body["choices"] = [choice]
         body["usage"] = usage_body(finish.tokens_prompt, finish.tokens_completion)
         return orjson.dumps(body)
@@ -78,10 +79,19 @@ class ResponseBuilder:
             choice = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish.reason}
         else:
             choice = {"index": 0, "text": "", "logprobs": None, "finish_reason": finish.reason}
+        _add_recitation(choice, finish)
         out = self._chunk(choice)
         if self.include_usage:
             out += self._chunk(None, usage_body(finish.tokens_prompt, finish.tokens_completion))
         return out + b"data: [DONE]\n\n"
+
+
+def _add_recitation(choice: dict, finish: Finish) -> None:
+    """Recitation (issue 16): the registered work that stopped the response or was cited in
+    it, on the choice that carries the finish reason (see `_recitation.GuardedFinish`)."""
+    recitation = getattr(finish, "recitation", None)
+    if recitation is not None:
+        choice["recitation"] = recitation
 
 
 def error_chunk(body: dict) -> bytes:

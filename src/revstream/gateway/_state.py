@@ -50,6 +50,8 @@ class AppState:
     clock: Callable[[], int] = system_clock_us
     # Licence compliance (issue 15, `_licence.LicenceRuntime`): end users, acceptable use.
     licence: object | None = None
+    # Recitation guard (issue 16, `_recitation.RecitationRuntime`): None when disabled.
+    recitation: object | None = None
 
     def model(self, name: str) -> ServedModel | None:
         return self.models.get(name)

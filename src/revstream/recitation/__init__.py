@@ -13,6 +13,7 @@ Pure core plus the host's file-based index; no store, no web framework. The piec
 * `_works`, `_guard`: the works in force and the streaming guard that stops a `block`
   work before a response carries more than its limit of words, and cites a `cite` work.
 * `_leaf`: the response's `recitation` object, the `recitation` log leaf and its parser.
+* `_statement`: the event as leaf bytes, and the statement section `recitation`.
 * `_audit`: excerpts, scoring and the Wilson interval for `revstream audit-work`.
 
 Errors: see `_errors` (everything raised is a `RecitationError`).
@@ -69,6 +70,7 @@ from ._leaf import (
     recitation_leaf,
     recitation_object,
 )
+from ._statement import STATEMENT_SECTION, recitation_contribution, recitation_leaf_bytes
 from ._normalize import SEGMENT_CHARS_MAX, SegmentScanner, segments, words
 from ._works import (
     LIMIT_WORDS_DEFAULT,
@@ -95,6 +97,7 @@ __all__ = [
     "SAMPLES_DEFAULT",
     "SEGMENTS_MAX",
     "SEGMENT_CHARS_MAX",
+    "STATEMENT_SECTION",
     "SUFFIX_TOKENS_DEFAULT",
     "WINDOW_WORDS_DEFAULT",
     "AuditError",
@@ -134,9 +137,11 @@ __all__ = [
     "parse_fingerprint_key",
     "parse_recitation_leaf",
     "prefix_start",
+    "recitation_contribution",
     "recitation_counts",
     "recitation_event",
     "recitation_leaf",
+    "recitation_leaf_bytes",
     "recitation_object",
     "score_excerpt",
     "segments",

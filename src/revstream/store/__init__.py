@@ -132,6 +132,27 @@ from ._dashboard import (
     verification_states,
 )
 
+# --- recitation (issue 16): the rights registry
+from ._recitation import (
+    HolderRow,
+    WorkRow,
+    add_holder,
+    event_rows,
+    find_holder_by_token,
+    fingerprint_key,
+    holder_events,
+    holder_of_token_sha256,
+    index_directory,
+    list_holders,
+    list_works,
+    new_holder_token,
+    register_work,
+    remove_work,
+    work_event_counts,
+    works_in_force,
+)
+# --- end recitation
+
 __all__ = [
     # issue 17: witnessed checkpoints (host) and the licensor console
     "add_licensor_host",
@@ -277,4 +298,21 @@ __all__ = [
     "month_state_sha256",
     "record_mau_alerts",
     "set_alert_delivery",
+    # recitation (_recitation, issue 16)
+    "HolderRow",
+    "WorkRow",
+    "add_holder",
+    "event_rows",
+    "find_holder_by_token",
+    "fingerprint_key",
+    "holder_events",
+    "holder_of_token_sha256",
+    "index_directory",
+    "list_holders",
+    "list_works",
+    "new_holder_token",
+    "register_work",
+    "remove_work",
+    "work_event_counts",
+    "works_in_force",
 ]

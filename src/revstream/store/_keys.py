@@ -36,6 +36,12 @@ LEGACY_META_KEYS: Final = {SIGNER_KEY: "log_signer_key", PSEUDONYM_SECRET: "log_
                            MAU_SECRET: "licence_mau_secret"}
 ENVIRONMENT: Final = {SIGNER_KEY: "REVSTREAM_LOG_SIGNER_KEY", PSEUDONYM_SECRET: "REVSTREAM_PSEUDONYM_SECRET",
                       MAU_SECRET: "REVSTREAM_MAU_SECRET"}
+# --- recitation (issue 16): the host's fingerprint key (`rfk1:...`), published to rights
+# holders (not a secret) but kept as a key file: every replica must hash with the same one.
+RECITATION_KEY: Final = "recitation.key"
+LEGACY_META_KEYS[RECITATION_KEY] = "recitation_fingerprint_key"  # never in meta; read_secret asks
+ENVIRONMENT[RECITATION_KEY] = "REVSTREAM_HOST_FINGERPRINT_KEY"
+# --- end recitation
 KEYS_DIR_MODE: Final = 0o700
 KEYS_OPTION: Final = "revstream_keys"
 """The engine's execution option that carries its `KeyRing`."""

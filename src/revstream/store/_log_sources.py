@@ -39,6 +39,9 @@ from ..leaves import (
 from ..licence import LEAF_VERSION as LICENCE_VERSION, licence_leaf
 from ._licence import freeze_licence_months, leaf_entry
 from ._licence_schema import licence_leaves
+from ..recitation import RECITATION_LEAF_VERSION, recitation_leaf_bytes  # recitation (issue 16)
+from ._recitation import recitation_row_event  # recitation (issue 16)
+from ._recitation_schema import recitation_events  # recitation (issue 16)
 from ._schema import fees, log_leaves, usage_records
 from ._sql import bulk_update
 
@@ -197,7 +200,33 @@ LICENCE_SOURCE: Final = LogSource(
 )
 # --- end licence
 
-SOURCES: Final = (FEE_SOURCE, LICENCE_SOURCE, USAGE_SOURCE)
+# --- recitation (issue 16): a registered work blocked or cited in a response ------------
+
+def _recitation_leaf(row, secret: bytes) -> Leaf:
+    return Leaf(LeafKind.RECITATION, RECITATION_LEAF_VERSION, row.event_id, recitation_leaf_bytes(recitation_row_event(row)))
+
+
+def _recitation_mark(connection: Connection, positions: Sequence[tuple[int, str]]) -> None:
+    bulk_update(connection, "recitation_events", "event_id", ("log_index",), ("bigint", "text"), positions,
+                condition="log_index IS NULL")
+
+
+def _recitation_rows(connection: Connection, ids: Sequence[str]) -> dict:
+    return {row.event_id: row for row in connection.execute(
+        select(recitation_events).where(recitation_events.c.event_id.in_(list(ids))))}
+
+
+RECITATION_SOURCE: Final = LogSource(
+    LeafKind.RECITATION,
+    lambda: select(recitation_events).where(recitation_events.c.log_index.is_(None))
+    .order_by(recitation_events.c.time_us, recitation_events.c.event_id),
+    _recitation_leaf, _recitation_mark, _recitation_rows,
+    lambda row, secret, version, keys: recitation_leaf_bytes(recitation_row_event(row)),
+    table=recitation_events, ready=true(),
+)
+# --- end recitation
+
+SOURCES: Final = (FEE_SOURCE, LICENCE_SOURCE, RECITATION_SOURCE, USAGE_SOURCE)
 """Every source, in the order an append takes from them."""
 SOURCE_OF_KIND: Final = {source.kind: source for source in SOURCES}
 

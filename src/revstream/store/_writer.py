@@ -55,6 +55,9 @@ class _Op:
     future: asyncio.Future | None = None
     loop: asyncio.AbstractEventLoop | None = None
     attempts: int = 0
+    # Rows (table, values) written in the same transaction as a final record (recitation
+    # events, issue 16): a worker's death cannot keep the one and lose the other.
+    rows: tuple = ()
 
 
 class UsageWriter:
@@ -101,16 +104,17 @@ class UsageWriter:
             self._slots.release()
         return outcome
 
-    def finalize(self, record: FinalUsage, response: StoredResponse | None = None) -> None:
-        self._put(_Op("final", record, response))
+    def finalize(self, record: FinalUsage, response: StoredResponse | None = None, rows: tuple = ()) -> None:
+        self._put(_Op("final", record, response, rows=rows))
         self._slots.release()
 
-    async def finalize_durably(self, record: FinalUsage, response: StoredResponse | None = None) -> None:
+    async def finalize_durably(self, record: FinalUsage, response: StoredResponse | None = None,
+                               rows: tuple = ()) -> None:
         """Finalize and wait until it is committed: an idempotent request's retry must
         find the stored result, not a request still running."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._put(_Op("final", record, response, future=future, loop=loop))
+        self._put(_Op("final", record, response, future=future, loop=loop, rows=rows))
         self._slots.release()
         await future
 
@@ -232,10 +236,20 @@ class UsageWriter:
             schedule = self._prices(connection)
             outcomes = iter(admit_batch(connection, admits, schedule, now_us))
             finalize_batch(connection, finals, schedule, responses)
+            _insert_rows(connection, [row for op in batch if op.kind == "final" for row in op.rows])
             discard_batch(connection, discards, now_us)
         self.batches_written += 1
         self.records_written += len(batch)
         return [next(outcomes) if op.kind == "admit" else None for op in batch]
+
+
+def _insert_rows(connection, rows: list) -> None:
+    """The rows finals carry, one INSERT per table."""
+    by_table: dict = {}
+    for table, values in rows:
+        by_table.setdefault(table, []).append(values)
+    for table, values in by_table.items():
+        connection.execute(table.insert(), values)
 
 
 def _settle_all(settled: list) -> None:
