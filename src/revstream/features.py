@@ -18,5 +18,11 @@ from .licence import licence_contribution
 register_contributor(LeafKind.LICENCE, licence_contribution)
 # --- end licence
 
-FEATURES: tuple[str, ...] = ("licence",)
+# --- messaging (issue 14): delivered message fees, the `messaging` stream
+from .messaging._settlement import messaging_contribution
+
+register_contributor(LeafKind.MESSAGE, messaging_contribution)
+# --- end messaging
+
+FEATURES: tuple[str, ...] = ("licence", "messaging")
 """The streams and reports plugged in, in registration order (each registers itself below)."""
