@@ -39,6 +39,7 @@ from . import _settlement as settlement
 from . import _verify as verifier
 from . import _witness as witness
 from . import _works as works
+from . import _messaging as messaging  # messaging (issue 14)
 from ._output import JSON_HELP, fail, print_json, print_table, store_description
 
 
@@ -47,7 +48,7 @@ READ_ONLY = frozenset({
     ("licensors", "list"), ("agreements", "list"), ("statements", "list"), ("statements", "show"), ("log", "vkey"),
     ("log", "checkpoint"), ("log", "check"), ("audits", "list"), ("plans", "list"), ("subscriptions", "list"),
     ("tax", "list"), ("invoices", "list"), ("invoices", "show"), ("licence", "status"), ("licensor", "report"),
-})
+}) | messaging.READ_ONLY  # messaging (issue 14)
 """Commands that only read; every other command names the store it writes to on stderr."""
 
 PRIVATE_UMASK = 0o077
@@ -103,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     licence.add_parsers(commands)
     works.add_parsers(commands)
     audit_work.add_parsers(commands)
+    messaging.add_parsers(commands)  # messaging (issue 14)
 
     usage = commands.add_parser("usage", help="usage records")
     usage.add_argument("--customer", help="only this customer's records")
@@ -176,6 +178,8 @@ def _dispatch(args, config) -> int:
             return settlement.run(args, engine)
         if licence.handles(args):  # `licence status` (issue 15)
             return licence.run(args, config, engine)
+        if messaging.handles(args):  # messaging (issue 14)
+            return messaging.run(args, engine)
         if args.command == "keys":
             return _keys(args, engine)
         if args.command == "usage":
