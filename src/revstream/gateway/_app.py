@@ -48,6 +48,7 @@ from ._state import AppState, ServedModel, system_clock_us
 from ._licence import build_licence_runtime, run_licence_flusher  # licence (issue 15)
 from ._tiles import tile_routes  # p2-fleet (issue 17): the log as C2SP tlog-tiles
 from ._witnessing import Witnessing
+from ._messaging_routes import messaging_routes  # messaging (issue 14)
 from ._transparency import (
     checkpoint,
     consistency_proof,
@@ -251,6 +252,7 @@ def create_app(
         Route("/transparency/statements", statements, methods=["GET"]),
         Route("/transparency/statements/{statement_id}", statement_note, methods=["GET"]),
         *tile_routes(),  # p2-fleet: /checkpoint, /tile/...
+        *messaging_routes(),  # messaging (issue 14): /v1/messages, /v1/conversations, webhooks, webchat
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *dashboard_routes(),

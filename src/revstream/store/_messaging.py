@@ -376,7 +376,7 @@ def list_messages(engine: Engine, customer_id: str, conversation_id: str) -> lis
         if owner != customer_id:
             raise NotFound(f"no conversation {conversation_id!r} for this account")
         rows = connection.execute(select(msg_messages).where(msg_messages.c.conversation_id == conversation_id)
-                                  .order_by(msg_messages.c.time_us, msg_messages.c.message_id)
+                                  .order_by(msg_messages.c.time_us, msg_messages.c.direction, msg_messages.c.message_id)
                                   .limit(MESSAGES_PAGE_MAX)).all()
     return [message_json(row) for row in rows]
 

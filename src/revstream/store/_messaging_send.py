@@ -376,7 +376,7 @@ def apply_statuses(engine: Engine, channel_id: str, statuses: tuple[StatusUpdate
 def _history(connection: Connection, conversation_id: str) -> list[dict]:
     rows = connection.execute(select(msg_messages.c.direction, msg_messages.c.body).where(
         msg_messages.c.conversation_id == conversation_id, msg_messages.c.body.is_not(None))
-        .order_by(msg_messages.c.time_us.desc(), msg_messages.c.message_id.desc()).limit(HISTORY_MESSAGES_MAX)).all()
+        .order_by(msg_messages.c.time_us.desc(), msg_messages.c.direction.desc(), msg_messages.c.message_id.desc()).limit(HISTORY_MESSAGES_MAX)).all()
     return [{"role": "user" if row.direction == "in" else "assistant", "content": row.body} for row in reversed(rows)]
 
 
