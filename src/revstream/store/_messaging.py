@@ -127,28 +127,37 @@ def list_channels(engine: Engine, customer: str | None = None) -> list[dict]:
 
 # --- contacts and opt-ins -------------------------------------------------------------------
 
-def _contact_row(connection: Connection, channel_id: str, address: str):
+def normal_address(address: str) -> str:
+    """An address as stored: a phone number as its E.164 digits without "+" (as the platform
+    names senders), anything else as given."""
+    if isinstance(address, str) and address.startswith("+") and address[1:].isascii() and address[1:].isdigit():
+        return address[1:]
+    return address
+
+
+def contact_at(connection: Connection, channel_id: str, address: str):
     return connection.execute(select(msg_contacts).where(
-        msg_contacts.c.channel_id == channel_id, msg_contacts.c.address == address)).first()
+        msg_contacts.c.channel_id == channel_id, msg_contacts.c.address == normal_address(address))).first()
 
 
 def ensure_contact(connection: Connection, channel_id: str, address: str, market: str, now_us: int):
     """The contact at ``address`` on the channel, created with ``market`` if new."""
-    row = _contact_row(connection, channel_id, address)
+    row = contact_at(connection, channel_id, address)
     if row is not None:
         return row
     if not isinstance(address, str) or not address or len(address) > 64 or not address.isprintable():
         raise MessagingValueError("a contact address is 1-64 printable characters (a phone number, a chat session)")
     contact = Contact(new_id("con"), validate_market(market))
     connection.execute(insert(msg_contacts).values(contact_id=contact.contact_id, channel_id=channel_id,
-                                                   address=address, market=contact.market, created_us=now_us))
-    return _contact_row(connection, channel_id, address)
+                                                   address=normal_address(address), market=contact.market,
+                                                   created_us=now_us))
+    return contact_at(connection, channel_id, address)
 
 
 def add_contact(engine: Engine, channel_id: str, address: str, market: str, now_us: int) -> dict:
     with writing(engine) as connection:
         channel_row(connection, channel_id)
-        if _contact_row(connection, channel_id, address) is not None:
+        if contact_at(connection, channel_id, address) is not None:
             raise Conflict(f"channel {channel_id} has that contact already")
         row = ensure_contact(connection, channel_id, address, market, now_us)
         return {"contact_id": row.contact_id, "channel_id": channel_id, "market": row.market}
@@ -159,7 +168,7 @@ def record_opt_in(engine: Engine, channel_id: str, address: str, scope: str, gra
     """One more consent record of a contact (records are never edited or removed)."""
     record = OptIn(scope, granted, time_us, source)
     with writing(engine) as connection:
-        contact = _contact_row(connection, channel_id, address)
+        contact = contact_at(connection, channel_id, address)
         if contact is None:
             raise NotFound(f"channel {channel_id} has no such contact: add it with `revstream contacts add`")
         connection.execute(insert(msg_opt_ins).values(contact_id=contact.contact_id, scope=record.scope,
@@ -352,7 +361,7 @@ def conversation_of_address(engine: Engine, channel_id: str, address: str) -> st
         return connection.execute(
             select(msg_conversations.c.conversation_id)
             .join(msg_contacts, msg_contacts.c.contact_id == msg_conversations.c.contact_id)
-            .where(msg_contacts.c.channel_id == channel_id, msg_contacts.c.address == address)).scalar()
+            .where(msg_contacts.c.channel_id == channel_id, msg_contacts.c.address == normal_address(address))).scalar()
 
 
 def message_json(row) -> dict:

@@ -56,6 +56,7 @@ from ._messaging import (
     MESSAGE_NANOS_MAX,
     channel_row,
     channel_value,
+    contact_at,
     contact_value,
     conversation_windows,
     ensure_contact,
@@ -64,7 +65,6 @@ from ._messaging import (
     rate_card_for,
 )
 from ._messaging_schema import (
-    msg_contacts,
     msg_conversations,
     msg_messages,
     msg_tier_counts,
@@ -222,8 +222,7 @@ def send_message(engine: Engine, request: SendRequest) -> Sent:
         channel = channel_row(connection, request.channel_id)
         if channel.customer_id != request.customer_id:
             raise NotFound(f"no channel {request.channel_id!r} for this account")
-        contact_row = connection.execute(select(msg_contacts).where(
-            msg_contacts.c.channel_id == channel.channel_id, msg_contacts.c.address == request.to)).first()
+        contact_row = contact_at(connection, channel.channel_id, request.to)
         if contact_row is None:
             raise NotFound(f"channel {channel.channel_id} has no contact {request.to!r}: add it (with its opt-ins) "
                            f"with `revstream contacts add`, or wait for the contact to write first")
