@@ -92,7 +92,7 @@ def world(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sent(world):
-    host, platform = world["host"], world["platform"]
+    host = world["host"]
     answer = host.post("/v1/messages", world["key"], json={"channel": world["channel"], "to": CONTACT,
                                                             "template": "spring_sale", "parameters": ["20%"]})
     assert answer.status_code == 200, answer.text
