@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from conftest import revstream
 from revstream.config._model import EMBEDDED_MODEL_NAME as MODEL
+from revstream.keys import hash_secret, new_admin_token
 from revstream.messaging import parse_rate_card_csv
 from revstream.periods import parse_time_us
 from revstream.pricing import ModelPrice
@@ -34,6 +35,7 @@ from revstream.store import (
     import_rate_card,
     init_log_key,
     list_usage,
+    put_meta_if_absent,
     record_opt_in,
     set_model_licensor,
     set_price,
@@ -208,3 +210,18 @@ def test_a_tampered_message_leaf_is_caught(world, closed) -> None:
     finally:
         with host.engine.begin() as connection:
             connection.execute(update(log_leaves).where(log_leaves.c.leaf_index == index).values(data=bytes(data)))
+
+
+def test_the_dashboard_panel_shows_fees_costs_and_margin(world, delivered) -> None:
+    host, key = world["host"], world["key"]
+    admin = new_admin_token()
+    put_meta_if_absent(host.engine, "admin_token_sha256", hash_secret(admin))
+    report = host.get("/dashboard/api/messaging/report", admin, params={"period": "2026-09"}).json()
+    marketing = [line for line in report["lines"] if line["category"] == "marketing"]
+    assert [(m["delivered"], m["fees_nanos"], m["fees"], m["margin"]) for m in marketing] == [(1, 10_000_000, "0.01",
+                                                                                              "0.01")]
+    assert report["totals"][0]["messages"] == 3 and report["conversations"][0]["fees_nanos"] == 10_000_000
+    assert host.get("/dashboard/api/messaging/report", key).status_code == 403  # a business sees its own, not this
+    assert host.get("/dashboard/api/messaging/report", admin, params={"period": "09-2026"}).status_code == 400
+    page = host.get("/dashboard/static/messaging.js")
+    assert page.status_code == 200 and "messaging-panel" in page.text
