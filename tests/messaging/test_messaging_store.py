@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from revstream.messaging import InboundMessage, SendRefused, StatusUpdate, instant_us, parse_rate_card_csv
+from revstream.messaging import InboundMessage, Referral, SendRefused, StatusUpdate, instant_us, parse_rate_card_csv
 from revstream.store import (
     MessageHoldRefused,
     SendRequest,
@@ -19,12 +19,14 @@ from revstream.store import (
     check_ledger,
     customer_balance,
     import_rate_card,
+    list_budgets,
     list_channels,
     make_engine,
     messages_report,
     record_inbound,
     record_opt_in,
     send_message,
+    set_budget,
     set_platform_id,
     set_template,
     upgrade,
@@ -149,3 +151,39 @@ def test_no_credit_no_hold(world) -> None:
         send_message(engine, SendRequest(customer_id, channel["channel_id"], "visitor-0001", T0, "llama",
                                          template="promo"))
     assert messages_report(engine, "2025-07")["lines"] == []
+
+
+def test_utility_volume_tiers_count_the_months_charged_deliveries(world) -> None:
+    engine, channel_id = world
+    prices = []
+    for n in range(5):  # tiers of the card: 1-2 at 0.0040, 3-4 at 0.0035, 5+ at 0.0030
+        message = _send(engine, channel_id, at=T0 + n, template="order_update", parameters=(f"A{n}",))
+        [result] = _status(engine, channel_id, message, "delivered", T0 + 10 + n)
+        prices.append(result["charge_nanos"])
+    assert prices == [4_000_000, 4_000_000, 3_500_000, 3_500_000, 3_000_000]
+    august = _send(engine, channel_id, at=instant_us("2025-08-01T00:00:00Z"), template="order_update",
+                   parameters=("B1",))
+    assert august["quoted_price_nanos"] == 4_000_000  # a new calendar month counts from one again
+    assert check_ledger(engine).ok
+
+
+def test_a_reply_to_an_ad_click_opens_the_free_entry_window(world) -> None:
+    engine, channel_id = world
+    record_inbound(engine, channel_id, InboundMessage("wamid.ad1", "1234567", "+919800000001", T0, "text", "Hi!",
+                                                      Referral("ad", "ad-42", "click-1")), T0)
+    reply = _send(engine, channel_id, at=T0 + HOUR_US, text="Welcome!")
+    marketing = _send(engine, channel_id, at=T0 + 48 * HOUR_US, template="spring_sale", parameters=("10%",))
+    after = _send(engine, channel_id, at=T0 + HOUR_US + 72 * HOUR_US, template="spring_sale", parameters=("10%",))
+    assert (reply["window"], reply["pricing_type"]) == ("free_entry", "free_entry_point")
+    assert (marketing["window"], marketing["quoted_price_nanos"]) == ("free_entry", 0)
+    assert (after["window"], after["quoted_price_nanos"]) == ("closed", 12_500_000)
+
+
+def test_a_budget_bounds_message_holds(world) -> None:
+    engine, channel_id = world
+    set_budget(engine, "acme", None, "month", 20_000_000, "USD", T0)  # room for one marketing message
+    _send(engine, channel_id, template="spring_sale", parameters=("20%",))
+    with pytest.raises(MessageHoldRefused, match="Budget exceeded"):
+        _send(engine, channel_id, at=T0 + 1, template="spring_sale", parameters=("20%",))
+    [budget] = list_budgets(engine, T0)
+    assert budget["reserved_nanos"] == 12_500_000
