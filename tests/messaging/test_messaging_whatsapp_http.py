@@ -15,7 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from conftest import free_port
-from revstream.messaging import instant_us, parse_rate_card_csv
+from revstream.config._model import EMBEDDED_MODEL_NAME as MODEL
+from revstream.messaging import instant_us, parse_rate_card_csv, sign_body
 from revstream.store import (
     add_channel,
     add_contact,
@@ -25,7 +26,9 @@ from revstream.store import (
     check_ledger,
     customer_balance,
     import_rate_card,
+    list_usage,
     record_opt_in,
+    set_channel_ai,
 )
 
 from messaging_host import Clock, Host, wait_until
@@ -164,3 +167,28 @@ def test_a_send_the_platform_refuses_releases_its_hold(world) -> None:
     assert answer.status_code == 502 and answer.json()["error"]["code"] == "channel_send_failed"
     assert customer_balance(host.engine, "acme").available_nanos == before
     assert check_ledger(host.engine).ok
+
+
+def test_the_model_answers_a_whatsapp_message_in_the_background(world) -> None:
+    host, platform, channel = world["host"], world["platform"], world["channel"]
+    set_channel_ai(host.engine, channel, MODEL)
+    try:
+        body = (FIXTURES / "wa_inbound_text.json").read_bytes().replace(b"wamid.HBgM", b"wamid.AIAI")
+        host.clock.now_us = instant_us("2025-07-10T09:00:10Z")
+        answer = host.post(f"/webhooks/whatsapp/{channel}", content=body,
+                           headers={"x-hub-signature-256": sign_body(body, b"fixture-app-secret")})
+        assert answer.status_code == 200 and answer.json()["replies"] == []  # answered at once; the model follows
+        sent = len(platform.received)
+        [conversation] = host.get("/v1/conversations", world["key"]).json()["data"]
+
+        def reply():
+            messages = host.get("/v1/messages", world["key"], params={"conversation": conversation["id"]}).json()
+            return [m for m in messages["data"] if m["direction"] == "out" and m["attribution"] == "reply"]
+
+        [message] = wait_until(reply, "the model's reply")
+        assert message["model"] == MODEL and message["usage_request_id"] and message["price_nanos"] == 0
+        wait_until(lambda: len(platform.received) > sent, "the reply's send to the platform")
+        assert message["id"].encode() in platform.received[-1][1]
+        assert [r.request_id for r in list_usage(host.engine)] == [message["usage_request_id"]]
+    finally:
+        set_channel_ai(host.engine, channel, None)

@@ -18,6 +18,7 @@ from ..store import MessageHoldRefused, NotFound, SendRequest, send_message
 from ._auth import Principal
 from ._call import Outcome
 from ._errors import ApiError
+from ._messaging_delivery import deliver
 from ._pipeline import FAILED, _collect, admit
 from ._schema import parse_chat
 from ._state import AppState
@@ -63,7 +64,12 @@ async def answer_inbound(state: AppState, inbound: dict) -> dict | None:
                           default_model(state), text=reply[:4096], reply_model=call.served.config.name,
                           usage_request_id=request_id)
     try:
-        return (await asyncio.to_thread(send_message, state.engine, request)).message
+        sent = await asyncio.to_thread(send_message, state.engine, request)
     except (MessagingError, MessageHoldRefused, NotFound) as error:
         log.warning("AI reply in conversation %s not sent: %s", inbound["conversation_id"], error)
+        return None
+    try:
+        return await deliver(state, sent)
+    except ApiError as error:  # the platform refused it: the message failed, its hold was released
+        log.warning("AI reply %s not delivered: %s", sent.message["id"], error.message)
         return None

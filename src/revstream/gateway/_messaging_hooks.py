@@ -71,9 +71,11 @@ def _verify(channel, raw: bytes, headers, required: bool) -> None:
         raise ApiError(401, str(error), code="signature_invalid") from error
 
 
-async def _apply_batch(state: AppState, channel, batch: WebhookBatch, address: str) -> dict:
+async def _apply_batch(state: AppState, channel, batch: WebhookBatch, address: str, wait_for_replies: bool) -> dict:
     """Statuses, inbound messages (answered by the model where the channel says so) and
-    template changes of one report, for this channel's address only."""
+    template changes of one report, for this channel's address only. A platform wants its
+    webhook answered at once: without ``wait_for_replies`` the model answers in the
+    background (the worker awaits it at shutdown)."""
     now = state.clock()
     statuses = tuple(s for s in batch.statuses if s.channel_address == address)
     results = await asyncio.to_thread(apply_statuses, state.engine, channel.channel_id, statuses, now) if statuses else []
@@ -83,6 +85,9 @@ async def _apply_batch(state: AppState, channel, batch: WebhookBatch, address: s
             continue
         stored = await asyncio.to_thread(record_inbound, state.engine, channel.channel_id, inbound, now)
         results.append({"message": stored.get("message_id"), "effect": stored["effect"]})
+        if not wait_for_replies:
+            state.spawn(answer_inbound(state, stored))
+            continue
         reply = await answer_inbound(state, stored)
         if reply is not None:
             replies.append(reply)
@@ -101,7 +106,7 @@ async def whatsapp_webhook(request: Request) -> Response:
         batch = adapter_for("whatsapp").parse_webhook(raw)
     except WebhookError as error:
         raise invalid(str(error)) from error
-    return json_response(await _apply_batch(state, channel, batch, channel.phone_number_id))
+    return json_response(await _apply_batch(state, channel, batch, channel.phone_number_id, wait_for_replies=False))
 
 
 # --- the built-in webchat channel -------------------------------------------------------------
@@ -140,7 +145,7 @@ async def webchat_write(request: Request) -> Response:
     now = state.clock()
     inbound = InboundMessage(f"web_{session}_{now}", channel.channel_id, session, now, "text", text, referral)
     batch = WebhookBatch(inbound=(inbound,))
-    return json_response(await _apply_batch(state, channel, batch, channel.channel_id))
+    return json_response(await _apply_batch(state, channel, batch, channel.channel_id, wait_for_replies=True))
 
 
 async def webchat_read(request: Request) -> Response:
@@ -169,6 +174,6 @@ async def webchat_events(request: Request) -> Response:
     except WebhookError as error:
         raise invalid(str(error)) from error
     try:
-        return json_response(await _apply_batch(state, channel, batch, channel.channel_id))
+        return json_response(await _apply_batch(state, channel, batch, channel.channel_id, wait_for_replies=True))
     except MessagingError as error:
         raise messaging_error(error) from error

@@ -18,42 +18,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Final
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..messaging import (
-    ChannelSendError,
     MessagingError,
     NoRateError,
     SendRefused,
-    adapter_for,
 )
-from ..messaging._whatsapp import GRAPH_API_BASE
 from ..store import (
     MessageHoldRefused,
     NotFound,
     SendRequest,
-    Sent,
-    fail_send,
     list_conversations,
     list_messages,
     send_message,
-    set_platform_id,
 )
 from ._errors import ApiError, invalid
 from ._messaging_ai import default_model
+from ._messaging_delivery import deliver
 from ._routes_v1 import json_response, read_json, state_of
 from ._state import AppState
 
 log = logging.getLogger("revstream.gateway")
 SEND_BODY_BYTES_MAX: Final = 64 * 1024
-PLATFORM_TIMEOUT_S: Final = 10.0
-WHATSAPP_API_BASE_ENV: Final = "REVSTREAM_WHATSAPP_API_BASE"
-"""Replaces https://graph.facebook.com (a recorded-response server in tests, a proxy)."""
 PARAMETERS_MAX: Final = 100
 
 
@@ -105,29 +95,6 @@ def _wire(message: dict) -> dict:
     return value
 
 
-async def _deliver(state: AppState, sent: Sent) -> dict:
-    """Hand the message to its platform (webchat messages wait for the page to fetch them).
-    A platform that refuses it, or cannot be reached, fails the message: its hold is released."""
-    message, plan = sent.message, sent.plan
-    if plan.url is None:
-        return message
-    url = plan.url.replace(GRAPH_API_BASE, os.environ.get(WHATSAPP_API_BASE_ENV, GRAPH_API_BASE), 1)
-    headers = dict(plan.headers)
-    token = os.environ.get(sent.access_token_env) if sent.access_token_env else None
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    try:
-        async with httpx.AsyncClient(timeout=PLATFORM_TIMEOUT_S) as client:
-            answer = await client.post(url, content=plan.body, headers=headers)
-        platform_id = adapter_for(plan.channel).parse_send_response(answer.status_code, answer.content)
-    except (ChannelSendError, httpx.HTTPError) as error:
-        await asyncio.to_thread(fail_send, state.engine, message["id"], state.clock())
-        raise ApiError(502, f"the {plan.channel} platform did not take message {message['id']}: {error}; its hold "
-                       f"was released", "server_error", "channel_send_failed") from error
-    await asyncio.to_thread(set_platform_id, state.engine, message["id"], platform_id)
-    return message
-
-
 async def send(request: Request) -> Response:
     state = state_of(request)
     principal = await state.keys.authenticate(request.headers)
@@ -136,7 +103,7 @@ async def send(request: Request) -> Response:
         sent = await asyncio.to_thread(send_message, state.engine, send_request)
     except (MessagingError, MessageHoldRefused, NotFound) as error:
         raise messaging_error(error) from error
-    message = await _deliver(state, sent)
+    message = await deliver(state, sent)
     return json_response(_wire(message))
 
 
