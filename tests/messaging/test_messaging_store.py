@@ -5,6 +5,7 @@ status changes nothing, a refused send writes nothing, and the ledger stays bala
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
 from revstream.messaging import InboundMessage, Referral, SendRefused, StatusUpdate, instant_us, parse_rate_card_csv
 from revstream.store import (
@@ -31,6 +32,7 @@ from revstream.store import (
     set_template,
     upgrade,
 )
+from revstream.store._messaging_schema import msg_messages
 
 from messaging_world import FIXTURES
 
@@ -187,3 +189,16 @@ def test_a_budget_bounds_message_holds(world) -> None:
         _send(engine, channel_id, at=T0 + 1, template="spring_sale", parameters=("20%",))
     [budget] = list_budgets(engine, T0)
     assert budget["reserved_nanos"] == 12_500_000
+
+
+def test_a_delivery_reported_after_the_logged_failure_charges_nothing(world) -> None:
+    engine, channel_id = world
+    message = _send(engine, channel_id, template="spring_sale", parameters=("20%",))
+    _status(engine, channel_id, message, "failed", T0 + 1)
+    with engine.begin() as connection:  # the appender made the failed message a leaf
+        connection.execute(update(msg_messages).where(msg_messages.c.message_id == message["id"]).values(log_index=0))
+    [late] = _status(engine, channel_id, message, "delivered", T0 + 2)
+    assert late["effect"] == "after_log"
+    assert customer_balance(engine, "acme").available_nanos == 1_000_000_000
+    assert balances_of(engine, ["host"]).get(("host", "host_revenue", "USD"), 0) == 0
+    assert check_ledger(engine).ok

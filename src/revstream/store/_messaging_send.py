@@ -329,6 +329,13 @@ def _apply(connection: Connection, row, status: StatusUpdate) -> dict:
     transition = apply_status(record, status, delivered_before)
     if transition.duplicate:
         return {"message": row.message_id, "status": status.status, "effect": "duplicate"}
+    if row.log_index is not None and (transition.charge_nanos or transition.cost_nanos):
+        # A delivery reported after the message's failure was logged: the leaf (and the
+        # statement that settles it) say failed, so the ledger must too. Kept for review.
+        note = f"{status.status} reported after the failure was logged; not charged"
+        connection.execute(update(msg_messages).where(msg_messages.c.message_id == row.message_id)
+                           .values(mismatch=row.mismatch or note, seen=";".join(sorted(record.seen | {status.status}))))
+        return {"message": row.message_id, "status": status.status, "effect": "after_log"}
     after = transition.record
     post_entries(connection, _money_entries(row, record, transition.charge_nanos, transition.cost_nanos,
                                             transition.release_nanos, status.time_us))
