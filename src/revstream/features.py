@@ -24,5 +24,11 @@ from .recitation import recitation_contribution
 register_contributor(LeafKind.RECITATION, recitation_contribution)
 # --- end recitation
 
-FEATURES: tuple[str, ...] = ("licence", "recitation")
+# --- messaging (issue 14): delivered message fees, the `messaging` stream
+from .messaging._settlement import messaging_contribution
+
+register_contributor(LeafKind.MESSAGE, messaging_contribution)
+# --- end messaging
+
+FEATURES: tuple[str, ...] = ("licence", "recitation", "messaging")
 """The streams and reports plugged in, in registration order (each registers itself below)."""

@@ -40,6 +40,7 @@ from . import _verify as verifier
 from . import _witness as witness
 from . import _works as works
 from . import _rights as rights  # issue 16: holders, works add|list|remove|key
+from . import _messaging as messaging  # messaging (issue 14)
 from ._output import JSON_HELP, fail, print_json, print_table, store_description
 
 
@@ -49,7 +50,7 @@ READ_ONLY = frozenset({
     ("log", "checkpoint"), ("log", "check"), ("audits", "list"), ("plans", "list"), ("subscriptions", "list"),
     ("tax", "list"), ("invoices", "list"), ("invoices", "show"), ("licence", "status"), ("licence", "export-mau"),
     ("licensor", "report"),
-})
+}) | messaging.READ_ONLY  # messaging (issue 14)
 """Commands that only read; every other command names the store it writes to on stderr."""
 READ_ONLY = READ_ONLY | rights.READ_ONLY  # issue 16
 
@@ -107,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     works.add_parsers(commands)
     rights.add_parsers(commands)  # issue 16
     audit_work.add_parsers(commands)
+    messaging.add_parsers(commands)  # messaging (issue 14)
 
     usage = commands.add_parser("usage", help="usage records")
     usage.add_argument("--customer", help="only this customer's records")
@@ -182,6 +184,8 @@ def _dispatch(args, config) -> int:
             return rights.run(args, engine, config)
         if licence.handles(args):  # `licence status` (issue 15)
             return licence.run(args, config, engine)
+        if messaging.handles(args):  # messaging (issue 14)
+            return messaging.run(args, engine)
         if args.command == "keys":
             return _keys(args, engine)
         if args.command == "usage":

@@ -49,6 +49,7 @@ from ._licence import build_licence_runtime, run_licence_flusher  # licence (iss
 from ._recitation import build_recitation_runtime, rights_events, run_recitation_reloader  # recitation (issue 16)
 from ._tiles import tile_routes  # p2-fleet (issue 17): the log as C2SP tlog-tiles
 from ._witnessing import Witnessing
+from ._messaging_routes import messaging_routes  # messaging (issue 14)
 from ._transparency import (
     checkpoint,
     consistency_proof,
@@ -258,6 +259,7 @@ def create_app(
         Route("/transparency/statements/{statement_id}", statement_note, methods=["GET"]),
         *tile_routes(),  # p2-fleet: /checkpoint, /tile/...
         Route("/rights/events", rights_events, methods=["GET"]),  # recitation (issue 16)
+        *messaging_routes(),  # messaging (issue 14): /v1/messages, /v1/conversations, webhooks, webchat
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *dashboard_routes(),

@@ -25,6 +25,8 @@ STREAM_API: Final = "api"
 """Metered API access without a plan, or under a pay-as-you-go or commit plan."""
 STREAM_SUBSCRIPTION: Final = STREAM_OF_KIND["subscription"]
 STREAM_ADS: Final = STREAM_OF_KIND["free"]
+STREAM_MESSAGING: Final = "messaging"
+"""Paid business messaging (issue 14): its revenue is the message fees (`fee_exact`), no usage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ def _unpaid_gross(group: UsageGroup, price: ModelPrice | None) -> Fraction:
 
 STREAM_GROSS: Final = MappingProxyType({
     STREAM_API: _api_gross, STREAM_SUBSCRIPTION: _subscription_gross, STREAM_ADS: _unpaid_gross,
+    STREAM_MESSAGING: _unpaid_gross,  # messaging (issue 14): message fees come as groups' fee_exact
 })
 """How each stream's usage is rated: a registry, so a new stream (messaging) is one entry.
 A group's gross is its fee (``fee_exact``) plus its stream's rating of its usage."""

@@ -117,6 +117,34 @@ from ._witnessing import (
     witnessed_checkpoint,
 )
 from ._writer import UsageWriter, UsageWriterClosed
+# --- messaging (issue 14)
+from ._messaging import (
+    add_channel,
+    add_contact,
+    add_template,
+    channel_for_phone_number,
+    get_channel,
+    import_rate_card,
+    list_channels,
+    list_conversations,
+    list_messages,
+    list_templates,
+    messages_report,
+    record_opt_in,
+    set_channel_ai,
+    set_template,
+)
+from ._messaging_send import (
+    MessageHoldRefused,
+    SendRequest,
+    Sent,
+    apply_statuses,
+    fail_send,
+    record_inbound,
+    send_message,
+    set_platform_id,
+)
+# --- end messaging
 from ._dashboard import (
     CustomerAccount,
     CustomerSpend,
@@ -315,4 +343,28 @@ __all__ = [
     "remove_work",
     "work_event_counts",
     "works_in_force",
+    # --- messaging (issue 14)
+    "MessageHoldRefused",
+    "SendRequest",
+    "Sent",
+    "add_channel",
+    "add_contact",
+    "add_template",
+    "apply_statuses",
+    "channel_for_phone_number",
+    "fail_send",
+    "get_channel",
+    "import_rate_card",
+    "list_channels",
+    "list_conversations",
+    "list_messages",
+    "list_templates",
+    "messages_report",
+    "record_inbound",
+    "record_opt_in",
+    "send_message",
+    "set_channel_ai",
+    "set_platform_id",
+    "set_template",
+    # --- end messaging
 ]

@@ -43,6 +43,8 @@ from ..recitation import RECITATION_LEAF_VERSION, recitation_leaf_bytes  # recit
 from ._recitation import recitation_row_event  # recitation (issue 16)
 from ._recitation_schema import recitation_events  # recitation (issue 16)
 from ._schema import fees, log_leaves, usage_records
+from ._messaging_leaves import MESSAGE_READY, MESSAGE_VERSION, message_leaf_bytes  # messaging (issue 14)
+from ._messaging_schema import msg_messages  # messaging (issue 14)
 from ._sql import bulk_update
 
 PSEUDONYM_CACHE_MAX: Final = 65_536
@@ -226,7 +228,33 @@ RECITATION_SOURCE: Final = LogSource(
 )
 # --- end recitation
 
-SOURCES: Final = (FEE_SOURCE, LICENCE_SOURCE, RECITATION_SOURCE, USAGE_SOURCE)
+# --- messaging (issue 14): final outbound messages (delivered or failed) ----------------
+
+def _message_leaf(row, secret: bytes) -> Leaf:
+    return Leaf(LeafKind.MESSAGE, MESSAGE_VERSION, row.message_id, message_leaf_bytes(row, secret, pseudonym))
+
+
+def _message_mark(connection: Connection, positions: Sequence[tuple[int, str]]) -> None:
+    bulk_update(connection, "msg_messages", "message_id", ("log_index",), ("bigint", "text"), positions,
+                condition="log_index IS NULL")
+
+
+def _message_rows(connection: Connection, ids: Sequence[str]) -> dict:
+    return {row.message_id: row for row in connection.execute(
+        select(msg_messages).where(msg_messages.c.message_id.in_(list(ids))))}
+
+
+MESSAGE_SOURCE: Final = LogSource(
+    LeafKind.MESSAGE,
+    lambda: select(msg_messages).where(MESSAGE_READY, msg_messages.c.log_index.is_(None))
+    .order_by(msg_messages.c.time_us, msg_messages.c.message_id),
+    _message_leaf, _message_mark, _message_rows,
+    lambda row, secret, version, keys: message_leaf_bytes(row, secret, pseudonym),
+    table=msg_messages, ready=MESSAGE_READY,
+)
+# --- end messaging
+
+SOURCES: Final = (FEE_SOURCE, LICENCE_SOURCE, RECITATION_SOURCE, MESSAGE_SOURCE, USAGE_SOURCE)
 """Every source, in the order an append takes from them."""
 SOURCE_OF_KIND: Final = {source.kind: source for source in SOURCES}
 
