@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Final, Mapping, Sequence
+from typing import Final, Mapping, NamedTuple, Sequence
 
 from revstream.billing import (
     CODE_AMOUNT_OUT_OF_RANGE,
@@ -67,8 +67,7 @@ class PlanInForce:
         return self.plan.kind in QUOTA_KINDS
 
 
-@dataclass(frozen=True, slots=True)
-class Ask:
+class Ask(NamedTuple):
     """One request to admit: who, which model at which price, and its token bounds."""
 
     customer_id: str
@@ -94,10 +93,11 @@ class Books:
     quotas: Mapping[WindowKey, QuotaWindow] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Admission:
+class Admission(NamedTuple):
     """The decision for one request: refused (a code and a message for the customer), or
-    admitted with the hold its pending record carries."""
+    admitted with the hold its pending record carries. (Ask, Admission, Held and Settlement
+    are NamedTuples: one of each is made per request on the hot path, and a tuple is built
+    several times faster than a frozen dataclass.)"""
 
     refused_code: str | None = None
     message: str = ""
@@ -147,6 +147,9 @@ def _out_of_range(amount: int, currency: str) -> Admission:
                     f"more than one request may reserve; lower max_tokens", CODE_AMOUNT_OUT_OF_RANGE)
 
 
+_NO_PLAN: Final = Admission()
+
+
 class _Batch:
     """What the batch has taken so far (local to one `admit_batch` call)."""
 
@@ -160,7 +163,7 @@ class _Batch:
         """(refusal or None, the plan fields of the admission, overage money to hold)."""
         in_force = ask.plan
         if in_force is None:
-            return None, Admission(), 0
+            return None, _NO_PLAN, 0
         plan = in_force.plan
         if not in_force.is_quota or in_force.window is None:
             decision = admit_plan(plan, ask.model, ask.tokens_max, None, 0, "")
@@ -181,6 +184,8 @@ class _Batch:
         currency = ask.price.currency if ask.price is not None else None
         if amount is not None and amount > REQUEST_NANOS_MAX:
             return _out_of_range(amount, currency)
+        if ask.plan is None:  # the hot path: no plan
+            return self._hold(ask, _NO_PLAN, amount, currency) if amount else _NO_PLAN
         refusal, fields, overage = self.plan_part(ask)
         if refusal is not None:
             return refusal

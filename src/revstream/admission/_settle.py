@@ -18,7 +18,7 @@ A discarded request (it never reached a backend) is `release`d: everything held 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from revstream.money import round_half_even
 from revstream.plans import KIND_SUBSCRIPTION, Plan, discount_factor, overage_exact, split_actual
@@ -27,8 +27,7 @@ from revstream.pricing import ModelPrice, charge_exact, provisional_charge_nanos
 from ._admit import QUOTA_KINDS
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
+class Held(NamedTuple):
     """What a pending record holds: money (`reserved_nanos`, None without a hold), the plan
     it ran under (`plan`, None without one or with one the store no longer knows), and the
     included tokens it reserved."""
@@ -42,8 +41,7 @@ class Held:
         return self.plan is not None and self.plan.kind in QUOTA_KINDS
 
 
-@dataclass(frozen=True, slots=True)
-class Settlement:
+class Settlement(NamedTuple):
     """A finished request's charge (None: not charged, e.g. an unpriced model), the included
     tokens it used (None: no quota plan), and the moves on its windows: the budget windows'
     reserved and spent nanos, the quota window's reserved and used tokens."""
@@ -79,10 +77,16 @@ def charge_before_cap(held: Held, tokens_prompt: int, tokens_completion: int, pr
 
 def settle(held: Held, tokens_prompt: int, tokens_completion: int, price: ModelPrice | None) -> Settlement:
     """Decide a finished request (see the module's text)."""
-    if not held.on_quota and held.reserved_nanos is None:
+    reserved = held.reserved_nanos
+    if held.plan is None:  # the hot path: pay as you go, integer arithmetic only
+        if reserved is None:
+            return NOT_CHARGED
+        charge = min(provisional_charge_nanos(tokens_prompt, tokens_completion, price), reserved) if price else 0
+        return Settlement(charge, None, -reserved, charge)
+    if not held.on_quota and reserved is None:
         return NOT_CHARGED
-    charge = min(charge_before_cap(held, tokens_prompt, tokens_completion, price), held.reserved_nanos or 0)
-    reserved = held.reserved_nanos or 0
+    reserved = reserved or 0
+    charge = min(charge_before_cap(held, tokens_prompt, tokens_completion, price), reserved)
     if not held.on_quota:
         return Settlement(charge, None, -reserved, charge)
     included, _ = split_actual(tokens_prompt + tokens_completion, held.tokens_included or 0)
