@@ -158,6 +158,7 @@ class _Batch:
         self.held: dict[str, int] = defaultdict(int)
         self.budget: dict[WindowKey, int] = defaultdict(int)
         self.quota: dict[WindowKey, int] = defaultdict(int)
+        self.scopes: dict[tuple[str, str, str], tuple] = {}
 
     def plan_part(self, ask: Ask) -> tuple[Admission | None, Admission, int]:
         """(refusal or None, the plan fields of the admission, overage money to hold)."""
@@ -197,22 +198,33 @@ class _Batch:
             return self._take(fields)
         return self._hold(ask, fields, amount, currency)
 
+    def _scope(self, ask: Ask, currency: str) -> tuple:
+        """(funding, its account kind, the budget windows that apply, the keys of those in
+        `currency`) of a request's customer and key: the same for every request of them in
+        the batch, so found once."""
+        scope_key = (ask.customer_id, ask.key_id, currency)
+        scope = self.scopes.get(scope_key)
+        if scope is None:
+            funding = self.books.fundings.get(ask.customer_id)
+            applicable = tuple([w for w in self.books.budgets.get(ask.customer_id, ()) if w.key_id in ("", ask.key_id)])
+            charged = tuple([(w.budget_id, w.window_start_us) for w in applicable if w.currency == currency])
+            kind = str(funding.funding_kind) if funding is not None else None
+            scope = self.scopes[scope_key] = (funding, kind, applicable, charged)
+        return scope
+
     def _hold(self, ask: Ask, fields: Admission, amount: int, currency: str) -> Admission:
-        funding = self.books.fundings.get(ask.customer_id)
+        funding, funding_kind, applicable, charged = self._scope(ask, currency)
         if funding is None:
             return _refused("unknown customer", CODE_UNKNOWN_CUSTOMER)
-        applicable = tuple(w for w in self.books.budgets.get(ask.customer_id, ()) if w.key_id in ("", ask.key_id))
         denial = check_reservation(amount, currency, funding, applicable, self.held[ask.customer_id], self.budget)
         if denial is not None:
             return _refused(denial.message, denial.code)
         self.held[ask.customer_id] += amount
-        charged = tuple((w.budget_id, w.window_start_us) for w in applicable if w.currency == currency)
         for key in charged:
             self.budget[key] += amount
         return self._take(Admission(
-            hold_nanos=amount, currency=currency, funding_kind=str(funding.funding_kind), budget_windows=charged,
-            stream=fields.stream, plan_id=fields.plan_id, subscription_id=fields.subscription_id,
-            tokens_included=fields.tokens_included, quota_window=fields.quota_window,
+            None, "", amount, currency, funding_kind, charged, fields.stream, fields.plan_id, fields.subscription_id,
+            fields.tokens_included, fields.quota_window,
         ))
 
     def _take(self, admission: Admission) -> Admission:

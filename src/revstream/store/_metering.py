@@ -269,10 +269,12 @@ class _Moves:
         self.quota: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
 
     def add(self, record, held: Held, settled: Settlement) -> None:
-        for key in _hold_windows(record.budget_windows):
-            self.budget[key][0] += settled.budget_reserved_delta_nanos
-            self.budget[key][1] += settled.budget_spent_delta_nanos
-        if held.on_quota and (settled.quota_reserved_delta_tokens or settled.quota_used_delta_tokens):
+        if record.budget_windows:
+            for key in _hold_windows(record.budget_windows):
+                moved = self.budget[key]
+                moved[0] += settled.budget_reserved_delta_nanos
+                moved[1] += settled.budget_spent_delta_nanos
+        if held.plan is not None and held.on_quota and (settled.quota_reserved_delta_tokens or settled.quota_used_delta_tokens):
             key = _plan_window(held.plan, record)
             self.quota[key][0] += settled.quota_reserved_delta_tokens
             self.quota[key][1] += settled.quota_used_delta_tokens
@@ -300,7 +302,7 @@ def finalize_batch(
         held = _held(record, plans)
         settled = settle(held, final.tokens_prompt, final.tokens_completion, price_for(schedule, record.model, record.time_us))
         settlements[final.request_id] = settled
-        if settled.books_money:
+        if settled.charge_nanos:  # money moves: booked in the ledger
             totals[(record.customer_id, record.funding_kind, record.currency)] += settled.charge_nanos
         moves.add(record, held, settled)
     entry_ids, entries = {}, []
