@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 SOURCE = Path(__file__).resolve().parent.parent / "src" / "revstream"
-PURE = ("money", "ledger", "pricing", "settlement", "plans", "transparency", "audit", "periods", "leaves", "billing")
+PURE = ("money", "ledger", "pricing", "settlement", "plans", "transparency", "audit", "periods", "leaves", "billing",
+        "admission")
 FORBIDDEN = ("revstream.store", "sqlalchemy", "starlette", "uvicorn", "alembic", "psycopg")
 
 

@@ -121,7 +121,7 @@ def test_subscription_quota_is_reserved_then_settled_to_actual_use(engine):
     assert "'stop'" in refused.message and "2026-03-01T00:00:00" in refused.message
     finish(engine, first, 10, 20, FEB + 3 * US)  # used 30: 70 left
     assert record(engine, first).tokens_included == 30 and record(engine, first).stream == "subscription"
-    assert record(engine, first).charge_nanos is None, "included tokens cost nothing"
+    assert record(engine, first).charge_nanos == 0, "included tokens cost nothing, and say so (issue 12 item 4)"
     second, outcome = admit(engine, who, 10, 50, FEB + 4 * US)
     assert outcome.kind == ADMITTED
     with writing(engine) as connection:
@@ -156,7 +156,7 @@ def test_a_free_plan_limits_models_and_tokens_per_day(engine):
     _, outcome = admit(engine, who, 10, 30, FEB + 2 * US)
     assert outcome.kind == DENIED and "daily" in outcome.message
     finish(engine, request_id, 10, 30, FEB + 3 * US)
-    assert record(engine, request_id).stream == "ads" and record(engine, request_id).charge_nanos is None
+    assert record(engine, request_id).stream == "ads" and record(engine, request_id).charge_nanos == 0
     _, outcome = admit(engine, who, 10, 30, FEB + 86_400 * US)  # the next day renews the quota
     assert outcome.kind == ADMITTED
 

@@ -12,13 +12,11 @@ Each step returns or raises. Anything raised once the lease is taken gives back 
 model keeps its bound counted: tokenizing it was work done for this caller. An idempotent retry
 of a finished request raises `Replayed`, which carries the stored response.
 
-Bounding by bytes. A byte-level BPE tokenizer never makes a token of less than one byte, so a
-prompt has at most as many tokens as it has UTF-8 bytes, plus the tokens its chat template adds
-(special tokens, role names, a default system prompt, the generation prompt), which the two
-allowances below bound. The tokens-per-minute limits are charged with that bound plus the
-completion's before the backend tokenizes anything: a caller whose limits cannot hold a
-multi-megabyte prompt is refused at once and costs the worker nothing. The exact count then
-shrinks the lease; it never grows it (a template beyond the allowances is logged).
+Bounding by bytes (the bounds are `revstream.admission`'s: a prompt has at most as many tokens
+as UTF-8 bytes plus its chat template's allowances). The tokens-per-minute limits are charged
+with that bound plus the completion's before the backend tokenizes anything: a caller whose
+limits cannot hold a multi-megabyte prompt is refused at once and costs the worker nothing. The
+exact count then shrinks the lease; it never grows it (a template beyond the allowances is logged).
 """
 
 from __future__ import annotations
@@ -28,6 +26,8 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
+from .. import admission as bounds
+from ..admission import TEMPLATE_TOKENS_MAX, TEMPLATE_TOKENS_PER_MESSAGE_MAX  # noqa: F401 (re-exported: tests size prompts with them)
 from ..billing import CODE_AMOUNT_OUT_OF_RANGE
 from ..backends import Backend, BackendError, ContextLengthExceeded, GenerationRequest, PreparedRequest
 from ..config import LimitsConfig
@@ -44,11 +44,6 @@ from ._schema import ParsedRequest
 from ._state import AppState
 
 log = logging.getLogger("revstream.gateway")
-TEMPLATE_TOKENS_MAX = 64
-"""Tokens a chat template adds once per prompt at most: BOS, a default system prompt, the
-generation prompt (SmolLM2's ChatML adds 25; a completion prompt adds BOS only)."""
-TEMPLATE_TOKENS_PER_MESSAGE_MAX = 16
-"""Tokens a chat template adds around each message at most (ChatML and Llama 3 add 5)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,16 +68,14 @@ def prompt_tokens_bound(request: GenerationRequest) -> int:
     """The most tokens the request's prompt can tokenize to, from its bytes alone."""
     if request.endpoint == "chat":
         content_bytes = sum(_utf8_bytes(message.content) for message in request.messages)
-        return content_bytes + TEMPLATE_TOKENS_PER_MESSAGE_MAX * len(request.messages) + TEMPLATE_TOKENS_MAX
-    return _utf8_bytes(request.prompt) + TEMPLATE_TOKENS_MAX
+        return bounds.prompt_tokens_bound(content_bytes, len(request.messages))
+    return bounds.prompt_tokens_bound(_utf8_bytes(request.prompt), None)
 
 
 def completion_tokens_bound(request: GenerationRequest, backend: Backend, limits: LimitsConfig) -> int:
-    """The most tokens the completion can have before the prompt is counted: max_tokens (or the
-    largest allowed), and never more than the model's context window."""
-    bound = request.max_tokens if request.max_tokens is not None else limits.max_tokens_max
-    window = backend.context_window
-    return bound if window is None else min(bound, window)
+    """The most tokens the completion can have before the prompt is counted (see
+    `revstream.admission.completion_tokens_bound`)."""
+    return bounds.completion_tokens_bound(request.max_tokens, limits.max_tokens_max, backend.context_window)
 
 
 async def admit(

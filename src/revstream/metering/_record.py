@@ -89,3 +89,8 @@ class UsageRecord:
     currency: str | None = None
     reserved_nanos: int | None = None
     ledger_entry_id: str | None = None
+    # Under a plan: its stream, the plan and the included tokens the record used (charged 0
+    # when it stays inside them).
+    stream: str = "api"
+    plan_id: str | None = None
+    tokens_included: int | None = None

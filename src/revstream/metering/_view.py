@@ -28,6 +28,9 @@ def usage_json(record: UsageRecord) -> dict:
         "reserved_nanos": record.reserved_nanos,
         "max_tokens": record.max_tokens,
         "ledger_entry_id": record.ledger_entry_id,
+        "stream": record.stream,
+        "plan_id": record.plan_id,
+        "tokens_included": record.tokens_included,
     }
 
 

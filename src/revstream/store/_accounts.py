@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..periods import datetime_of_us
 from sqlalchemy import Connection, Engine, select, update
 
+from ..admission import budget_window_bounds_us
 from ..billing import BILLING_POSTPAID, BUDGET_PERIODS, BillingError, Funding, window_start_us
 from ..keys import new_id
 from ..ledger import AccountKind, credit_top_up
@@ -133,12 +134,15 @@ def set_budget(engine: Engine, customer: str, key_id: str | None, period: str, l
         existing = connection.execute(select(budgets.c.budget_id).where(*scope)).scalar()
         if existing:
             connection.execute(update(budgets).where(*scope).values(**amount_values("limit", limit_nanos), currency=currency))
-            return existing
-        budget_id = new_id("bud")
-        connection.execute(budgets.insert().values(
-            budget_id=budget_id, customer_id=row.customer_id, key_id=key_id or "", period=period,
-            currency=currency, **amount_values("limit", limit_nanos), created_us=now_us,
-        ))
+            budget_id = existing
+        else:
+            budget_id = new_id("bud")
+            connection.execute(budgets.insert().values(
+                budget_id=budget_id, customer_id=row.customer_id, key_id=key_id or "", period=period,
+                currency=currency, **amount_values("limit", limit_nanos), created_us=now_us,
+            ))
+        # Created mid-window, the budget counts what was already spent in the window.
+        open_windows(connection, connection.execute(select(budgets).where(budgets.c.budget_id == budget_id)).all(), now_us)
         return budget_id
 
 
@@ -163,10 +167,34 @@ def list_budgets(engine: Engine, now_us: int) -> list[dict]:
         return out
 
 
-def ensure_windows(connection: Connection, keys: list[tuple[str, int]]) -> None:
+def _spent_in_window(connection: Connection, budget, time_us: int) -> int:
+    """What the budget's customer (or key) was charged in the window holding `time_us`, in
+    the budget's currency: a window opened mid-way counts what was spent before it opened."""
+    start_us, end_us = budget_window_bounds_us(budget.period, time_us)
+    where = [usage_records.c.customer_id == budget.customer_id, usage_records.c.currency == budget.currency,
+             usage_records.c.charge_nanos.is_not(None), usage_records.c.time_us >= start_us]
+    if end_us is not None:
+        where.append(usage_records.c.time_us < end_us)
+    if budget.key_id:
+        where.append(usage_records.c.key_id == budget.key_id)
+    return join(*connection.execute(select(*sum_request_amounts(usage_records.c.charge_nanos)).where(*where)).one())
+
+
+def open_windows(connection: Connection, budget_rows, time_us: int) -> None:
+    """Create the window holding `time_us` of each budget that has none yet, with what was
+    already spent in it (see `_spent_in_window`). One read when every window exists."""
+    keys = {row.budget_id: window_start_us(row.period, time_us) for row in budget_rows}
+    if not keys:
+        return
+    present = set(connection.execute(
+        select(budget_windows.c.budget_id, budget_windows.c.window_start_us)
+        .where(budget_windows.c.budget_id.in_(sorted(keys)))
+    ).tuples())
+    missing = [row for row in budget_rows if (row.budget_id, keys[row.budget_id]) not in present]
     insert_ignore(
         connection, budget_windows,
-        [{"budget_id": b, "window_start_us": w, **amount_values("spent", 0), **amount_values("reserved", 0)}
-         for b, w in sorted(set(keys))],
+        [{"budget_id": row.budget_id, "window_start_us": keys[row.budget_id],
+          **amount_values("spent", _spent_in_window(connection, row, time_us)), **amount_values("reserved", 0)}
+         for row in sorted(missing, key=lambda r: r.budget_id)],
         ("budget_id", "window_start_us"),
     )

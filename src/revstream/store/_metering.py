@@ -1,5 +1,7 @@
 """Admission and finalization of usage records with their money, in batches.
 
+This module reads and writes; every decision (how much a request holds, whether its funding,
+budgets and plan admit it, its charge, what it releases) is `revstream.admission`'s, pure.
 Everything one batch does happens in one transaction, so a usage record and the
 money it moves are written together or not at all:
 
@@ -23,18 +25,20 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Sequence
 
-from ..periods import datetime_of_us
 from sqlalchemy import Connection, bindparam, delete, select, update
 
-from ..billing import CODE_AMOUNT_OUT_OF_RANGE, REQUEST_NANOS_MAX, BudgetWindow, Funding, check_reservation, window_start_us
+from ..admission import QUOTA_KINDS, Admission, Ask, Books, Held, PlanInForce, Settlement, release, settle
+from ..admission import admit_batch as decide
+from ..billing import BudgetWindow, Funding, window_start_us
 from ..ledger import settle_usage
 from ..metering import STATUS_PENDING, FinalUsage
-from ..money import Money, format_nanos_exact, round_half_even
-from ..pricing import ModelPrice, PriceSchedule, max_cost_nanos, provisional_charge_nanos
-from ._accounts import ensure_windows, funding_of
+from ..money import Money
+from ..periods import US_PER_S, datetime_of_us, rfc3339
+from ..plans import QuotaWindow, window_bounds_s
+from ..pricing import ModelPrice, PriceSchedule
+from ._accounts import funding_of, open_windows
 from ._amounts import add_amount, join, read_amount, split, sum_request_amounts
 from ._idempotency import (
     ADMITTED,
@@ -47,8 +51,9 @@ from ._idempotency import (
 )
 from ._idempotency import settle as settle_idempotency
 from ._ledger import post_entries
-from ._plan_admission import NO_PLAN, PlanFinals, PlanHold, PlanQuotas, list_cost_nanos, uses_plan_money
-from ._plans import active_subscriptions
+from ._plans import SubscriptionRow, active_subscriptions, allowance, plans_by_id, read_windows, renewal_us
+from ._plans import move_windows as move_plan_windows
+from ._plans import window_start_us as plan_window_start_us
 from ._prices import load_prices
 from ._repo import forget_dead_workers, stale_pending
 from ._schema import account_balances, budget_windows, budgets, customers, usage_records
@@ -119,7 +124,7 @@ def _windows(connection: Connection, customer_ids: set[str], now_us: int) -> dic
     if not rows:
         return {}
     keys = [(row.budget_id, window_start_us(row.period, now_us)) for row in rows]
-    ensure_windows(connection, keys)
+    open_windows(connection, rows, now_us)
     state = {
         (w.budget_id, w.window_start_us): w
         for w in connection.execute(select(budget_windows).where(budget_windows.c.budget_id.in_([k[0] for k in keys])))
@@ -138,37 +143,38 @@ def _tokens_prompt_max(request: AdmitRequest) -> int:
     return max(request.pending.tokens_prompt, request.tokens_prompt_max or 0)
 
 
-def _amounts(requests: Sequence[AdmitRequest], outcomes: list, schedule: PriceSchedule, subscribed: dict) -> dict[int, tuple[int, str]]:
-    amounts = {}
-    for index, request in enumerate(requests):
-        if outcomes[index] is not None:
-            continue
-        pending = request.pending
-        subscription = subscribed.get(pending.customer_id)
-        if uses_plan_money(subscription):
-            continue  # a subscription's overage or a free plan: priced by the plan (see PlanQuotas)
-        price = price_for(schedule, pending.model, pending.time_us)
-        if price is None:
-            continue
-        if subscription is None:
-            amount = max_cost_nanos(_tokens_prompt_max(request), request.max_completion_tokens, price)
-        else:
-            amount = list_cost_nanos(subscription.plan, _tokens_prompt_max(request), request.max_completion_tokens, price)
-        if amount > REQUEST_NANOS_MAX:
-            outcomes[index] = AdmitOutcome(DENIED, code=CODE_AMOUNT_OUT_OF_RANGE, message=(
-                f"this request could cost up to {format_nanos_exact(amount, price.currency)} {price.currency}, "
-                f"more than one request may reserve; lower max_tokens"))
-        elif amount > 0:
-            amounts[index] = (amount, price.currency)
-    return amounts
+def _plan_in_force(subscription: SubscriptionRow | None, time_us: int) -> PlanInForce | None:
+    if subscription is None:
+        return None
+    if subscription.plan.kind not in QUOTA_KINDS:
+        return PlanInForce(subscription.plan, subscription.subscription_id)
+    window = (subscription.subscription_id, plan_window_start_us(subscription, time_us))
+    return PlanInForce(subscription.plan, subscription.subscription_id, window, rfc3339(renewal_us(subscription, time_us)))
 
 
-@dataclass(slots=True)
-class _Hold:
-    amount_nanos: int
-    currency: str
-    funding_kind: str
-    windows: str
+def _ask(request: AdmitRequest, schedule: PriceSchedule, subscribed: dict) -> Ask:
+    pending = request.pending
+    return Ask(
+        pending.customer_id, pending.key_id, pending.model, _tokens_prompt_max(request), request.max_completion_tokens,
+        price_for(schedule, pending.model, pending.time_us), _plan_in_force(subscribed.get(pending.customer_id), pending.time_us),
+    )
+
+
+def _books(connection: Connection, asks: dict[int, Ask], subscribed: dict, now_us: int) -> Books:
+    """Read, under the customers' row locks, what the decisions need: the funding and budget
+    windows of every customer with something to hold, the quota windows of its plans."""
+    customer_ids = {a.customer_id for a in asks.values() if a.price is not None or a.plan is not None}
+    if not customer_ids:
+        return Books()
+    fundings = _fundings(connection, customer_ids)  # first: the lock, then what it guards
+    windows = {a.plan.window for a in asks.values() if a.plan is not None and a.plan.window is not None}
+    used = read_windows(connection, sorted(windows))
+    quotas = {}
+    for ask in asks.values():
+        key = ask.plan.window if ask.plan is not None else None
+        if key is not None and key not in quotas:
+            quotas[key] = QuotaWindow(allowance(subscribed[ask.customer_id], key[1]), *used[key])
+    return Books(fundings, _windows(connection, customer_ids, now_us), quotas)
 
 
 def admit_batch(connection: Connection, requests: Sequence[AdmitRequest], schedule: PriceSchedule, now_us: int) -> list[AdmitOutcome]:
@@ -176,50 +182,18 @@ def admit_batch(connection: Connection, requests: Sequence[AdmitRequest], schedu
         claim(connection, r, now_us) if r.pending.idempotency_key else None for r in requests
     ]
     subscribed = active_subscriptions(connection, {r.pending.customer_id for r, o in zip(requests, outcomes) if o is None}, now_us)
-    amounts = _amounts(requests, outcomes, schedule, subscribed)
-    customer_ids = {requests[i].pending.customer_id for i in amounts} | set(subscribed)
-    fundings = _fundings(connection, customer_ids) if customer_ids else {}
-    windows = _windows(connection, customer_ids, now_us) if customer_ids else {}
-    quotas = PlanQuotas(connection, subscribed, requests) if subscribed else None
-    holds: dict[int, _Hold] = {}
-    plan_holds: dict[int, PlanHold] = {}
-    held_extra: dict[str, int] = defaultdict(int)
-    window_deltas: dict[tuple[str, int], int] = defaultdict(int)
-    for index, request in enumerate(requests):
-        if outcomes[index] is not None:
-            continue
-        pending = request.pending
-        plan_hold = NO_PLAN
-        if quotas is not None:
-            decision, plan_hold, overage_nanos = quotas.decide(request, _tokens_prompt_max(request) + request.max_completion_tokens)
-            if decision.refused_code:
-                outcomes[index] = AdmitOutcome(DENIED, message=decision.message, code=decision.refused_code)
-                continue
-            if overage_nanos:
-                amounts[index] = (overage_nanos, subscribed[pending.customer_id].plan.currency)
-        if index not in amounts:
-            outcomes[index] = _admitted_on_plan(quotas, plan_holds, index, plan_hold)
-            continue
-        amount, currency = amounts[index]
-        funding = fundings.get(pending.customer_id)
-        applicable = tuple(w for w in windows.get(pending.customer_id, ()) if w.key_id in ("", pending.key_id))
-        denial = check_reservation(
-            amount, currency, funding, applicable, held_extra[pending.customer_id], window_deltas,
-        ) if funding else None
-        if funding is None or denial is not None:
-            outcomes[index] = AdmitOutcome(DENIED, message=denial.message if denial else "unknown customer")
-            continue
-        held_extra[pending.customer_id] += amount
-        charged = [w for w in applicable if w.currency == currency]
-        for window in charged:
-            window_deltas[(window.budget_id, window.window_start_us)] += amount
-        holds[index] = _Hold(amount, currency, str(funding.funding_kind),
-                             ";".join(f"{w.budget_id}@{w.window_start_us}" for w in charged))
-        outcomes[index] = _admitted_on_plan(quotas, plan_holds, index, plan_hold, amount, currency)
-    _insert_pending(connection, requests, outcomes, holds, plan_holds)
-    _move_windows(connection, {key: (delta, 0) for key, delta in window_deltas.items()})
-    if quotas is not None:
-        quotas.write(connection)
+    asks = {index: _ask(request, schedule, subscribed) for index, request in enumerate(requests) if outcomes[index] is None}
+    decided = decide(list(asks.values()), _books(connection, asks, subscribed, now_us))
+    admitted: dict[int, Admission] = {}
+    for index, admission in zip(asks, decided.admissions):
+        if admission.admitted:
+            admitted[index] = admission
+            outcomes[index] = AdmitOutcome(ADMITTED, admission.hold_nanos or 0, admission.currency)
+        else:
+            outcomes[index] = AdmitOutcome(DENIED, message=admission.message, code=admission.refused_code)
+    _insert_pending(connection, requests, admitted)
+    _move_windows(connection, {key: (delta, 0) for key, delta in decided.budget_reserved_nanos.items()})
+    move_plan_windows(connection, {key: (tokens, 0) for key, tokens in decided.quota_reserved_tokens.items()})
     forget(connection, [
         (r.pending.customer_id, r.pending.idempotency_key)
         for r, o in zip(requests, outcomes) if o.kind == DENIED and r.pending.idempotency_key
@@ -227,31 +201,21 @@ def admit_batch(connection: Connection, requests: Sequence[AdmitRequest], schedu
     return outcomes
 
 
-def _admitted_on_plan(quotas, plan_holds, index: int, hold: PlanHold, amount: int = 0, currency: str | None = None) -> AdmitOutcome:
-    """Admit a request: its plan's included tokens are taken from the window."""
-    if hold is not NO_PLAN:
-        quotas.take(hold)
-        plan_holds[index] = hold
-    return AdmitOutcome(ADMITTED, amount, currency)
-
-
-def _insert_pending(connection: Connection, requests, outcomes, holds: dict[int, _Hold], plan_holds: dict[int, PlanHold]) -> None:
+def _insert_pending(connection: Connection, requests, admitted: dict[int, Admission]) -> None:
+    with_plan = any(a.plan_id is not None for a in admitted.values())
     rows = []
-    for index, (request, outcome) in enumerate(zip(requests, outcomes)):
-        if outcome.kind != ADMITTED:
-            continue
-        p, hold = request.pending, holds.get(index)
+    for index, admission in sorted(admitted.items()):
+        p = requests[index].pending
         row = (
             p.request_id, p.idempotency_key, p.time_us, p.customer_id, p.key_id, p.model, p.backend, p.endpoint,
-            STATUS_PENDING, p.tokens_prompt, 0, "backend", p.worker_id, request.max_completion_tokens,
-            hold.amount_nanos if hold else None, hold.currency if hold else None,
-            hold.funding_kind if hold else None, hold.windows if hold else None,
+            STATUS_PENDING, p.tokens_prompt, 0, "backend", p.worker_id, requests[index].max_completion_tokens,
+            admission.hold_nanos, admission.currency, admission.funding_kind,
+            ";".join(f"{b}@{s}" for b, s in admission.budget_windows) if admission.hold_nanos else None,
         )
-        if plan_holds:
-            plan = plan_holds.get(index, NO_PLAN)
-            row += (plan.stream, plan.plan_id, plan.subscription_id, plan.tokens_included)
+        if with_plan:
+            row += (admission.stream, admission.plan_id, admission.subscription_id, admission.tokens_included)
         rows.append(row)
-    columns = _PENDING_COLUMNS + _PLAN_COLUMNS if plan_holds else _PENDING_COLUMNS
+    columns = _PENDING_COLUMNS + _PLAN_COLUMNS if with_plan else _PENDING_COLUMNS
     bulk_insert(connection, "usage_records", [c for c, _ in columns], [t for _, t in columns], rows)
 
 
@@ -288,6 +252,38 @@ def _pending_rows(connection: Connection, request_ids: list[str]) -> dict:
     return {r.request_id: r for r in connection.execute(_PENDING_ROWS, {"ids": request_ids})}
 
 
+def _held(record, plans: dict) -> Held:
+    return Held(record.reserved_nanos, plans.get(record.plan_id) if record.plan_id else None, record.tokens_included)
+
+
+def _plan_window(plan, record) -> tuple[str, int]:
+    return record.subscription_id, window_bounds_s(plan, record.time_us // US_PER_S)[0] * US_PER_S
+
+
+class _Moves:
+    """What a batch's settlements move: budget windows (reserved, spent nanos) and quota
+    windows (reserved, used tokens)."""
+
+    def __init__(self) -> None:
+        self.budget: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+        self.quota: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+
+    def add(self, record, held: Held, settled: Settlement) -> None:
+        if record.budget_windows:
+            for key in _hold_windows(record.budget_windows):
+                moved = self.budget[key]
+                moved[0] += settled.budget_reserved_delta_nanos
+                moved[1] += settled.budget_spent_delta_nanos
+        if held.plan is not None and held.on_quota and (settled.quota_reserved_delta_tokens or settled.quota_used_delta_tokens):
+            key = _plan_window(held.plan, record)
+            self.quota[key][0] += settled.quota_reserved_delta_tokens
+            self.quota[key][1] += settled.quota_used_delta_tokens
+
+    def write(self, connection: Connection) -> None:
+        _move_windows(connection, {key: (r, s) for key, (r, s) in self.budget.items()})
+        move_plan_windows(connection, {key: (r, u) for key, (r, u) in self.quota.items() if r or u})
+
+
 def finalize_batch(
     connection: Connection, finals: Sequence[FinalUsage], schedule: PriceSchedule,
     responses: dict[str, StoredResponse] | None = None,
@@ -295,57 +291,50 @@ def finalize_batch(
     if not finals:
         return
     records = _pending_rows(connection, [f.request_id for f in finals])
-    rated = PlanFinals(connection, records)
-    charges: dict[str, int] = {}
+    plans = plans_by_id(connection, [r.plan_id for r in records.values() if r.plan_id])
+    settlements: dict[str, Settlement] = {}
     totals: dict[tuple[str, str, str], int] = defaultdict(int)
-    deltas: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+    moves = _Moves()
     for final in finals:
         record = records.get(final.request_id)
-        if record is None or (record.reserved_nanos is None and record.plan_id is None):
+        if record is None:
             continue
-        price = price_for(schedule, record.model, record.time_us)
-        if record.plan_id is None:  # the hot path: integer arithmetic only
-            exact = provisional_charge_nanos(final.tokens_prompt, final.tokens_completion, price) if price else 0
-        else:
-            exact = round_half_even(rated.exact_charge(record, final, price))
-        if record.reserved_nanos is None:
-            continue
-        charge = charges[final.request_id] = min(exact, record.reserved_nanos)
-        totals[(record.customer_id, record.funding_kind, record.currency)] += charge
-        for key in _hold_windows(record.budget_windows):
-            deltas[key][0] -= record.reserved_nanos
-            deltas[key][1] += charge
+        held = _held(record, plans)
+        settled = settle(held, final.tokens_prompt, final.tokens_completion, price_for(schedule, record.model, record.time_us))
+        settlements[final.request_id] = settled
+        if settled.charge_nanos:  # money moves: booked in the ledger
+            totals[(record.customer_id, record.funding_kind, record.currency)] += settled.charge_nanos
+        moves.add(record, held, settled)
     entry_ids, entries = {}, []
     moment = datetime_of_us(max(f.finalized_us for f in finals))
     for (customer_id, funding_kind, currency), total in sorted(totals.items()):
         entry_id = entry_ids[(customer_id, funding_kind, currency)] = f"use_{secrets.token_hex(10)}"
-        if total:
-            entries.append(settle_usage(
-                entry_id, moment, customer=customer_id, host=HOST_OWNER, charge=Money(total, currency), source=funding_kind,
-            ))
-    _write_finals(connection, finals, records, charges, entry_ids, rated.tokens_included)
+        entries.append(settle_usage(
+            entry_id, moment, customer=customer_id, host=HOST_OWNER, charge=Money(total, currency), source=funding_kind,
+        ))
+    _write_finals(connection, finals, records, settlements, entry_ids)
     post_entries(connection, entries)
-    _move_windows(connection, {key: (r, s) for key, (r, s) in deltas.items()})
-    rated.write(connection)
+    moves.write(connection)
     settle_idempotency(connection, finals, records, responses or {})
 
 
-def _write_finals(connection, finals, records, charges, entry_ids, tokens_included: dict[str, int]) -> None:
+def _write_finals(connection, finals, records, settlements: dict[str, Settlement], entry_ids) -> None:
+    with_plan = any(r.plan_id is not None for r in records.values())
     rows = []
     for f in finals:
         record = records.get(f.request_id)
         if record is None:
             continue  # already final: finalizing twice cannot bill twice
-        charge = charges.get(f.request_id)
-        entry_id = entry_ids.get((record.customer_id, record.funding_kind, record.currency)) if charge else None
+        settled = settlements[f.request_id]
+        entry_id = entry_ids.get((record.customer_id, record.funding_kind, record.currency)) if settled.books_money else None
         row = (
             f.status, f.tokens_prompt, f.tokens_completion, f.usage_source, f.finalized_us, f.ttft_ms,
-            f.duration_ms, f.error_code, charge, entry_id,
+            f.duration_ms, f.error_code, settled.charge_nanos, entry_id,
         )
-        if tokens_included:  # a plan's included tokens settle to what was used
-            row += (tokens_included.get(f.request_id, record.tokens_included),)
+        if with_plan:  # a plan's included tokens settle to what was used
+            row += (settled.tokens_included if settled.tokens_included is not None else record.tokens_included,)
         rows.append((*row, f.request_id))
-    columns = _FINAL_COLUMNS + (("tokens_included", "int"),) if tokens_included else _FINAL_COLUMNS
+    columns = _FINAL_COLUMNS + (("tokens_included", "int"),) if with_plan else _FINAL_COLUMNS
     bulk_update(
         connection, "usage_records", "request_id", [c for c, _ in columns],
         [*(t for _, t in columns), "text"], rows, condition=f"status = '{STATUS_PENDING}'",
@@ -357,14 +346,12 @@ def discard_batch(connection: Connection, request_ids: Sequence[str], now_us: in
     if not request_ids:
         return
     records = _pending_rows(connection, list(request_ids))
-    deltas: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
-    rated = PlanFinals(connection, records)
+    plans = plans_by_id(connection, [r.plan_id for r in records.values() if r.plan_id])
+    moves = _Moves()
     for record in records.values():
-        rated.release(record)
-        for key in _hold_windows(record.budget_windows):
-            deltas[key][0] -= record.reserved_nanos or 0
-    _move_windows(connection, {key: (r, s) for key, (r, s) in deltas.items()})
-    rated.write(connection)
+        held = _held(record, plans)
+        moves.add(record, held, release(held))
+    moves.write(connection)
     forget(connection, [(r.customer_id, r.idempotency_key) for r in records.values() if r.idempotency_key])
     connection.execute(delete(usage_records).where(
         usage_records.c.request_id.in_(list(records)), usage_records.c.status == STATUS_PENDING

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
 
+from ..admission import plan_rate_limits as plan_rate_limits_of
 from ..keys import new_id
 from ..periods import US_PER_S, rfc3339
 from ..plans import Plan, Segment, SubscriptionError, included_tokens, period_bounds_s, period_of_s, window_bounds_s
@@ -316,6 +317,4 @@ def plan_rate_limits(engine: Engine, customer_id: str, now_us: int) -> tuple[int
     """(requests, tokens) per minute of the customer's plan in force, None without limits."""
     with engine.connect() as connection:
         subscription = active_subscriptions(connection, [customer_id], now_us).get(customer_id)
-    if subscription is None or (subscription.plan.requests_per_minute is None and subscription.plan.tokens_per_minute is None):
-        return None
-    return subscription.plan.requests_per_minute, subscription.plan.tokens_per_minute
+    return plan_rate_limits_of(subscription.plan if subscription is not None else None)

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Final
 
 from sqlalchemy import Connection, func, select
 
+from ..admission import Held
+from ..admission import expected_charge as admission_expected_charge
 from ..metering import STATUS_PENDING
-from ..money import round_half_even
-from ..plans import KIND_FREE, KIND_SUBSCRIPTION, Plan, discount_factor, overage_exact
-from ..pricing import PriceSchedule, charge_exact
+from ..plans import Plan
+from ..pricing import PriceSchedule
 from ._plans import plans_by_id
 from ._prices import load_prices
 from ._schema import usage_records
@@ -41,17 +41,11 @@ class Repriced:
 
 
 def expected_charge(row, schedule: PriceSchedule, plan: Plan | None) -> int | None:
-    """The charge the finalizer books for this record's tokens (None: an unpriced record)."""
-    price = schedule.price_at_us(row.model, row.time_us)
-    if plan is not None and plan.kind in (KIND_SUBSCRIPTION, KIND_FREE):
-        overage = row.tokens_prompt + row.tokens_completion - (row.tokens_included or 0)
-        exact = overage_exact(plan, overage) if plan.kind == KIND_SUBSCRIPTION else Fraction(0)
-    elif price is None:
-        return None
-    else:
-        exact = charge_exact(row.tokens_prompt, row.tokens_completion, price) * discount_factor(plan)
-    charge = round_half_even(exact)
-    return charge if row.reserved_nanos is None else min(charge, row.reserved_nanos)
+    """The charge the finalizer books for this record's tokens (None: an unpriced record);
+    the same decision (`revstream.admission`), so the check and the finalizer cannot drift."""
+    held = Held(row.reserved_nanos, plan, row.tokens_included)
+    return admission_expected_charge(held, row.tokens_prompt, row.tokens_completion,
+                                     schedule.price_at_us(row.model, row.time_us))
 
 
 def reprice_records(connection: Connection, progress: Callable[[int, int], None] | None = None) -> Repriced:
