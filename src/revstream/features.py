@@ -18,5 +18,12 @@ from .licence import licence_contribution
 register_contributor(LeafKind.LICENCE, licence_contribution)
 # --- end licence
 
-FEATURES: tuple[str, ...] = ("licence",)
+# --- ads (issue 13): impression and click leaves, revenue by model in the `ads` stream
+from .ads import click_contribution, impression_contribution
+
+register_contributor(LeafKind.IMPRESSION, impression_contribution)
+register_contributor(LeafKind.CLICK, click_contribution)
+# --- end ads
+
+FEATURES: tuple[str, ...] = ("licence", "ads")
 """The streams and reports plugged in, in registration order (each registers itself below)."""

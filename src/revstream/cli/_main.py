@@ -29,6 +29,7 @@ from ..store import (
     upgrade,
 )
 from . import _admin as admin
+from . import _ads as ads  # ads (issue 13)
 from . import _licence as licence
 from . import _licensor as licensor_console  # issue 17: the licensor console
 from . import _audit_work as audit_work
@@ -48,7 +49,7 @@ READ_ONLY = frozenset({
     ("log", "checkpoint"), ("log", "check"), ("audits", "list"), ("plans", "list"), ("subscriptions", "list"),
     ("tax", "list"), ("invoices", "list"), ("invoices", "show"), ("licence", "status"), ("licence", "export-mau"),
     ("licensor", "report"),
-})
+}) | ads.READ_ONLY
 """Commands that only read; every other command names the store it writes to on stderr."""
 
 PRIVATE_UMASK = 0o077
@@ -104,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     licence.add_parsers(commands)
     works.add_parsers(commands)
     audit_work.add_parsers(commands)
+    ads.add_parsers(commands)  # ads (issue 13)
 
     usage = commands.add_parser("usage", help="usage records")
     usage.add_argument("--customer", help="only this customer's records")
@@ -177,6 +179,8 @@ def _dispatch(args, config) -> int:
             return settlement.run(args, engine)
         if licence.handles(args):  # `licence status` (issue 15)
             return licence.run(args, config, engine)
+        if ads.handles(args):  # ads (issue 13)
+            return ads.run(args, engine)
         if args.command == "keys":
             return _keys(args, engine)
         if args.command == "usage":

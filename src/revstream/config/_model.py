@@ -249,6 +249,8 @@ class Config:
     # [licence] (issue 15): None when the value was built without a file (tests); see
     # `config._licence.licence_settings` for the defaults then.
     licence: LicenceSettings | None = None
+    # [ads] (issue 13): None when built without a file (tests); see `config._ads.ads_settings`.
+    ads: object | None = None
 
     def model_named(self, name: str) -> ModelConfig | None:
         for model in self.models:
