@@ -46,7 +46,7 @@ class AdsHost(Host):
     """One gateway worker with ads on `database_url` (the licence tests' `Host`, an `[ads]` config)."""
 
     def __init__(self, database_url: str, home: Path, ads_toml: str = ADS_TOML, backends=None, models=(MODEL,),
-                 backend: str = "echo") -> None:
+                 backend: str = "echo", clock: Clock | None = None) -> None:
         home.mkdir(parents=True, exist_ok=True)
         self.config = Config(
             home=home, server=ServerConfig(auth_cache_ttl_s=0), store=StoreConfig(database_url=database_url),
@@ -58,17 +58,17 @@ class AdsHost(Host):
         self.engine = make_engine(database_url, self.config.keys_dir)
         upgrade(self.engine)
         add_plan(self.engine, FREE_PLAN, now_us())
-        self.clock = Clock()
+        self.clock = clock or Clock()
         self.port = free_port()
         self.app = create_app(self.config, backends=backends or {"echo": Echo}, clock=self.clock)
         self.server = uvicorn.Server(uvicorn.Config(self.app, port=self.port, log_level="warning", lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
-    def customer(self, name: str, plan: str | None = "free") -> str:
-        """A key of a new customer on `plan` (None: no plan)."""
+    def customer(self, name: str, plan: str | None = "free", from_us: int | None = None) -> str:
+        """A key of a new customer on `plan` (None: no plan) from `from_us` (default: a second ago)."""
         key = create_key(self.engine, name, now_us())[0]
         if plan is not None:
-            subscribe(self.engine, name, plan, now_us() - 1_000_000, now_us())
+            subscribe(self.engine, name, plan, from_us or now_us() - 1_000_000, now_us())
         return key
 
     def campaign(self, advertiser: str = "Trail Co", credit_nanos: int = 10_000_000_000, **terms):
