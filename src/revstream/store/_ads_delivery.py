@@ -62,7 +62,8 @@ class Placement:
 
 
 def _locked(connection: Connection, campaign_id: str):
-    """The campaign's and its advertiser's rows, locked in that fixed order (advertiser first)."""
+    """The campaign's and its advertiser's rows, locked in one fixed order (advertiser, then
+    campaign) before any balance is touched: every writer of an ad's money takes them so."""
     advertiser_id = connection.execute(select(ad_campaigns.c.advertiser_id)
                                        .where(ad_campaigns.c.campaign_id == campaign_id)).scalar_one()
     advertiser = connection.execute(select(ad_advertisers).where(ad_advertisers.c.advertiser_id == advertiser_id)
@@ -139,6 +140,7 @@ def deliver_impression(engine: Engine, impression_id: str, now_us: int) -> bool:
         row = _claim(connection, impression_id, DELIVERED)
         if row is None:
             return False
+        _locked(connection, row.campaign_id)  # the same lock order as a reservation: no deadlock
         connection.execute(update(ad_impressions).where(ad_impressions.c.impression_id == impression_id)
                            .values(time_us=now_us))
         if row.charge_nanos:
@@ -154,11 +156,10 @@ def _release(connection: Connection, impression_id: str, now_us: int) -> bool:
     row = _claim(connection, impression_id, RELEASED)
     if row is None:
         return False
+    _, campaign = _locked(connection, row.campaign_id)  # the same lock order as a reservation: no deadlock
     if row.charge_nanos:
         post_entries(connection, [ad_release(new_id("adl"), datetime_of_us(now_us), advertiser=row.advertiser_id,
                                              amount=Money(row.charge_nanos, row.currency))])
-        campaign = connection.execute(select(ad_campaigns).where(ad_campaigns.c.campaign_id == row.campaign_id)
-                                      .with_for_update()).one()
         _spend(connection, campaign, utc_day(row.time_us), -row.charge_nanos)
     return True
 
