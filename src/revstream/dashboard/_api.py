@@ -37,6 +37,7 @@ from ..store import (
 from ._console import console, has_console  # issue 17
 from ._errors import BadRequest, NotFound
 from ._licence import licence_routes  # licence (issue 15)
+from ._ads import ads_routes  # ads (issue 13)
 from ._statement_files import statement_csv, statement_markdown
 from ._viewer import CUSTOMER, HOST, LICENSOR, Viewer, require, resolve_viewer, token_of
 from ..store._dashboard import fee_revenue
@@ -296,6 +297,7 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{api}/customer/usage", customer_usage, methods=["GET"]),
         Route(f"{api}/customer/balance", customer_balance_view, methods=["GET"]),
         *licence_routes(api),  # licence (issue 15): status panel, "Built with Llama" footer
+        *ads_routes(api),  # ads (issue 13): the advertiser view
         Route(f"{api}/console", console, methods=["GET"]),  # issue 17: the licensor console
         Route(f"{api}/{{rest:path}}", unknown),
     ]
