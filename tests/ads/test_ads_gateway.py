@@ -120,3 +120,23 @@ def test_the_ad_repository_is_public_and_names_no_person(host):
     assert entry["targeting"] == {"kind": "contextual", "keywords": ["hiking boots"], "categories": [],
                                   "taxonomy": entry["targeting"]["taxonomy"], "countries": [],
                                   "personal_data_used": False}
+
+
+def test_a_country_limited_campaign_runs_only_where_the_request_names_its_country(host):
+    host.campaign(countries=("DE",))
+    client = host.client(host.customer("freebie"))
+    ask = lambda metadata: client.chat.completions.create(model=MODEL, messages=NEUTRAL, metadata=metadata)  # noqa: E731
+    assert "sponsored" not in (ask(ADULT).model_extra or {}), "country unknown"
+    assert "sponsored" not in (ask({**ADULT, "country": "FR"}).model_extra or {})
+    assert ask({**ADULT, "country": "DE"}).model_extra["sponsored"]["label"] == "Sponsored"
+
+
+def test_the_frequency_cap_holds_per_conversation(host):
+    host.campaign(frequency_cap=1)
+    client = host.client(host.customer("freebie"))
+    ask = lambda conversation: client.chat.completions.create(  # noqa: E731
+        model=MODEL, messages=NEUTRAL, metadata={**ADULT, "conversation_id": conversation})
+    assert "sponsored" in ask("c-1").model_extra
+    wait_until(lambda: _statuses(host) == ["delivered"], "the impression's delivery")
+    assert "sponsored" not in (ask("c-1").model_extra or {}), "capped in this conversation"
+    assert "sponsored" in ask("c-2").model_extra, "another conversation"

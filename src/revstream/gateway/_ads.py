@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ RESERVE_TRIES_MAX = 3
 """Auctions one answer runs when the store refuses the winner's reservation (budget gone meanwhile)."""
 CACHE_ENTRIES_MAX = 10_000
 CACHE_TTL_S = 5.0
+_COUNTRY = re.compile(r"[A-Z]{2}")
 
 
 class _Cache:
@@ -185,6 +187,7 @@ class AdRequest:
     messages: tuple[dict, ...]
     conversation_id: str | None
     click_base: str
+    country: str | None = None  # `metadata.country`: campaigns limited to countries need it
 
     async def place(self, answer: str) -> Placed | None:
         """Choose and reserve an ad for `answer` (final): None when there is none to show."""
@@ -211,7 +214,8 @@ class AdRequest:
             now_us = runtime.clock()
             live = await asyncio.to_thread(live_state, runtime.engine, ids, key, utc_day(now_us), runtime.rules.currency)
             sale = run_auction(index, candidates, AuctionInput(now_us, live.states, live.credit_nanos,
-                                                                live.shown_in_conversation, None, frozenset(excluded)))
+                                                                live.shown_in_conversation, self.country,
+                                                                frozenset(excluded)))
             if not isinstance(sale, Sale):
                 return None
             impression_id = new_id("imp")
@@ -226,11 +230,11 @@ class AdRequest:
         return None
 
 
-def _metadata(body: object) -> tuple[str, str | None]:
-    """(age band, conversation id) of a request's `metadata`; 400 for a wrong value."""
+def _metadata(body: object) -> tuple[str, str | None, str | None]:
+    """(age band, conversation id, country) of a request's `metadata`; 400 for a wrong value."""
     metadata = body.get("metadata") if isinstance(body, dict) else None
     if metadata is None:
-        return parse_age_band(None), None
+        return parse_age_band(None), None, None
     if not isinstance(metadata, dict):
         raise invalid("'metadata' must be an object", "metadata", "invalid_type")
     try:
@@ -240,14 +244,17 @@ def _metadata(body: object) -> tuple[str, str | None]:
     conversation_id = metadata.get("conversation_id")
     if conversation_id is not None and (not isinstance(conversation_id, str) or not 0 < len(conversation_id) <= 256):
         raise invalid("metadata.conversation_id must be a string of 1..256 characters", "metadata.conversation_id")
-    return band, conversation_id
+    country = metadata.get("country")
+    if country is not None and (not isinstance(country, str) or _COUNTRY.fullmatch(country) is None):
+        raise invalid("metadata.country must be an ISO 3166-1 alpha-2 code such as DE", "metadata.country")
+    return band, conversation_id, country
 
 
 async def ad_request(request: Request, parsed, principal, body: object) -> AdRequest | None:
     """Step 1 (see the module docstring): None unless the customer's plan carries ads and the
     end user is known not to be a minor (or the policy allows unknown ages)."""
     runtime: AdsRuntime | None = getattr(request.app.state, "ads", None)
-    band, conversation_id = _metadata(body)
+    band, conversation_id, country = _metadata(body)
     if runtime is None or not runtime.settings.enabled or not parsed.generation.messages:
         return None
     now_us = runtime.clock()
@@ -258,7 +265,7 @@ async def ad_request(request: Request, parsed, principal, body: object) -> AdReq
     messages = tuple({"role": m.role, "content": m.content} for m in parsed.generation.messages)
     base = runtime.settings.public_url or str(request.base_url)
     return AdRequest(runtime, request.scope["revstream.request_id"], parsed.generation.model, messages,
-                     conversation_id, base.rstrip("/"))
+                     conversation_id, base.rstrip("/"), country)
 
 
 # --- HTTP: clicks and the repository ---------------------------------------------------------
