@@ -254,9 +254,9 @@ async def ad_request(request: Request, parsed, principal, body: object) -> AdReq
     """Step 1 (see the module docstring): None unless the customer's plan carries ads and the
     end user is known not to be a minor (or the policy allows unknown ages)."""
     runtime: AdsRuntime | None = getattr(request.app.state, "ads", None)
-    band, conversation_id, country = _metadata(body)
     if runtime is None or not runtime.settings.enabled or not parsed.generation.messages:
-        return None
+        return None  # a host without ads reads nothing of `metadata`
+    band, conversation_id, country = _metadata(body)
     now_us = runtime.clock()
     plan_kind = await runtime.plans.get(principal.customer_id, lambda: plan_kind_of(runtime.engine, principal.customer_id, now_us))
     key_band = await runtime.bands.get(principal.key_id, lambda: key_age_band(runtime.engine, principal.key_id))
