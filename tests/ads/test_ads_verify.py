@@ -1,6 +1,6 @@
 """The `ads` stream settled and verified: September's delivered impressions become the ads
 line of the statement at the agreement's ads share, `revstream verify` recomputes it from the
-impression leaves, and a tampered impression leaf is caught."""
+impression leaves, and a tampered impression leaf or an under-reported ads line is caught."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from conftest import revstream
 from revstream.periods import parse_time_us
 from revstream.pricing import ModelPrice
-from revstream.settlement import draft_agreement
+from revstream.settlement import draft_agreement, statement_bytes, statement_note_text
 from revstream.store import (
     add_agreement,
     add_licensor,
@@ -28,6 +28,7 @@ from revstream.store import (
 )
 from revstream.store._ads_schema import ad_impressions
 from revstream.store._schema import log_leaves
+from revstream.transparency import sign_note
 
 from tests.ads.harness import MODEL, AdsHost
 from tests.licence.harness import Clock, Echo, wait_until
@@ -112,3 +113,15 @@ def test_a_tampered_impression_leaf_is_caught(closed):
     finally:
         with host.engine.begin() as connection:
             connection.execute(update(log_leaves).where(log_leaves.c.leaf_index == index).values(data=bytes(data)))
+
+
+def test_an_under_reported_ads_line_signed_by_the_host_is_refused(closed):
+    host = closed["host"]
+    body = json.loads(closed["statement"].body)
+    line = next(line for line in body["lines"] if line["stream"] == "ads")
+    line["gross_nanos"] -= CHARGE_NANOS  # the host hides one impression's revenue
+    skey = (host.config.keys_dir / "log-signer.key").read_text().strip()  # the host holds its own key
+    code, report = closed["verify"](sign_note(statement_note_text(statement_bytes(body)), skey))
+    assert code == 1 and not report["verified"]
+    failed = report["checks"][-1]
+    assert not failed["ok"] and "gross adds up to 2000000, total says 3000000" in failed["detail"], failed
