@@ -34,13 +34,18 @@ burst_clicks_max = 3
 burst_window_s = 30
 index_refresh_s = 2
 public_url = "https://ads.example"
+classifier_url = "http://guard.example/v1"
+classifier_model = "llama-guard"
+classifier_timeout_s = 5
 """))
-    assert settings == AdsConfig(False, True, "EUR", 500_000_000, 20_000_000, 600, 60, 3, 30, 2, "https://ads.example")
+    assert settings == AdsConfig(False, True, "EUR", 500_000_000, 20_000_000, 600, 60, 3, 30, 2, "https://ads.example",
+                                 "http://guard.example/v1", "llama-guard", 5)
 
 
 @pytest.mark.parametrize("line, key", [
     ("colour = 1", "ads.colour"), ("enabled = 1", "ads.enabled"), ("click_ttl_s = 0", "ads.click_ttl_s"),
     ('reserve_cpm = "0.0000001"', "ads.reserve_cpm"), ('currency = "usd"', "ads"), ('public_url = "ads.example"', "ads.public_url"),
+    ('classifier_url = "http://guard.example/v1"', "ads.classifier_model"),
 ])
 def test_a_mistake_names_its_key(tmp_path, line, key):
     with pytest.raises(ConfigError) as caught:

@@ -14,7 +14,7 @@ from revstream.store._ads_schema import ad_clicks, ad_impressions
 from revstream.store import set_key_age_band, list_keys
 
 from tests.ads.harness import MODEL, AdsHost
-from tests.licence.harness import Echo, wait_until
+from tests.licence.harness import Echo, Receiver, wait_until
 
 NEUTRAL = [{"role": "user", "content": "Which hiking boots should I buy for a week in the Alps?"}]
 ADULT = {"age_band": "18_plus"}
@@ -140,3 +140,31 @@ def test_the_frequency_cap_holds_per_conversation(host):
     wait_until(lambda: _statuses(host) == ["delivered"], "the impression's delivery")
     assert "sponsored" not in (ask("c-1").model_extra or {}), "capped in this conversation"
     assert "sponsored" in ask("c-2").model_extra, "another conversation"
+
+
+@pytest.mark.parametrize("reply, shown", [
+    ({"choices": [{"message": {"content": '{"topics": []}'}}]}, True),
+    ({"choices": [{"message": {"content": '{"topics": ["politics"]}'}}]}, False),
+    ({"choices": [{"message": {"content": "I cannot tell"}}]}, False),  # unreadable: no ad
+])
+def test_the_optional_upstream_classifier_can_only_take_an_ad_away(tmp_path, reply, shown):
+    with Receiver(lambda path, body: reply) as upstream:
+        config = f'[ads]\nreserve_cpm = "1.00"\nindex_refresh_s = 1\nclassifier_url = "{upstream.url}/v1"\n' \
+                 f'classifier_model = "guard"\n'
+        with AdsHost(f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "home", ads_toml=config) as host:
+            host.campaign()
+            completion = host.client(host.customer("freebie")).chat.completions.create(
+                model=MODEL, messages=NEUTRAL, metadata=ADULT)
+        assert ("sponsored" in (completion.model_extra or {})) is shown
+        [(path, body)] = upstream.received
+        assert path == "/v1/chat/completions" and body["model"] == "guard" and "hiking boots" in str(body["messages"])
+
+
+def test_an_upstream_classifier_that_does_not_answer_means_no_ad(tmp_path):
+    config = '[ads]\nindex_refresh_s = 1\nclassifier_url = "http://127.0.0.1:9/v1"\nclassifier_model = "guard"\n'
+    with AdsHost(f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "home", ads_toml=config) as host:
+        host.campaign()
+        completion = host.client(host.customer("freebie")).chat.completions.create(
+            model=MODEL, messages=NEUTRAL, metadata=ADULT)
+    assert "sponsored" not in (completion.model_extra or {})
+    assert completion.choices[0].message.content == Echo.answer

@@ -13,6 +13,9 @@ auction settings, parsed by `load_config` into `Config.ads`.
     burst_window_s = 60           # ... in this window are not charged
     index_refresh_s = 5           # how often a worker re-reads campaigns
     public_url = ""               # the gateway's public base URL for click links (default: the request's)
+    classifier_url = ""           # optional upstream classifier: an OpenAI-compatible base URL (…/v1)
+    classifier_model = ""         # its model name
+    classifier_timeout_s = 2      # no verdict in time: no ad
 """
 
 from __future__ import annotations
@@ -37,11 +40,14 @@ class AdsConfig:
     burst_window_s: int = 60
     index_refresh_s: int = 5
     public_url: str = ""
+    classifier_url: str = ""
+    classifier_model: str = ""
+    classifier_timeout_s: int = 2
 
 
 _BOOLS = ("enabled", "ads_for_unknown_age")
 _INTS = {"click_ttl_s": (1, 30 * 86_400), "reservation_stale_s": (5, 86_400), "burst_clicks_max": (1, 10_000),
-         "burst_window_s": (1, 86_400), "index_refresh_s": (1, 3600)}
+         "burst_window_s": (1, 86_400), "index_refresh_s": (1, 3600), "classifier_timeout_s": (1, 60)}
 _AMOUNTS = {"reserve_cpm": "reserve_cpm_nanos", "reserve_cpc": "reserve_cpc_nanos"}
 
 
@@ -49,7 +55,7 @@ def ads_section(raw: Any) -> AdsConfig:
     """The parsed `[ads]` table; a mistake is a `ConfigError` naming the key."""
     if not isinstance(raw, Mapping):
         raise ConfigError("ads: expected a table")
-    known = (*_BOOLS, *_INTS, *_AMOUNTS, "currency", "public_url")
+    known = (*_BOOLS, *_INTS, *_AMOUNTS, "currency", "public_url", "classifier_url", "classifier_model")
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in known:
@@ -76,9 +82,11 @@ def ads_section(raw: Any) -> AdsConfig:
         raise ConfigError(f"ads: {error}") from error
     if values.get("reserve_cpm_nanos", 0) % 1000:
         raise ConfigError("ads.reserve_cpm: must be whole nanos per impression (a multiple of 0.000001)")
-    public_url = values.get("public_url", "")
-    if public_url and not public_url.startswith(("http://", "https://")):
-        raise ConfigError("ads.public_url: expected an http(s) URL")
+    for key in ("public_url", "classifier_url"):
+        if values.get(key) and not values[key].startswith(("http://", "https://")):
+            raise ConfigError(f"ads.{key}: expected an http(s) URL")
+    if bool(values.get("classifier_url")) != bool(values.get("classifier_model")):
+        raise ConfigError("ads.classifier_model: the upstream classifier needs both classifier_url and classifier_model")
     return AdsConfig(currency=currency, **{k: v for k, v in values.items() if k in {f.name for f in fields(AdsConfig)}})
 
 

@@ -25,6 +25,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+import aiohttp
 import orjson
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -37,9 +38,12 @@ from ..ads import (
     BurstRule,
     CampaignIndex,
     ClickClaim,
+    ClassifierError,
     ClickTokenError,
     Sale,
+    Sensitivity,
     audience_eligibility,
+    combine,
     conversation_key,
     effective_age_band,
     issue_click_token,
@@ -49,10 +53,13 @@ from ..ads import (
     message_texts,
     network_key,
     parse_age_band,
+    parse_upstream_reply,
     read_click_token,
     read_conversation,
     run_auction,
     sponsored_object,
+    upstream_request,
+    upstream_unavailable,
     utc_day,
 )
 from ..config._ads import AdsConfig, ads_settings
@@ -117,6 +124,32 @@ class AdsRuntime:
     index: CampaignIndex | None = None
     plans: _Cache = field(default_factory=_Cache)
     bands: _Cache = field(default_factory=_Cache)
+    session: aiohttp.ClientSession | None = None  # the upstream classifier's, made on first use
+
+    async def classify(self, conversation) -> Sensitivity:
+        """The local verdict, joined with the upstream classifier's when one is configured
+        (it can only add topics; no answer in time means no ad)."""
+        local = self.classifier.classify(conversation)
+        settings = self.settings
+        if local.blocks_ads or not settings.classifier_url:
+            return local
+        if self.session is None:
+            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=settings.classifier_timeout_s))
+        body = orjson.dumps(upstream_request(conversation.texts, settings.classifier_model))
+        try:
+            async with self.session.post(settings.classifier_url.rstrip("/") + "/chat/completions", data=body,
+                                         headers={"content-type": "application/json"}) as reply:
+                if reply.status != 200:
+                    raise ClassifierError(f"the upstream classifier answered {reply.status}")
+                upstream = parse_upstream_reply(orjson.loads(await reply.read()))
+        except (aiohttp.ClientError, asyncio.TimeoutError, orjson.JSONDecodeError, ClassifierError) as error:
+            log.warning("upstream ad classifier: %s", error)
+            upstream = upstream_unavailable()
+        return combine(local, upstream)
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
 
     async def refresh(self) -> None:
         now_us = self.clock()
@@ -141,7 +174,8 @@ async def build_ads_runtime(config, engine, clock) -> AdsRuntime:
 
 
 async def run_ads_upkeep(runtime: AdsRuntime, stop: asyncio.Event) -> None:
-    """Re-read campaigns every `index_refresh_s`; release stale reservations."""
+    """Re-read campaigns every `index_refresh_s`; release stale reservations; at the end,
+    close the upstream classifier's connections."""
     if not runtime.settings.enabled:
         return
     while not stop.is_set():
@@ -154,6 +188,7 @@ async def run_ads_upkeep(runtime: AdsRuntime, stop: asyncio.Event) -> None:
             await asyncio.to_thread(sweep_reservations, runtime.engine, stale_us, now_us)
         except Exception as error:  # a store hiccup must not stop the upkeep
             log.warning("ads upkeep failed: %s", error)
+    await runtime.close()
 
 
 # --- the request path ----------------------------------------------------------------------
@@ -200,7 +235,7 @@ class AdRequest:
     async def _place(self, answer: str) -> Placed | None:
         runtime = self.runtime
         conversation = read_conversation(message_texts(self.messages, answer))
-        if runtime.index is None or runtime.classifier.classify(conversation).blocks_ads:
+        if runtime.index is None or (await runtime.classify(conversation)).blocks_ads:
             return None
         index = runtime.index
         candidates = index.match(conversation, match_categories(runtime.taxonomy, conversation))
