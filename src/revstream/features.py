@@ -30,5 +30,12 @@ from .messaging._settlement import messaging_contribution
 register_contributor(LeafKind.MESSAGE, messaging_contribution)
 # --- end messaging
 
-FEATURES: tuple[str, ...] = ("licence", "recitation", "messaging")
+# --- ads (issue 13): impression and click leaves, revenue by model in the `ads` stream
+from .ads import click_contribution, impression_contribution
+
+register_contributor(LeafKind.IMPRESSION, impression_contribution)
+register_contributor(LeafKind.CLICK, click_contribution)
+# --- end ads
+
+FEATURES: tuple[str, ...] = ("licence", "recitation", "messaging", "ads")
 """The streams and reports plugged in, in registration order (each registers itself below)."""

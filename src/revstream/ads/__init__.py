@@ -52,6 +52,7 @@ from revstream.ads._clicks import (
     network_key,
     read_click_token,
 )
+from revstream.ads._contribution import click_contribution, impression_contribution
 from revstream.ads._context import (
     CategoryMatch,
     Conversation,
@@ -179,6 +180,7 @@ __all__ = [
     "ads_gross",
     "advertiser_top_up",
     "audience_eligibility",
+    "click_contribution",
     "click_leaf",
     "combine",
     "conversation_key",
@@ -186,6 +188,7 @@ __all__ = [
     "delivery",
     "effective_age_band",
     "expected_value",
+    "impression_contribution",
     "impression_leaf",
     "issue_click_token",
     "json_nanos",

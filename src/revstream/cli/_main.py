@@ -29,6 +29,7 @@ from ..store import (
     upgrade,
 )
 from . import _admin as admin
+from . import _ads as ads  # ads (issue 13)
 from . import _licence as licence
 from . import _licensor as licensor_console  # issue 17: the licensor console
 from . import _audit_work as audit_work
@@ -50,7 +51,7 @@ READ_ONLY = frozenset({
     ("log", "checkpoint"), ("log", "check"), ("audits", "list"), ("plans", "list"), ("subscriptions", "list"),
     ("tax", "list"), ("invoices", "list"), ("invoices", "show"), ("licence", "status"), ("licence", "export-mau"),
     ("licensor", "report"),
-}) | messaging.READ_ONLY  # messaging (issue 14)
+}) | messaging.READ_ONLY | ads.READ_ONLY  # messaging (issue 14), ads (issue 13)
 """Commands that only read; every other command names the store it writes to on stderr."""
 READ_ONLY = READ_ONLY | rights.READ_ONLY  # issue 16
 
@@ -109,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     rights.add_parsers(commands)  # issue 16
     audit_work.add_parsers(commands)
     messaging.add_parsers(commands)  # messaging (issue 14)
+    ads.add_parsers(commands)  # ads (issue 13)
 
     usage = commands.add_parser("usage", help="usage records")
     usage.add_argument("--customer", help="only this customer's records")
@@ -186,6 +188,8 @@ def _dispatch(args, config) -> int:
             return licence.run(args, config, engine)
         if messaging.handles(args):  # messaging (issue 14)
             return messaging.run(args, engine)
+        if ads.handles(args):  # ads (issue 13)
+            return ads.run(args, engine)
         if args.command == "keys":
             return _keys(args, engine)
         if args.command == "usage":

@@ -20,6 +20,7 @@ from ..store import (
     set_price,
 )
 from ._output import JSON_HELP, print_json, print_table, progress_reporter
+from ._ads import credit_add as ads_credit_add  # ads (issue 13)
 
 
 def add_parsers(commands) -> None:
@@ -34,10 +35,14 @@ def add_parsers(commands) -> None:
     prices.add_parser("list", help="every price, past and future").add_argument("--json", action="store_true", help=JSON_HELP)
 
     credit = commands.add_parser("credit", help="prepaid credit and postpaid limits").add_subparsers(dest="action", required=True)
-    credit_add = credit.add_parser("add", help="add prepaid credit")
+    credit_add = credit.add_parser("add", help="add prepaid credit (of a customer, or of an advertiser)")
     credit_limit = credit.add_parser("limit", help="make a customer postpaid with a credit limit")
+    credit_limit.add_argument("--customer", required=True, help="the customer's name (created if new)")
+    # ads (issue 13): an advertiser's prepaid ad credit
+    payer = credit_add.add_mutually_exclusive_group(required=True)
+    payer.add_argument("--customer", help="the customer's name (created if new)")
+    payer.add_argument("--advertiser", help="an advertiser's name (see `revstream advertisers add`)")
     for parser in (credit_add, credit_limit):
-        parser.add_argument("--customer", required=True, help="the customer's name (created if new)")
         parser.add_argument("--amount", required=True, help="decimal amount, e.g. 10.00")
         parser.add_argument("--currency", default="USD", help="ISO 4217 currency code (default: USD)")
         parser.add_argument("--json", action="store_true", help=JSON_HELP)
@@ -123,6 +128,8 @@ def _prices_list(args, engine, now_us) -> int:
 
 
 def _credit_add(args, engine, now_us) -> int:
+    if args.advertiser is not None:  # ads (issue 13)
+        return ads_credit_add(args, engine, now_us)
     currency = validate_currency(args.currency)
     entry_id = add_credit(engine, args.customer, parse_amount(args.amount, currency), currency, now_us)
     balance = balance_json(customer_balance(engine, args.customer))

@@ -24,6 +24,7 @@ from ..transparency import ProofError, parse_cosigner_key
 from ._home import default_database_url, find_config, resolve_home
 from ._licence import licence_section  # [licence] (issue 15)
 from ._recitation import recitation_section  # [recitation] (issue 16)
+from ._ads import ads_section  # [ads] (issue 13)
 from ._model import (
     BACKEND_KINDS,
     EMBEDDED_MODEL_NAME,
@@ -47,7 +48,7 @@ from ._model import (
 EMBEDDED_PATH = "embedded"
 TOP_LEVEL_KEYS = frozenset({"server", "store", "limits", "models", "prices", "licensors", "agreements", "transparency",
                             "costs", "plans", "tax_rates", "host", "licence",
-                            "recitation"})
+                            "recitation", "ads"})
 # [host]: bounds on what an invoice prints (a legal name, a postal address, ids).
 HOST_TEXT_CHARS_MAX = 200
 HOST_ADDRESS_LINES_MAX = 8
@@ -133,6 +134,7 @@ def _build(raw: dict[str, Any], home: Path, environ: Mapping[str, str], source: 
         host=_host(raw.get("host", {})),
         licence=licence_section(raw.get("licence", {}), home),  # [licence] (issue 15)
         recitation=recitation_section(raw.get("recitation", {}), home),  # [recitation] (issue 16)
+        ads=ads_section(raw.get("ads", {})),  # [ads] (issue 13)
     )
 
 

@@ -252,6 +252,8 @@ class Config:
     # [recitation] (issue 16): a `config._recitation.RecitationSettings`; None when built
     # without a file (see `config._recitation.recitation_settings` for the defaults then).
     recitation: object | None = None
+    # [ads] (issue 13): None when built without a file (tests); see `config._ads.ads_settings`.
+    ads: object | None = None
 
     def model_named(self, name: str) -> ModelConfig | None:
         for model in self.models:

@@ -39,6 +39,7 @@ from ._errors import BadRequest, NotFound
 from ._licence import licence_routes  # licence (issue 15)
 from ._rights import rights_routes  # recitation (issue 16): the holder's view
 from ._messaging import messaging_routes  # messaging (issue 14)
+from ._ads import ads_routes  # ads (issue 13)
 from ._statement_files import statement_csv, statement_markdown
 from ._viewer import CUSTOMER, HOST, LICENSOR, Viewer, require, resolve_viewer, token_of
 from ..store._dashboard import fee_revenue
@@ -299,6 +300,7 @@ def dashboard_routes() -> list[BaseRoute]:
         Route(f"{api}/customer/balance", customer_balance_view, methods=["GET"]),
         *licence_routes(api),  # licence (issue 15): status panel, "Built with Llama" footer
         *messaging_routes(api),  # messaging (issue 14): fees, costs and margin of the month's messages
+        *ads_routes(api),  # ads (issue 13): the advertiser view
         Route(f"{api}/console", console, methods=["GET"]),  # issue 17: the licensor console
         *rights_routes(api),  # recitation (issue 16): a rights holder's works and events
         Route(f"{api}/{{rest:path}}", unknown),

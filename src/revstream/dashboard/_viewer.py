@@ -13,11 +13,12 @@ from typing import Final
 from sqlalchemy import Engine
 
 from ..keys import hash_secret, secrets_equal
-from ..store import find_key, find_licensor_token, get_meta, holder_of_token_sha256, licensor_name
+from ..store import advertiser_of_token, find_key, find_licensor_token, get_meta, holder_of_token_sha256, licensor_name
 from ._errors import Forbidden, Unauthenticated
 
 HOST, LICENSOR, CUSTOMER = "host", "licensor", "customer"
 HOLDER = "holder"  # recitation (issue 16): a rights holder's token (`revstream holders token NAME`)
+ADVERTISER = "advertiser"  # ads (issue 13): `revstream advertisers token NAME`
 # Where `revstream serve` keeps the admin token's SHA-256 (the gateway's ADMIN_TOKEN_META_KEY;
 # a test pins the two together).
 ADMIN_TOKEN_META_KEY: Final = "admin_token_sha256"
@@ -53,6 +54,9 @@ def resolve_viewer(engine: Engine, token: str) -> Viewer:
     key = find_key(engine, digest)
     if key is not None and key.revoked_us is None:
         return Viewer(CUSTOMER, key.customer, key.customer_id)
+    advertiser = advertiser_of_token(engine, token)  # ads (issue 13)
+    if advertiser is not None:
+        return Viewer(ADVERTISER, advertiser.name, advertiser.advertiser_id)
     raise Unauthenticated("the token is unknown or revoked")
 
 

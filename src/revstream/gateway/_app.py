@@ -47,6 +47,7 @@ from ._routes_plans import my_invoice, my_invoices, my_plan
 from ._state import AppState, ServedModel, system_clock_us
 from ._licence import build_licence_runtime, run_licence_flusher  # licence (issue 15)
 from ._recitation import build_recitation_runtime, rights_events, run_recitation_reloader  # recitation (issue 16)
+from ._ads import ad_click, ads_repository, build_ads_runtime, run_ads_upkeep  # ads (issue 13)
 from ._tiles import tile_routes  # p2-fleet (issue 17): the log as C2SP tlog-tiles
 from ._witnessing import Witnessing
 from ._messaging_routes import messaging_routes  # messaging (issue 14)
@@ -228,12 +229,15 @@ def create_app(
         recitation_reloader = asyncio.create_task(run_recitation_reloader(state.recitation, stop_appender))  # issue 16
         if state.recitation is not None:  # recitation (issue 16): the works in force, a gauge
             state.metrics.add_text(state.recitation.metrics_text)
+        app.state.ads = await build_ads_runtime(config, state.engine, state.clock)  # ads (issue 13)
+        ads_upkeep = asyncio.create_task(run_ads_upkeep(app.state.ads, stop_appender))  # ads (issue 13)
         try:
             yield
         finally:
             beat.cancel()
             stop_appender.set()  # let an append in progress commit, then stop
-            await asyncio.wait([appender, witnessing_task, licence_flusher, recitation_reloader], timeout=15)  # the flusher merges once more
+            await asyncio.wait([appender, witnessing_task, licence_flusher, recitation_reloader, ads_upkeep],
+                               timeout=15)  # the flusher merges once more
             await _teardown(state)
             await state.licence.close()  # licence (issue 15): after its webhooks ran (teardown awaits them)
 
@@ -263,6 +267,8 @@ def create_app(
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *dashboard_routes(),
+        Route("/ads/click/{token}", ad_click, methods=["GET"]),  # ads (issue 13)
+        Route("/ads/repository", ads_repository, methods=["GET"]),  # ads (issue 13)
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(RequestContext)

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 
 import orjson  # licence (issue 15): the body of a refused completion
+from starlette.background import BackgroundTask  # ads (issue 13): an impression is charged once delivered
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -40,9 +41,10 @@ async def run(call: Call, parsed: ParsedRequest, request: Request) -> Response:
     """Call the backend for an admitted request and answer it."""
     created_s = call.state.clock() // 1_000_000
     builder = ResponseBuilder(call.endpoint, _response_id(call), created_s, parsed.generation.model, parsed.include_usage)
+    ads = request.scope.get("revstream.ads")  # ads (issue 13): None unless this request may carry an ad
     if parsed.generation.stream:
-        return await _stream(call, builder)
-    return await _complete(call, builder, request, parsed)
+        return await _stream(call, builder, ads)
+    return await _complete(call, builder, request, parsed, ads)
 
 
 def _response_id(call: Call) -> str:
@@ -61,7 +63,7 @@ async def _collect(call: Call) -> tuple[str, Finish]:
     raise BackendError("the backend ended without finishing")
 
 
-async def _complete(call: Call, builder: ResponseBuilder, request: Request, parsed: ParsedRequest) -> Response:
+async def _complete(call: Call, builder: ResponseBuilder, request: Request, parsed: ParsedRequest, ads=None) -> Response:
     """A whole completion, generated while the connection is watched: a client that leaves
     cancels generation at once and the call is recorded as aborted."""
     handler = asyncio.current_task()
@@ -93,12 +95,14 @@ async def _complete(call: Call, builder: ResponseBuilder, request: Request, pars
         stored = StoredResponse(400, "application/json", orjson.dumps(refused.body()))
         await call.finish(Outcome(UsageStatus.OK, finish, response=stored))
         return refused.response(call.request_id)
-    body = builder.complete(text, finish)
+    placed = await ads.place(text) if ads is not None else None  # ads (issue 13): chosen after the answer
+    body = builder.complete(text, finish, placed.sponsored if placed else None)
     await call.finish(Outcome(UsageStatus.OK, finish, response=StoredResponse(200, "application/json", body)))
-    return Response(body, media_type="application/json", headers=call.headers)
+    return Response(body, media_type="application/json", headers=call.headers,
+                    background=BackgroundTask(placed.deliver) if placed else None)
 
 
-async def _stream(call: Call, builder: ResponseBuilder) -> Response:
+async def _stream(call: Call, builder: ResponseBuilder, ads=None) -> Response:
     """Wait for the backend's first event (so a backend down answers a plain HTTP error),
     then stream the rest as server-sent events."""
     events = generate(call)  # recitation (issue 16): the backend's events through the guard
@@ -111,5 +115,5 @@ async def _stream(call: Call, builder: ResponseBuilder) -> Response:
         await events.aclose()
         await call.finish(FAILED)
         raise
-    return EventStreamResponse(call, builder, first, events)
+    return EventStreamResponse(call, builder, first, events, ads)
 

@@ -39,7 +39,7 @@ class ResponseBuilder:
             "system_fingerprint": SYSTEM_FINGERPRINT,
         }
 
-    def complete(self, text: str, finish: Finish) -> bytes:
+    def complete(self, text: str, finish: Finish, sponsored: dict | None = None) -> bytes:
         body = self._envelope(chunk=False)
         if self.endpoint == "chat":
             choice = {
@@ -53,6 +53,8 @@ class ResponseBuilder:
         _add_recitation(choice, finish)
         body["choices"] = [choice]
         body["usage"] = usage_body(finish.tokens_prompt, finish.tokens_completion)
+        if sponsored is not None:  # ads (issue 13): beside the answer, never inside it
+            body["sponsored"] = sponsored
         return orjson.dumps(body)
 
     def _chunk(self, choice: dict | None, usage: dict | None = None) -> bytes:
@@ -74,7 +76,7 @@ class ResponseBuilder:
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": None}
         return self._chunk(choice)
 
-    def finish_chunks(self, finish: Finish) -> bytes:
+    def finish_chunks(self, finish: Finish, sponsored: dict | None = None) -> bytes:
         if self.endpoint == "chat":
             choice = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish.reason}
         else:
@@ -83,6 +85,8 @@ class ResponseBuilder:
         out = self._chunk(choice)
         if self.include_usage:
             out += self._chunk(None, usage_body(finish.tokens_prompt, finish.tokens_completion))
+        if sponsored is not None:  # ads (issue 13): one chunk after the usage chunk, before [DONE]
+            out += b"data: " + orjson.dumps({**self._envelope(chunk=True), "choices": [], "sponsored": sponsored}) + b"\n\n"
         return out + b"data: [DONE]\n\n"
 
 

@@ -17,6 +17,7 @@ from ._errors import ApiError, invalid
 from ._pipeline import Idempotency, Replayed, admit, run
 from ._licence import flag_headers, models_entry_fields, screen_request  # licence (issue 15)
 from ._schema import parse_chat, parse_completion
+from ._ads import ad_request  # ads (issue 13)
 from ._state import AppState
 
 CREATED_EPOCH_S = 1_700_000_000
@@ -78,16 +79,19 @@ async def _generate(request: Request, endpoint: str, parse) -> Response:
     state = state_of(request)
     principal = await state.keys.authenticate(request.headers)
     body = await read_body(request, state.config.server.request_body_bytes_max)
-    parsed = parse(parse_json(body), state.config.limits)
+    value = parse_json(body)
+    parsed = parse(value, state.config.limits)
     request.scope["revstream.model"] = parsed.generation.model
     request_id = request.scope["revstream.request_id"]
     # licence (issue 15): end user counted, prompt screened; a refusal raises before admission
     screened = await screen_request(state, parsed, principal, request.headers)
+    ads = await ad_request(request, parsed, principal, value) if endpoint == "chat" else None  # ads (issue 13)
     try:
         call = await admit(state, parsed, principal, request_id, endpoint, idempotency_of(request, body))
     except Replayed as replayed:
         return replayed.response
     call.headers.update(flag_headers(screened))  # licence (issue 15)
+    request.scope["revstream.ads"] = ads  # ads (issue 13): read by the pipeline after the answer
     request.scope["revstream.model"] = call.served.config.name
     return await run(call, parsed, request)
 

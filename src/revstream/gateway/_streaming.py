@@ -36,8 +36,12 @@ CLIENT_LEFT = Outcome(UsageStatus.ABORTED, error_code="client_disconnected")
 
 
 class EventStreamResponse:
-    def __init__(self, call: Call, builder: ResponseBuilder, first: Event, events: AsyncIterator[Event]) -> None:
+    def __init__(self, call: Call, builder: ResponseBuilder, first: Event, events: AsyncIterator[Event],
+                 ads=None) -> None:
         self.call = call
+        # ads (issue 13): the request's `AdRequest` (None: no ad), and the ad placed after the answer
+        self.ads = ads
+        self.placed = None
         self.builder = builder
         self.first = first
         self.events = events
@@ -63,6 +67,9 @@ class EventStreamResponse:
             watcher.cancel()
             # A no-op when the producer finished the call; else the client left first.
             await self.call.finish(CLIENT_LEFT)
+            if self.placed is not None:  # ads (issue 13): charged if its chunk went out, else given back
+                await self.call.state.run_to_end(self.placed.settle(producer.done() and not producer.cancelled()
+                                                                    and producer.exception() is None))
         if producer.done() and not producer.cancelled() and producer.exception() is not None:
             log.error("stream %s failed", self.call.request_id, exc_info=producer.exception())
 
@@ -85,8 +92,10 @@ class EventStreamResponse:
         try:
             await self._send(send, builder.first_chunk())
             event = self.first
+            answer: list[str] = []
             while not isinstance(event, Finish):
                 await self._send(send, builder.text_chunk(event.text))
+                answer.append(event.text)
                 event = await anext(self.events)
         except BackendError as error:
             return Outcome(UsageStatus.ERROR, error_code=error.code), error_chunk(from_backend(error).body())
@@ -95,7 +104,8 @@ class EventStreamResponse:
             return failed, error_chunk(internal(call.request_id).body())
         except OSError:  # the socket broke while we wrote: the client is gone
             return CLIENT_LEFT, None
-        tail = builder.finish_chunks(event)
+        self.placed = await self.ads.place("".join(answer)) if self.ads is not None else None  # ads (issue 13)
+        tail = builder.finish_chunks(event, self.placed.sponsored if self.placed else None)
         stored = StoredResponse(200, EVENT_STREAM, b"".join(self.sent or ()) + tail)
         return Outcome(UsageStatus.OK, event, response=stored), tail
 

@@ -94,6 +94,35 @@ from ._licence import (  # licence compliance (issue 15)
     set_alert_delivery,
 )
 from ._usage_import import ImportRejected, ImportReport, import_usage
+# --- ads (issue 13): advertisers, campaigns, impressions and clicks
+from ._ads import (
+    AdvertiserRow,
+    add_advertiser,
+    add_advertiser_credit,
+    add_campaign,
+    ad_repository,
+    ads_report,
+    ads_secret,
+    advertiser_of_token,
+    delivery_rows,
+    key_age_band,
+    load_campaigns,
+    new_advertiser_token,
+    plan_kind_of,
+    set_campaign_active,
+    set_key_age_band,
+)
+from ._ads_delivery import (
+    Placement,
+    deliver_impression,
+    record_click,
+    release_impression,
+    reserve_impression,
+    LiveState,
+    live_state,
+    sweep_reservations,
+)
+# --- end ads
 # issue 17: witnessed checkpoints (host) and the licensor console
 from ._licensor import (
     add_licensor_host,
@@ -367,4 +396,29 @@ __all__ = [
     "set_platform_id",
     "set_template",
     # --- end messaging
+    # --- ads (issue 13)
+    "AdvertiserRow",
+    "Placement",
+    "add_advertiser",
+    "add_advertiser_credit",
+    "add_campaign",
+    "ad_repository",
+    "ads_report",
+    "ads_secret",
+    "advertiser_of_token",
+    "deliver_impression",
+    "delivery_rows",
+    "key_age_band",
+    "load_campaigns",
+    "new_advertiser_token",
+    "plan_kind_of",
+    "record_click",
+    "release_impression",
+    "reserve_impression",
+    "set_campaign_active",
+    "set_key_age_band",
+    "LiveState",
+    "live_state",
+    "sweep_reservations",
+    # --- end ads
 ]

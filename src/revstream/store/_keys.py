@@ -31,11 +31,15 @@ SIGNER_KEY: Final = "log-signer.key"
 PSEUDONYM_SECRET: Final = "pseudonym.secret"
 MAU_SECRET: Final = "mau.secret"
 """The key of end users' hashes for monthly active users (see `revstream.licence`)."""
+ADS_SECRET: Final = "ads.secret"
+"""ads (issue 13): the key of click tokens, conversation keys and click networks' pseudonyms."""
 # Where an older revstream kept each one, in `meta`.
 LEGACY_META_KEYS: Final = {SIGNER_KEY: "log_signer_key", PSEUDONYM_SECRET: "log_pseudonym_secret",
-                           MAU_SECRET: "licence_mau_secret"}
+                           MAU_SECRET: "licence_mau_secret",
+                           ADS_SECRET: "ads_secret"}
 ENVIRONMENT: Final = {SIGNER_KEY: "REVSTREAM_LOG_SIGNER_KEY", PSEUDONYM_SECRET: "REVSTREAM_PSEUDONYM_SECRET",
-                      MAU_SECRET: "REVSTREAM_MAU_SECRET"}
+                      MAU_SECRET: "REVSTREAM_MAU_SECRET",
+                      ADS_SECRET: "REVSTREAM_ADS_SECRET"}
 # --- recitation (issue 16): the host's fingerprint key (`rfk1:...`), published to rights
 # holders (not a secret) but kept as a key file: every replica must hash with the same one.
 RECITATION_KEY: Final = "recitation.key"

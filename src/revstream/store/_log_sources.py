@@ -254,7 +254,12 @@ MESSAGE_SOURCE: Final = LogSource(
 )
 # --- end messaging
 
-SOURCES: Final = (FEE_SOURCE, LICENCE_SOURCE, RECITATION_SOURCE, MESSAGE_SOURCE, USAGE_SOURCE)
+# --- ads (issue 13): delivered impressions and every click with a valid token ------------
+from ._ads_sources import CLICK_SOURCE, IMPRESSION_SOURCE  # noqa: E402
+# --- end ads
+
+SOURCES: Final = (FEE_SOURCE, LICENCE_SOURCE, RECITATION_SOURCE, MESSAGE_SOURCE, USAGE_SOURCE, IMPRESSION_SOURCE,
+                  CLICK_SOURCE)
 """Every source, in the order an append takes from them."""
 SOURCE_OF_KIND: Final = {source.kind: source for source in SOURCES}
 
