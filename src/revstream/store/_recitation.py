@@ -16,6 +16,7 @@ usage record (`event_rows`), and become `recitation` leaves through the log sour
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -45,6 +46,7 @@ from ._keys import RECITATION_KEY, create_secret, key_ring_of, read_secret, requ
 from ._recitation_schema import recitation_events, recitation_holders, recitation_works
 
 HOLDER_TOKEN_PREFIX = "rshold-"
+TOKEN_BYTES = 32
 EVENTS_PAGE_MAX = 10_000
 """Most events one `holder_events` call returns."""
 
@@ -127,7 +129,7 @@ def _holder(connection: Connection, name: str):
 
 def new_holder_token(engine: Engine, name: str) -> tuple[str, str]:
     """A new bearer token for the holder (replacing any earlier one); returns (token, holder id)."""
-    token = HOLDER_TOKEN_PREFIX + new_id("t").removeprefix("t_") + new_id("t").removeprefix("t_")
+    token = HOLDER_TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     with writing(engine) as connection:
         holder = _holder(connection, name)
         connection.execute(update(recitation_holders).where(recitation_holders.c.holder_id == holder.holder_id)
