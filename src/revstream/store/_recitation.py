@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, literal, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from ..keys import hash_secret, new_id
@@ -244,12 +244,20 @@ def recitation_row_event(row) -> RecitationEvent:
                            int(row.window_hash, 16), row.action)
 
 
-def work_event_counts(engine: Engine, holder_id: str | None = None) -> dict[str, dict[str, int]]:
-    """Events per work id and action (every holder's with None)."""
+def _event_conditions(holder_id: str | None, period: str | None) -> list:
+    conditions = [] if holder_id is None else [recitation_events.c.holder_id == holder_id]
+    if period is not None:
+        start_us, end_us = period_bounds_us(period)
+        conditions += [recitation_events.c.time_us >= start_us, recitation_events.c.time_us < end_us]
+    return conditions
+
+
+def work_event_counts(engine: Engine, holder_id: str | None = None,
+                      period: str | None = None) -> dict[str, dict[str, int]]:
+    """Events per work id and action (every holder's with None), optionally of one month."""
     query = (select(recitation_events.c.work_id, recitation_events.c.action, func.count())
+             .where(*_event_conditions(holder_id, period))
              .group_by(recitation_events.c.work_id, recitation_events.c.action))
-    if holder_id is not None:
-        query = query.where(recitation_events.c.holder_id == holder_id)
     counts: dict[str, dict[str, int]] = {}
     with engine.connect() as connection:
         for work_id, action, count in connection.execute(query):
@@ -257,17 +265,21 @@ def work_event_counts(engine: Engine, holder_id: str | None = None) -> dict[str,
     return counts
 
 
-def holder_events(engine: Engine, holder_id: str | None, period: str | None = None) -> list[dict]:
-    """Recitation events of a holder's works (every holder's with None), oldest first,
-    optionally of one calendar month (`YYYY-MM`)."""
+def holder_events(engine: Engine, holder_id: str | None, period: str | None = None, *,
+                  after: tuple[int, str] | None = None, limit: int = EVENTS_PAGE_MAX,
+                  newest_first: bool = False) -> list[dict]:
+    """Recitation events of a holder's works (every holder's with None), optionally of one
+    calendar month (`YYYY-MM`): oldest first from just after `after` (time µs, event id: the
+    last event of the previous page), or the newest first; at most `limit` (<= EVENTS_PAGE_MAX)."""
+    order = (recitation_events.c.time_us, recitation_events.c.event_id)
+    conditions = _event_conditions(holder_id, period)
+    if after is not None:
+        conditions.append(tuple_(*order) > tuple_(literal(after[0]), literal(after[1])))
     query = (select(recitation_events, recitation_works.c.title)
              .join(recitation_works, recitation_works.c.work_id == recitation_events.c.work_id, isouter=True)
-             .order_by(recitation_events.c.time_us, recitation_events.c.event_id).limit(EVENTS_PAGE_MAX))
-    if holder_id is not None:
-        query = query.where(recitation_events.c.holder_id == holder_id)
-    if period is not None:
-        start_us, end_us = period_bounds_us(period)
-        query = query.where(recitation_events.c.time_us >= start_us, recitation_events.c.time_us < end_us)
+             .where(*conditions)
+             .order_by(*((column.desc() for column in order) if newest_first else order))
+             .limit(min(limit, EVENTS_PAGE_MAX)))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return [{"event_id": r.event_id, "request_id": r.request_id, "time_us": r.time_us, "model": r.model,
