@@ -179,6 +179,21 @@ def register_work(engine: Engine, directory: IndexDirectory, holder: str, title:
     """Register a work from its fingerprint: its row (committed first, so a guard that reloads
     on the index's change finds it), then its hashes in the index; if the index refuses them,
     the row is deleted again. `limit_words` None: the host's limit, whatever it is then."""
+    try:
+        row = _insert_work(engine, directory, holder, title, fingerprint, now_us, mode, limit_words)
+    except IntegrityError:  # another `works add` took the same number at the same moment (PostgreSQL)
+        raise Conflict("another work was registered at the same moment: run `works add` again") from None
+    try:
+        directory.add_work(row.number, fingerprint)
+    except BaseException:
+        with writing(engine) as connection:
+            connection.execute(delete(recitation_works).where(recitation_works.c.work_id == row.work_id))
+        raise
+    return row
+
+
+def _insert_work(engine: Engine, directory: IndexDirectory, holder: str, title: str, fingerprint: Fingerprint,
+                 now_us: int, mode: str, limit_words: int | None) -> WorkRow:
     with writing(engine) as connection:
         holder_row = _holder(connection, holder)
         highest = connection.execute(select(func.max(recitation_works.c.number))).scalar()
@@ -191,12 +206,6 @@ def register_work(engine: Engine, directory: IndexDirectory, holder: str, title:
         connection.execute(insert(recitation_works).values(
             work_id=row.work_id, number=number, holder_id=row.holder_id, title=row.title, mode=row.mode,
             limit_words=limit_words, windows=row.windows, words=row.words, created_us=now_us))
-    try:
-        directory.add_work(number, fingerprint)
-    except BaseException:
-        with writing(engine) as connection:
-            connection.execute(delete(recitation_works).where(recitation_works.c.work_id == row.work_id))
-        raise
     return row
 
 
