@@ -14,6 +14,7 @@ import pytest
 
 import recitation_fixtures as fixtures
 from licence.harness import WAIT_S, Echo, Host, wait_until
+from revstream.gateway import _recitation as gateway_recitation
 from revstream.recitation import LIMIT_WORDS_DEFAULT, fingerprint_text, words
 from revstream.store import (
     add_holder,
@@ -183,10 +184,34 @@ def test_a_holder_reads_only_its_works_events(hosts):
     assert httpx.get(url, headers={"authorization": f"Bearer {other}"}, timeout=WAIT_S).json()["data"] == []
     month = httpx.get(url, params={"period": "1999-01"}, headers={"authorization": f"Bearer {token}"}, timeout=WAIT_S)
     assert month.json()["data"] == []
+    assert body["next"] is None
     refused = httpx.get(url, headers={"authorization": "Bearer rshold-nope"}, timeout=WAIT_S)
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_holder_token"
     bad = httpx.get(url, params={"period": "2026-13"}, headers={"authorization": f"Bearer {token}"}, timeout=WAIT_S)
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "period"
+
+
+def test_a_holder_pages_through_its_events(hosts, monkeypatch):
+    host = hosts["guarded"]
+    blocked_once(hosts, "chat", True)
+    token, holder_id = blocked_once(hosts, "completion", False)  # a new token replaces the first
+    monkeypatch.setattr(gateway_recitation, "RIGHTS_EVENTS_PAGE", 1)
+    headers = {"authorization": f"Bearer {token}"}
+    pages, cursor = [], None
+    while True:
+        params = {} if cursor is None else {"after": cursor}
+        body = httpx.get(host.base_url + "/rights/events", params=params, headers=headers, timeout=WAIT_S).json()
+        pages.append(body["data"])
+        assert body["counts"] == [{"work_id": hosts["ids"][BLOCKED["number"]], "action": "block",
+                                   "events": len(holder_events(host.engine, holder_id))}]
+        cursor = body["next"]
+        if cursor is None:
+            break
+    events = [event for page in pages for event in page]
+    assert len(events) >= 2 and all(len(page) <= 1 for page in pages)
+    assert [e["event_id"] for e in events] == [e["event_id"] for e in holder_events(host.engine, holder_id)]
+    bad = httpx.get(host.base_url + "/rights/events", params={"after": "soon"}, headers=headers, timeout=WAIT_S)
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "after"
 
 
 def test_the_host_keeps_no_sentence_of_a_work(hosts):

@@ -115,11 +115,11 @@ def test_a_doctored_section_signed_by_the_host_is_caught(closed):
 def test_a_tampered_recitation_leaf_is_caught(closed):
     host = closed["host"]
     with host.engine.begin() as connection:
-        index, data = connection.execute(select(log_leaves.c.leaf_index, log_leaves.c.data)
-                                         .where(log_leaves.c.kind == "recitation")
-                                         .order_by(log_leaves.c.leaf_index).limit(1)).one()
+        index, data = next((index, bytes(data)) for index, data in connection.execute(
+            select(log_leaves.c.leaf_index, log_leaves.c.data).where(log_leaves.c.kind == "recitation")
+            .order_by(log_leaves.c.leaf_index)) if b'"action":"block"' in bytes(data))
         connection.execute(update(log_leaves).where(log_leaves.c.leaf_index == index)
-                           .values(data=bytes(data).replace(b'"action":"block"', b'"action":"cite"')))
+                           .values(data=data.replace(b'"action":"block"', b'"action":"cite"')))
     try:
         code, report = closed["verify"](closed["note"])
         assert code == 1 and not report["verified"]

@@ -31,7 +31,7 @@ def _rights(engine, holder_id: str | None) -> dict:
               "removed": rfc3339(w.removed_us), "blocked": counts.get(w.work_id, {}).get("block", 0),
               "cited": counts.get(w.work_id, {}).get("cite", 0)}
              for w in list_works(engine, include_removed=True, holder_id=holder_id)]
-    events = holder_events(engine, holder_id)[-EVENTS_SHOWN_MAX:][::-1]
+    events = holder_events(engine, holder_id, limit=EVENTS_SHOWN_MAX, newest_first=True)
     for event in events:
         event["time"] = rfc3339(event.pop("time_us"))
     return {"works": works, "events": events}

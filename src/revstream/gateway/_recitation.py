@@ -39,8 +39,6 @@ from ..recitation import (
     Emit,
     Guard,
     IndexDirectory,
-    RecitationEvent,
-    recitation_counts,
     recitation_event,
     recitation_object,
 )
@@ -51,6 +49,7 @@ from ..store import (
     fingerprint_key,
     holder_events,
     index_directory,
+    work_event_counts,
     works_in_force,
 )
 from ._call import Call
@@ -176,7 +175,11 @@ def _record(call: Call, emit: Emit) -> None:
         log.info("request %s stopped: it recited work %s", call.request_id, emit.stop.work.work_id)
 
 
-# --- GET /rights/events?period=YYYY-MM: a holder reads its works' events -------------------
+# --- GET /rights/events?period=YYYY-MM&after=CURSOR: a holder reads its works' events --------
+
+RIGHTS_EVENTS_PAGE = 1_000
+"""Events one page of GET /rights/events carries; `next` names the cursor of the following page."""
+
 
 async def rights_events(request: Request) -> JSONResponse:
     state = request.app.state.revstream
@@ -189,12 +192,16 @@ async def rights_events(request: Request) -> JSONResponse:
     period = request.query_params.get("period")
     if period is not None and not _is_period(period):
         raise ApiError(400, "period is a calendar month, YYYY-MM", "invalid_request_error", "invalid_period", "period")
-    events = await asyncio.to_thread(holder_events, state.engine, holder_id, period)
-    counts = recitation_counts(_as_events(events))
+    after = _cursor(request.query_params.get("after"))
+    events = await asyncio.to_thread(holder_events, state.engine, holder_id, period, after=after,
+                                     limit=RIGHTS_EVENTS_PAGE)
+    counts = await asyncio.to_thread(work_event_counts, state.engine, holder_id, period)
+    last = events[-1] if len(events) == RIGHTS_EVENTS_PAGE else None
     return JSONResponse({
         "object": "list", "holder_id": holder_id, "period": period, "data": events,
+        "next": None if last is None else f"{last['time_us']}.{last['event_id']}",
         "counts": [{"work_id": work_id, "action": action, "events": count}
-                   for (work_id, action), count in counts.items()],
+                   for work_id, actions in sorted(counts.items()) for action, count in sorted(actions.items())],
     })
 
 
@@ -202,6 +209,12 @@ def _is_period(text: str) -> bool:
     return len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit() and 1 <= int(text[5:]) <= 12
 
 
-def _as_events(rows: list[dict]) -> list[RecitationEvent]:
-    return [RecitationEvent(r["request_id"], r["time_us"], r["model"], r["work_id"], r["holder_id"],
-                            int(r["window_hash"], 16), r["action"]) for r in rows]
+def _cursor(text: str | None) -> tuple[int, str] | None:
+    """The `after` parameter: the `next` of the previous page (time µs, a dot, the event id)."""
+    if text is None:
+        return None
+    time_us, _, event_id = text.partition(".")
+    if not time_us.isdigit() or len(time_us) > 19 or not event_id.startswith("rev_") or len(event_id) > 40:
+        raise ApiError(400, "after is the `next` cursor of the previous page", "invalid_request_error",
+                       "invalid_cursor", "after")
+    return int(time_us), event_id

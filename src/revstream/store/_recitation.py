@@ -16,11 +16,12 @@ usage record (`event_rows`), and become `recitation` leaves through the log sour
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, literal, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from ..keys import hash_secret, new_id
@@ -45,6 +46,7 @@ from ._keys import RECITATION_KEY, create_secret, key_ring_of, read_secret, requ
 from ._recitation_schema import recitation_events, recitation_holders, recitation_works
 
 HOLDER_TOKEN_PREFIX = "rshold-"
+TOKEN_BYTES = 32
 EVENTS_PAGE_MAX = 10_000
 """Most events one `holder_events` call returns."""
 
@@ -127,7 +129,7 @@ def _holder(connection: Connection, name: str):
 
 def new_holder_token(engine: Engine, name: str) -> tuple[str, str]:
     """A new bearer token for the holder (replacing any earlier one); returns (token, holder id)."""
-    token = HOLDER_TOKEN_PREFIX + new_id("t").removeprefix("t_") + new_id("t").removeprefix("t_")
+    token = HOLDER_TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     with writing(engine) as connection:
         holder = _holder(connection, name)
         connection.execute(update(recitation_holders).where(recitation_holders.c.holder_id == holder.holder_id)
@@ -177,6 +179,21 @@ def register_work(engine: Engine, directory: IndexDirectory, holder: str, title:
     """Register a work from its fingerprint: its row (committed first, so a guard that reloads
     on the index's change finds it), then its hashes in the index; if the index refuses them,
     the row is deleted again. `limit_words` None: the host's limit, whatever it is then."""
+    try:
+        row = _insert_work(engine, directory, holder, title, fingerprint, now_us, mode, limit_words)
+    except IntegrityError:  # another `works add` took the same number at the same moment (PostgreSQL)
+        raise Conflict("another work was registered at the same moment: run `works add` again") from None
+    try:
+        directory.add_work(row.number, fingerprint)
+    except BaseException:
+        with writing(engine) as connection:
+            connection.execute(delete(recitation_works).where(recitation_works.c.work_id == row.work_id))
+        raise
+    return row
+
+
+def _insert_work(engine: Engine, directory: IndexDirectory, holder: str, title: str, fingerprint: Fingerprint,
+                 now_us: int, mode: str, limit_words: int | None) -> WorkRow:
     with writing(engine) as connection:
         holder_row = _holder(connection, holder)
         highest = connection.execute(select(func.max(recitation_works.c.number))).scalar()
@@ -189,12 +206,6 @@ def register_work(engine: Engine, directory: IndexDirectory, holder: str, title:
         connection.execute(insert(recitation_works).values(
             work_id=row.work_id, number=number, holder_id=row.holder_id, title=row.title, mode=row.mode,
             limit_words=limit_words, windows=row.windows, words=row.words, created_us=now_us))
-    try:
-        directory.add_work(number, fingerprint)
-    except BaseException:
-        with writing(engine) as connection:
-            connection.execute(delete(recitation_works).where(recitation_works.c.work_id == row.work_id))
-        raise
     return row
 
 
@@ -242,12 +253,20 @@ def recitation_row_event(row) -> RecitationEvent:
                            int(row.window_hash, 16), row.action)
 
 
-def work_event_counts(engine: Engine, holder_id: str | None = None) -> dict[str, dict[str, int]]:
-    """Events per work id and action (every holder's with None)."""
+def _event_conditions(holder_id: str | None, period: str | None) -> list:
+    conditions = [] if holder_id is None else [recitation_events.c.holder_id == holder_id]
+    if period is not None:
+        start_us, end_us = period_bounds_us(period)
+        conditions += [recitation_events.c.time_us >= start_us, recitation_events.c.time_us < end_us]
+    return conditions
+
+
+def work_event_counts(engine: Engine, holder_id: str | None = None,
+                      period: str | None = None) -> dict[str, dict[str, int]]:
+    """Events per work id and action (every holder's with None), optionally of one month."""
     query = (select(recitation_events.c.work_id, recitation_events.c.action, func.count())
+             .where(*_event_conditions(holder_id, period))
              .group_by(recitation_events.c.work_id, recitation_events.c.action))
-    if holder_id is not None:
-        query = query.where(recitation_events.c.holder_id == holder_id)
     counts: dict[str, dict[str, int]] = {}
     with engine.connect() as connection:
         for work_id, action, count in connection.execute(query):
@@ -255,17 +274,21 @@ def work_event_counts(engine: Engine, holder_id: str | None = None) -> dict[str,
     return counts
 
 
-def holder_events(engine: Engine, holder_id: str | None, period: str | None = None) -> list[dict]:
-    """Recitation events of a holder's works (every holder's with None), oldest first,
-    optionally of one calendar month (`YYYY-MM`)."""
+def holder_events(engine: Engine, holder_id: str | None, period: str | None = None, *,
+                  after: tuple[int, str] | None = None, limit: int = EVENTS_PAGE_MAX,
+                  newest_first: bool = False) -> list[dict]:
+    """Recitation events of a holder's works (every holder's with None), optionally of one
+    calendar month (`YYYY-MM`): oldest first from just after `after` (time µs, event id: the
+    last event of the previous page), or the newest first; at most `limit` (<= EVENTS_PAGE_MAX)."""
+    order = (recitation_events.c.time_us, recitation_events.c.event_id)
+    conditions = _event_conditions(holder_id, period)
+    if after is not None:
+        conditions.append(tuple_(*order) > tuple_(literal(after[0]), literal(after[1])))
     query = (select(recitation_events, recitation_works.c.title)
              .join(recitation_works, recitation_works.c.work_id == recitation_events.c.work_id, isouter=True)
-             .order_by(recitation_events.c.time_us, recitation_events.c.event_id).limit(EVENTS_PAGE_MAX))
-    if holder_id is not None:
-        query = query.where(recitation_events.c.holder_id == holder_id)
-    if period is not None:
-        start_us, end_us = period_bounds_us(period)
-        query = query.where(recitation_events.c.time_us >= start_us, recitation_events.c.time_us < end_us)
+             .where(*conditions)
+             .order_by(*((column.desc() for column in order) if newest_first else order))
+             .limit(min(limit, EVENTS_PAGE_MAX)))
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return [{"event_id": r.event_id, "request_id": r.request_id, "time_us": r.time_us, "model": r.model,
