@@ -97,7 +97,7 @@ def conversation(world):
     record_opt_in(host.engine, channel, SESSION, "marketing", True, SEPTEMBER - 1, "chat checkbox")
     marketing = host.post("/v1/messages", key, json={"channel": channel, "to": SESSION, "template": "spring_sale",
                                                       "parameters": ["20%"]})
-    service = host.post("/v1/messages", key, json={"channel": channel, "to": SESSION, "text": "We open at nine."})
+    service = host.post("/v1/messages", key, json={"to": SESSION, "text": "We open at nine."})  # its only channel
     return {"reply": reply, "refused": refused, "marketing": marketing.json(), "service": service.json()}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, case, false, func, insert, select, true, update
 
 from ..keys import new_id
 from ..messaging import (
@@ -29,6 +29,7 @@ from ..messaging import (
 )
 from ..messaging._contacts import validate_market
 from ..periods import Period
+from ._amounts import join, sum_request_amounts
 from ._engine import writing
 from ._errors import Conflict, NotFound
 from ._messaging_schema import (
@@ -246,21 +247,15 @@ def _write_changes(connection: Connection, template_id: str, changes: Sequence[T
         for index, change in enumerate(changes)])
 
 
-def change_template(connection_or_engine, customer_id: str, name: str, language: str | None, time_us: int,
+def change_template(engine: Engine, customer_id: str, name: str, language: str | None, time_us: int,
                     category: str | None = None, review_state: str | None = None) -> dict:
     """Record a review outcome or a re-categorization from ``time_us`` on."""
     change = TemplateChange(time_us, category, review_state)
-
-    def apply(connection: Connection) -> dict:
+    with writing(engine) as connection:
         template = find_template(connection, customer_id, name, language)
         changed = template.with_change(change)
         _write_changes(connection, template.template_id, (change,), len(template.changes))
         return _template_json(changed)
-
-    if isinstance(connection_or_engine, Connection):
-        return apply(connection_or_engine)
-    with writing(connection_or_engine) as connection:
-        return apply(connection)
 
 
 def set_template(engine: Engine, customer: str, name: str, language: str | None, time_us: int,
@@ -390,45 +385,53 @@ def list_messages(engine: Engine, customer_id: str, conversation_id: str) -> lis
     return [message_json(row) for row in rows]
 
 
+CONVERSATIONS_SHOWN_MAX = 100
+"""Conversations the report lists, largest fees first."""
+
+
+def _sums(*columns) -> list:
+    return [part for column in columns for part in sum_request_amounts(column)]
+
+
 def messages_report(engine: Engine, period: str) -> dict:
     """The period's outbound messages (by send time) per channel kind, category and market:
     sent, delivered, failed, fees, platform costs and margin, per currency; and the
-    conversations with the largest fees."""
+    conversations with the largest fees. Aggregated in SQL (sums split so they cannot
+    overflow), so a month of millions of messages reads as a few rows."""
     bounds = Period.parse(period)
     out = and_(msg_messages.c.direction == "out", msg_messages.c.time_us >= bounds.start_us,
                msg_messages.c.time_us < bounds.end_us)
+    booked = case((msg_messages.c.booked == true(), 1), else_=0)
+    failed = case((and_(msg_messages.c.booked == false(), msg_messages.c.status == "failed"), 1), else_=0)
+    money = _sums(msg_messages.c.charge_nanos, msg_messages.c.cost_nanos)
+    keys = (msg_channels.c.kind, msg_messages.c.priced_category, msg_messages.c.market, msg_messages.c.currency)
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(msg_channels.c.kind, msg_messages.c.priced_category, msg_messages.c.market, msg_messages.c.currency,
-                   msg_messages.c.status, msg_messages.c.booked, msg_messages.c.charge_nanos, msg_messages.c.cost_nanos,
-                   msg_messages.c.conversation_id)
-            .join(msg_channels, msg_channels.c.channel_id == msg_messages.c.channel_id).where(out)).all()
-    groups: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    conversations: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for row in rows:
-        total = groups[(row.kind, row.priced_category, row.market, row.currency)]
-        total[0] += 1
-        total[1] += 1 if row.booked else 0
-        total[2] += 1 if row.status == "failed" and not row.booked else 0
-        total[3] += row.charge_nanos
-        total[4] += row.cost_nanos
-        conversation = conversations[(row.conversation_id, row.currency)]
-        conversation[0] += 1
-        conversation[1] += row.charge_nanos
-        conversation[2] += row.cost_nanos
-    lines = [{"channel": kind, "category": category, "market": market, "currency": currency, "messages": t[0],
-              "delivered": t[1], "failed": t[2], "fees_nanos": t[3], "costs_nanos": t[4], "margin_nanos": t[3] - t[4]}
-             for (kind, category, market, currency), t in sorted(groups.items())]
-    top = sorted(conversations.items(), key=lambda item: (-item[1][1], item[0]))[:MESSAGES_PAGE_MAX]
+        groups = connection.execute(
+            select(*keys, func.count(), func.sum(booked), func.sum(failed), *money)
+            .join(msg_channels, msg_channels.c.channel_id == msg_messages.c.channel_id).where(out)
+            .group_by(*keys).order_by(*keys)).all()
+        fees = func.sum(msg_messages.c.charge_nanos)
+        conversations = connection.execute(
+            select(msg_messages.c.conversation_id, msg_messages.c.currency, func.count(), *money).where(out)
+            .group_by(msg_messages.c.conversation_id, msg_messages.c.currency)
+            .order_by(fees.desc(), msg_messages.c.conversation_id).limit(CONVERSATIONS_SHOWN_MAX)).all()
+    lines = []
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for line in lines:
-        total = totals[line["currency"]]
-        total[0] += line["messages"]
-        total[1] += line["fees_nanos"]
-        total[2] += line["costs_nanos"]
+    for kind, category, market, currency, count, delivered, failed_count, *parts in groups:
+        fee, cost = join(parts[0], parts[1]), join(parts[2], parts[3])
+        lines.append({"channel": kind, "category": category, "market": market, "currency": currency,
+                      "messages": count, "delivered": int(delivered or 0), "failed": int(failed_count or 0),
+                      "fees_nanos": fee, "costs_nanos": cost, "margin_nanos": fee - cost})
+        total = totals[currency]
+        total[0], total[1], total[2] = total[0] + count, total[1] + fee, total[2] + cost
     return {"period": str(bounds), "lines": lines,
             "totals": [{"currency": currency, "messages": t[0], "fees_nanos": t[1], "costs_nanos": t[2],
                         "margin_nanos": t[1] - t[2]} for currency, t in sorted(totals.items())],
-            "conversations": [{"conversation": cid, "currency": currency, "messages": t[0], "fees_nanos": t[1],
-                               "costs_nanos": t[2], "margin_nanos": t[1] - t[2]}
-                              for (cid, currency), t in top]}
+            "conversations": [_conversation_line(row) for row in conversations]}
+
+
+def _conversation_line(row) -> dict:
+    conversation_id, currency, count, *parts = row
+    fee, cost = join(parts[0], parts[1]), join(parts[2], parts[3])
+    return {"conversation": conversation_id, "currency": currency, "messages": count, "fees_nanos": fee,
+            "costs_nanos": cost, "margin_nanos": fee - cost}

@@ -65,6 +65,7 @@ from ._messaging import (
     rate_card_for,
 )
 from ._messaging_schema import (
+    msg_channels,
     msg_conversations,
     msg_messages,
     msg_tier_counts,
@@ -149,7 +150,7 @@ class SendRequest:
     ``reply_model``/``usage_request_id``: an AI reply, its model and usage record."""
 
     customer_id: str
-    channel_id: str
+    channel_id: str | None  # None: the business's only channel
     to: str
     time_us: int
     default_model: str
@@ -159,6 +160,15 @@ class SendRequest:
     parameters: tuple[str, ...] = ()
     reply_model: str | None = None
     usage_request_id: str | None = None
+
+
+def _only_channel(connection: Connection, customer_id: str) -> str:
+    found = connection.execute(select(msg_channels.c.channel_id).where(msg_channels.c.customer_id == customer_id)
+                               .limit(2)).scalars().all()
+    if len(found) != 1:
+        raise MessagingValueError("name the channel ('channel'): this account has "
+                                  + ("no channel" if not found else "several"))
+    return found[0]
 
 
 def _outbound(connection: Connection, request: SendRequest) -> Outbound:
@@ -219,7 +229,7 @@ def send_message(engine: Engine, request: SendRequest) -> Sent:
     ``NoRateError``, ``MessagingValueError``, ``MessageHoldRefused`` or ``NotFound`` before
     anything is written."""
     with writing(engine) as connection:
-        channel = channel_row(connection, request.channel_id)
+        channel = channel_row(connection, request.channel_id or _only_channel(connection, request.customer_id))
         if channel.customer_id != request.customer_id:
             raise NotFound(f"no channel {request.channel_id!r} for this account")
         contact_row = contact_at(connection, channel.channel_id, request.to)
