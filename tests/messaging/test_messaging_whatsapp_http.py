@@ -26,6 +26,7 @@ from revstream.store import (
     check_ledger,
     customer_balance,
     import_rate_card,
+    list_templates,
     list_usage,
     record_opt_in,
     set_channel_ai,
@@ -192,3 +193,22 @@ def test_the_model_answers_a_whatsapp_message_in_the_background(world) -> None:
         assert [r.request_id for r in list_usage(host.engine)] == [message["usage_request_id"]]
     finally:
         set_channel_ai(host.engine, channel, None)
+
+
+def test_a_recategorization_webhook_applies_from_its_time_once(world) -> None:
+    host, channel = world["host"], world["channel"]
+    add_template(host.engine, "acme", "order_update", "en_US", "utility", "Order {{1}} shipped", SENT_AT - 1,
+                 "approved")
+    body = (FIXTURES / "wa_template_category_update.json").read_bytes()  # at 2025-07-15T12:00:00Z
+    headers = {"x-hub-signature-256": sign_body(body, b"fixture-app-secret")}
+    host.clock.now_us = instant_us("2025-07-15T12:00:05Z")
+    first = host.post(f"/webhooks/whatsapp/{channel}", content=body, headers=headers).json()
+    again = host.post(f"/webhooks/whatsapp/{channel}", content=body, headers=headers).json()
+    assert first["results"] == [{"template": "order_update", "effect": "applied"}]
+    assert again["results"] == [{"template": "order_update", "effect": "duplicate"}]
+    [template] = [t for t in list_templates(host.engine, "acme") if t["name"] == "order_update"]
+    assert [(c["category"], c["review_state"]) for c in template["history"]] == [
+        ("utility", "pending"), (None, "approved"), ("marketing", None)]
+    sent = host.post("/v1/messages", world["key"], json={"channel": channel, "to": CONTACT, "template": "order_update",
+                                                          "parameters": ["A7"]}).json()
+    assert (sent["category"], sent["quoted_price"]["nanos"]) == ("marketing", 12_500_000)

@@ -27,7 +27,8 @@ from ..messaging import (
     adapter_for,
 )
 from ..store import NotFound, apply_statuses, get_channel, list_messages, record_inbound
-from ..store._messaging import conversation_of_address, template_update_from_platform
+from ..store._messaging import conversation_of_address
+from ..store._messaging_send import apply_template_update
 from ._errors import ApiError, invalid
 from ._messaging_ai import answer_inbound
 from ._routes_messaging import messaging_error
@@ -92,8 +93,11 @@ async def _apply_batch(state: AppState, channel, batch: WebhookBatch, address: s
         if reply is not None:
             replies.append(reply)
     for update in (*batch.template_updates, *batch.template_reviews):
-        if not getattr(update, "impending", False):
-            await asyncio.to_thread(template_update_from_platform, state.engine, channel.customer_id, update)
+        if getattr(update, "impending", False):  # announced ahead: applied when the change is reported done
+            continue
+        effect = await asyncio.to_thread(apply_template_update, state.engine, channel.channel_id, channel.customer_id,
+                                         update, now)
+        results.append({"template": update.name, "effect": effect})
     return {"object": "webhook.result", "results": results, "replies": replies}
 
 

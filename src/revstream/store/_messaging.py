@@ -236,11 +236,11 @@ def add_template(engine: Engine, customer: str, name: str, language: str, catego
             raise Conflict(f"template {name!r} in {language} exists already: change it with `templates set`")
         connection.execute(insert(msg_templates).values(template_id=template.template_id, customer_id=customer_id,
                                                         name=name, language=language, body=body, created_us=time_us))
-        _write_changes(connection, template.template_id, template.changes, 0)
+        write_template_changes(connection, template.template_id, template.changes, 0)
         return _template_json(template)
 
 
-def _write_changes(connection: Connection, template_id: str, changes: Sequence[TemplateChange], first_seq: int) -> None:
+def write_template_changes(connection: Connection, template_id: str, changes: Sequence[TemplateChange], first_seq: int) -> None:
     connection.execute(insert(msg_template_changes), [
         {"template_id": template_id, "seq": first_seq + index, "time_us": change.time_us,
          "category": change.category, "review_state": change.review_state}
@@ -254,7 +254,7 @@ def change_template(engine: Engine, customer_id: str, name: str, language: str |
     with writing(engine) as connection:
         template = find_template(connection, customer_id, name, language)
         changed = template.with_change(change)
-        _write_changes(connection, template.template_id, (change,), len(template.changes))
+        write_template_changes(connection, template.template_id, (change,), len(template.changes))
         return _template_json(changed)
 
 
@@ -263,18 +263,6 @@ def set_template(engine: Engine, customer: str, name: str, language: str | None,
     with engine.connect() as connection:
         customer_id = _customer_id(connection, customer)
     return change_template(engine, customer_id, name, language, time_us, category, review_state)
-
-
-def template_update_from_platform(engine: Engine, customer_id: str, update) -> dict | None:
-    """A platform's re-categorization (``TemplateCategoryUpdate``) or review outcome
-    (``TemplateReviewUpdate``) of one of the business's templates, from its time on; None
-    for a template this host does not know."""
-    category = getattr(update, "new_category", None)
-    review_state = getattr(update, "review_state", None)
-    try:
-        return change_template(engine, customer_id, update.name, update.language, update.time_us, category, review_state)
-    except (NotFound, MessagingValueError):  # unknown here, or older than what is recorded: nothing to apply
-        return None
 
 
 def list_templates(engine: Engine, customer: str) -> list[dict]:

@@ -34,6 +34,7 @@ from ..messaging import (
     Quote,
     Sender,
     StatusUpdate,
+    TemplateChange,
     Tier,
     TierKey,
     SendPlan,
@@ -62,6 +63,7 @@ from ._messaging import (
     ensure_contact,
     find_template,
     message_json,
+    write_template_changes,
     rate_card_for,
 )
 from ._messaging_schema import (
@@ -421,3 +423,24 @@ def record_inbound(engine: Engine, channel_id: str, inbound: InboundMessage, now
                 "ai_model": channel.ai_model, "address": inbound.sender,
                 "service_open": window_at(windows, now_us).service_open,
                 "history": _history(connection, conversation.conversation_id)}
+
+
+# --- template changes the platform reports ---------------------------------------------------
+
+def apply_template_update(engine: Engine, channel_id: str, customer_id: str, update, now_us: int) -> str:
+    """A platform's re-categorization (``TemplateCategoryUpdate``) or review outcome
+    (``TemplateReviewUpdate``) of one of the business's templates, recorded once from its
+    time on. Returns ``applied``, the admission verdict (``duplicate``, ``stale``, ...), or
+    ``ignored`` for a template this host does not know or a change older than its history."""
+    change = TemplateChange(update.time_us, getattr(update, "new_category", None), getattr(update, "review_state", None))
+    with writing(engine) as connection:
+        verdict = _admit(connection, channel_id, update.event_key, update.time_us, now_us)
+        if verdict != ADMIT_NEW:
+            return verdict
+        try:
+            template = find_template(connection, customer_id, update.name, update.language)
+            template.with_change(change)
+        except (NotFound, MessagingValueError):
+            return "ignored"
+        write_template_changes(connection, template.template_id, (change,), len(template.changes))
+        return "applied"
