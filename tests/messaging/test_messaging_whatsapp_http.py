@@ -76,6 +76,7 @@ def world(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv(SECRET_ENV, "fixture-app-secret")
     patch.setenv("REVSTREAM_TEST_WA_TOKEN", "test-access-token")
+    patch.setenv("REVSTREAM_TEST_WA_VERIFY", "subscribe-me")
     with Platform() as platform:
         patch.setenv("REVSTREAM_WHATSAPP_API_BASE", f"http://127.0.0.1:{platform.port}")
         with Host(f"sqlite:///{tmp / 'store.db'}", tmp / "home", Clock(SENT_AT)) as host:
@@ -83,6 +84,7 @@ def world(tmp_path_factory):
             add_credit(engine, "acme", 10**9, "USD", SENT_AT)
             channel = add_channel(engine, "acme", "whatsapp", SENT_AT, phone_number_id=PHONE_NUMBER_ID,
                                   app_secret_env=SECRET_ENV, access_token_env="REVSTREAM_TEST_WA_TOKEN",
+                                  verify_token_env="REVSTREAM_TEST_WA_VERIFY",
                                   market="IN", country="GB")["channel_id"]
             import_rate_card(engine, parse_rate_card_csv((FIXTURES / "ratecard_scenarios.csv").read_text()), SENT_AT)
             add_contact(engine, channel, CONTACT, "IN", SENT_AT)
@@ -212,3 +214,12 @@ def test_a_recategorization_webhook_applies_from_its_time_once(world) -> None:
     sent = host.post("/v1/messages", world["key"], json={"channel": channel, "to": CONTACT, "template": "order_update",
                                                           "parameters": ["A7"]}).json()
     assert (sent["category"], sent["quoted_price"]["nanos"]) == ("marketing", 12_500_000)
+
+
+def test_the_subscription_check_echoes_the_challenge_for_the_right_token(world) -> None:
+    host, channel = world["host"], world["channel"]
+    query = {"hub.mode": "subscribe", "hub.verify_token": "subscribe-me", "hub.challenge": "1158201444"}
+    answer = host.get(f"/webhooks/whatsapp/{channel}", params=query)
+    assert answer.status_code == 200 and answer.text == "1158201444"
+    wrong = host.get(f"/webhooks/whatsapp/{channel}", params={**query, "hub.verify_token": "guess"})
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "verify_token_mismatch"

@@ -63,13 +63,14 @@ def channel_value(row) -> Channel:
 def channel_json(row, customer: str | None = None) -> dict:
     return {"channel_id": row.channel_id, "customer": customer, "kind": row.kind,
             "phone_number_id": row.phone_number_id, "app_secret_env": row.app_secret_env,
-            "access_token_env": row.access_token_env, "ai_model": row.ai_model, "market": row.market,
+            "access_token_env": row.access_token_env, "verify_token_env": row.verify_token_env, "ai_model": row.ai_model, "market": row.market,
             "country": row.country, "auth_international": bool(row.auth_international)}
 
 
 def add_channel(engine: Engine, customer: str, kind: str, now_us: int, *, phone_number_id: str | None = None,
                 app_secret_env: str | None = None, access_token_env: str | None = None, ai_model: str | None = None,
-                market: str | None = None, country: str | None = None, auth_international: bool = False) -> dict:
+                market: str | None = None, country: str | None = None, auth_international: bool = False,
+                verify_token_env: str | None = None) -> dict:
     """A new channel of ``customer`` (created if new). Only the NAMES of the environment
     variables holding its secrets are stored."""
     market = validate_market(market or MARKET_DEFAULT)
@@ -77,12 +78,15 @@ def add_channel(engine: Engine, customer: str, kind: str, now_us: int, *, phone_
     with writing(engine) as connection:
         customer_id = ensure_customer(connection, customer, now_us)
         channel = Channel(new_id("chn"), customer_id, kind, phone_number_id, app_secret_env, ai_model, access_token_env)
+        if verify_token_env is not None and (not verify_token_env.isidentifier() or not verify_token_env.isupper()):
+            raise MessagingValueError(f"--verify-token-env must be an environment variable name, got {verify_token_env!r}")
         if phone_number_id and connection.execute(
                 select(msg_channels.c.channel_id).where(msg_channels.c.phone_number_id == phone_number_id)).first():
             raise Conflict(f"a channel with phone number id {phone_number_id} exists already")
         connection.execute(insert(msg_channels).values(
             channel_id=channel.channel_id, customer_id=customer_id, kind=kind, phone_number_id=phone_number_id,
-            app_secret_env=app_secret_env, access_token_env=access_token_env, ai_model=ai_model, market=market,
+            app_secret_env=app_secret_env, access_token_env=access_token_env, verify_token_env=verify_token_env,
+            ai_model=ai_model, market=market,
             country=country, auth_international=auth_international, created_us=now_us))
         row = connection.execute(select(msg_channels).where(msg_channels.c.channel_id == channel.channel_id)).one()
         return channel_json(row, customer)
