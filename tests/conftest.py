@@ -152,3 +152,14 @@ def database_url(request, tmp_path) -> str:
     url = create_postgres_database()
     yield url
     drop_postgres_database(url)
+
+
+@pytest.fixture
+def migrated_engine(database_url):
+    """A store at the newest revision on each of SQLite and the real PostgreSQL."""
+    from revstream.store import make_engine, upgrade
+
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()

@@ -14,7 +14,7 @@ def test_public_api_is_pinned() -> None:
         "MauBatch", "MauBuffer", "MauCounter", "MauSnapshot", "ModelDeclaration", "ModelLicence", "Registry",
         "RegistryError", "ServedModel", "SettingsError", "SketchError", "TextNotInstalled", "Verdict",
         "alert_crossings", "attribution_state", "check_install", "classifier_for", "decide", "declared_models",
-        "end_user_hash", "end_user_id", "has_violation", "licence_contribution", "licence_entry",
+        "end_user_hash", "end_user_id", "EXPORT_BYTES_MAX", "AffiliateMonth", "export_document", "mau_key_id", "read_export", "has_violation", "licence_contribution", "licence_entry",
         "licence_leaf", "licence_statement_line", "llama_guard_prompt", "load_registry", "match_model",
         "model_licences", "normalize", "notice_lines", "parse_licence_leaf",
         "parse_licence_settings", "parse_llama_guard_output", "parse_registry", "read_licence_text", "refusal_error",

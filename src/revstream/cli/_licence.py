@@ -14,11 +14,14 @@ store, every worker and replica merged), acceptable-use counts by category, the 
 from __future__ import annotations
 
 import hashlib
+import json
+import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..backends import BackendUnavailable, embedded_gguf_path
-from ..config import Config
+from ..config import Config, write_private_file
 from ..config._licence import licence_settings
 from ..licence import (
     ATTRIBUTION_SURFACES as SHOWN_ON,
@@ -29,21 +32,27 @@ from ..licence import (
     Finding,
     InstallFacts,
     LicenceError,
+    EXPORT_BYTES_MAX,
     LicenceSettings,
+    MauCounter,
     Registry,
     RegistryError,
     ServedModel,
+    SketchError,
     TextNotInstalled,
     check_install,
     declared_models,
+    export_document,
     has_violation,
     load_registry,
+    mau_key_id,
     model_licences,
+    read_export,
     read_licence_text,
     status_report,
     threshold_in_force,
 )
-from ..store import licence_status
+from ..store import MonthClosed, import_affiliate_month, licence_secret, licence_status, mau_month_state
 from ._output import JSON_HELP, fail, print_json, print_table
 
 EXIT_VIOLATION, EXIT_NOT_CHECKED = 1, 2
@@ -68,6 +77,24 @@ def add_parsers(commands) -> None:
                     "every worker and replica; acceptable-use counts by hazard category; where the attribution "
                     "is shown. A closed month also shows the figures its `licence` log leaf froze.")
     status.add_argument("--json", action="store_true", help=JSON_HELP)
+    export = licence.add_parser(
+        "export-mau", help="write a month's monthly active users for an affiliate to import",
+        description="Writes this install's count of one month (keyed hashes of end users, or their sketch; never an "
+                    "end user's id) as a file the install that reports for the group imports with `licence "
+                    "import-mau`. Users common to both installs count once only if both hash with the same key: "
+                    "copy the key file mau.secret to every affiliate.")
+    export.add_argument("--month", required=True, help="the calendar month, YYYY-MM (UTC)")
+    export.add_argument("--as", dest="affiliate", required=True, metavar="NAME",
+                        help="this install's name, as the importer lists it in [licence] affiliates")
+    export.add_argument("--output", "-o", metavar="FILE", help="write the file here (default: standard output)")
+    imported = licence.add_parser(
+        "import-mau", help="merge an affiliate's exported month into this install's monthly active users",
+        description="Merges the month of FILE (from `licence export-mau` on an affiliate's install) into this "
+                    "install's month: a union, so importing the same or a newer file again never counts anyone "
+                    "twice. The affiliate must be listed in [licence] affiliates, and the month must not be closed "
+                    "yet (its licence leaf is frozen at the period's close). Exit 1: refused; 2: a bad file.")
+    imported.add_argument("file", help="the exported month (JSON)")
+    imported.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def handles(args) -> bool:
@@ -75,8 +102,8 @@ def handles(args) -> bool:
 
 
 def needs_store(args) -> bool:
-    """`licence status` reads the store; `licence check` reads files only."""
-    return args.command == "licence" and args.action == "status"
+    """`licence status`, `export-mau` and `import-mau` use the store; `licence check` reads files only."""
+    return args.command == "licence" and args.action in ("status", "export-mau", "import-mau")
 
 
 def install_findings(config: Config, hash_weights: bool = True) -> tuple[Finding, ...]:
@@ -99,6 +126,10 @@ def start_warnings(config: Config) -> list[str]:
 def run(args, config: Config, engine=None) -> int:
     if args.action == "status":
         return _status(args, config, engine)
+    if args.action == "export-mau":
+        return _export_mau(args, engine)
+    if args.action == "import-mau":
+        return _import_mau(args, config, engine)
     try:
         findings = install_findings(config, hash_weights=not args.no_hash)
     except LicenceError as error:
@@ -216,3 +247,50 @@ def _weights_path(model) -> Path | None:
         return embedded_gguf_path()
     except BackendUnavailable:
         return None
+
+
+def _export_mau(args, engine) -> int:
+    try:
+        document = export_document(args.affiliate, mau_key_id(licence_secret(engine)),
+                                   mau_month_state(engine, MauCounter(args.month).month))
+    except SketchError as error:
+        return fail(f"licence export-mau: {error}", EXIT_NOT_CHECKED)
+    text = json.dumps(document, sort_keys=True) + "\n"
+    if args.output:
+        write_private_file(Path(args.output), text.encode("utf-8"))
+        print(f"{document['month']}: {document['users']:,} users ({document['method']}) written to {args.output}",
+              file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _import_mau(args, config: Config, engine) -> int:
+    settings = licence_settings(config)
+    try:
+        with open(args.file, "rb") as handle:
+            data = handle.read(EXPORT_BYTES_MAX + 1)
+        imported = read_export(data, settings.mau_exact_users_max)
+    except OSError as error:
+        return fail(f"licence import-mau: {error}", EXIT_NOT_CHECKED)
+    except SketchError as error:
+        return fail(f"licence import-mau: {args.file}: {error}", EXIT_NOT_CHECKED)
+    if imported.affiliate not in settings.affiliates:
+        return fail(f"licence import-mau: {imported.affiliate!r} is not an affiliate of this install: list it in "
+                    f"[licence] affiliates (now: {', '.join(settings.affiliates) or 'none'})", EXIT_VIOLATION)
+    try:
+        merged, record = import_affiliate_month(engine, imported, mau_key_id(licence_secret(engine)),
+                                                settings.mau_exact_users_max, time.time_ns() // 1000)
+    except MonthClosed as error:
+        return fail(f"licence import-mau: {error}", EXIT_VIOLATION)
+    result = {"month": record.month, "affiliate": record.affiliate, "affiliate_users": record.users,
+              "same_key": record.same_key, "group_users": merged.users, "group_method": merged.method}
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{record.month}: {record.affiliate} brought {record.users:,} users; the group counts {merged.users:,} "
+          f"({merged.method})")
+    if not record.same_key:
+        print("warning: the affiliate hashes end users with another key: users of both installs are counted "
+              "twice (an overcount, never under). Copy the key file mau.secret to every affiliate.", file=sys.stderr)
+    return 0

@@ -47,7 +47,8 @@ READ_ONLY = frozenset({
     ("keys", "list"), ("usage", None), ("prices", "list"), ("budgets", "list"), ("balance", None), ("ledger", "check"),
     ("licensors", "list"), ("agreements", "list"), ("statements", "list"), ("statements", "show"), ("log", "vkey"),
     ("log", "checkpoint"), ("log", "check"), ("audits", "list"), ("plans", "list"), ("subscriptions", "list"),
-    ("tax", "list"), ("invoices", "list"), ("invoices", "show"), ("licence", "status"), ("licensor", "report"),
+    ("tax", "list"), ("invoices", "list"), ("invoices", "show"), ("licence", "status"), ("licence", "export-mau"),
+    ("licensor", "report"),
 }) | messaging.READ_ONLY  # messaging (issue 14)
 """Commands that only read; every other command names the store it writes to on stderr."""
 

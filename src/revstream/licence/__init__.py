@@ -9,6 +9,7 @@ from where the host keeps them and checks their SHA-256). The one piece of I/O i
 Errors: see `_errors` (`LicenceError` and its subclasses).
 """
 
+from ._affiliates import EXPORT_BYTES_MAX, AffiliateMonth, export_document, mau_key_id, read_export
 from ._alerts import MauAlert, alert_crossings
 from ._buffer import MauBatch, MauBuffer
 from ._builtin import BuiltinClassifier, normalize
@@ -66,6 +67,7 @@ from ._statement import licence_contribution
 from ._terms import Clause, Licence, LicenceMatch, LicenceText
 
 __all__ = [
+    "EXPORT_BYTES_MAX", "AffiliateMonth", "export_document", "mau_key_id", "read_export",  # affiliates grouped
     "ATTRIBUTION_SURFACES", "HAZARDS", "HAZARD_CODES", "HLL_ERROR_PPM", "HLL_PRECISION", "INFO", "LEAF_KIND",
     "LEAF_VERSION", "REFUSAL_CODE", "STATEMENT_SECTION", "SURFACE_DASHBOARD", "SURFACE_MODELS_ENDPOINT",
     "TEXT_INSTALLED", "TEXT_MISMATCH", "TEXT_MISSING", "VIOLATION", "WARNING",

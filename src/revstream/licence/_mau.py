@@ -99,6 +99,12 @@ class MauCounter:
         result._exact, result._registers = None, union(self._sketch(), other._sketch())
         return result
 
+    def parts(self) -> tuple[tuple[int, ...] | None, bytes | None]:
+        """What the counter holds: (the hashes, None) while exact, (None, the registers) after."""
+        if self._exact is not None:
+            return tuple(sorted(self._exact)), None
+        return None, bytes(self._registers)
+
     def _sketch(self) -> bytes:
         return registers_of(self._exact) if self._exact is not None else bytes(self._registers)
 

@@ -49,6 +49,9 @@ def month_report(month, threshold: tuple[int, str] | None) -> dict:
             "by_category": [{"category": code, "name": HAZARD_NAMES[code], "count": counts[code]}
                             for code in HAZARD_CODES],
         },
+        "affiliates": [{"affiliate": item.affiliate, "users": item.users, "method": item.method,
+                        "same_key": item.same_key, "imported_us": item.imported_us}
+                       for item in month.affiliates],
         "closed": None if leaf is None else {
             "users": leaf.users, "method": leaf.method, "sketch_sha256": leaf.sketch_sha256,
             "log_index": month.leaf_index, "settled_period": month.settled_period,

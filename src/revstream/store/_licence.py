@@ -33,6 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..licence import (
     HAZARD_CODES,
+    AffiliateMonth,
     HLL_ERROR_PPM,
     AcceptableUseCounts,
     LicenceLeaf,
@@ -44,6 +45,7 @@ from ..licence._hll import HLL_PRECISION, add_hash, estimate, registers_of, unio
 from ._keys import MAU_SECRET
 from ._host_secrets import host_secret
 from ._engine import writing
+from ._schema import meta
 from ._licence_schema import licence_leaves, licence_mau, licence_mau_alerts, licence_mau_users, licence_use_counts
 from ._sql import insert_ignore
 
@@ -96,33 +98,98 @@ def merge_mau(engine: Engine, month: str, hashes: Iterable[int], registers: byte
     """Merge a worker's new end-user hashes (and its sketch, once it keeps one) into `month`;
     returns the month's figures over every worker. `threshold` is (users, licence id) of the
     threshold in force, recorded for the month's leaf."""
-    hashes = list(hashes)
     with writing(engine) as connection:
-        row = _locked_month(connection, month, now_us)
-        if row.method == EXACT and registers is None:
-            for start in range(0, len(hashes), HASH_INSERT_BATCH_MAX):
-                batch = [{"month": month, "user_hash": h - _SIGN} for h in hashes[start:start + HASH_INSERT_BATCH_MAX]]
-                connection.execute(_insert(connection, licence_mau_users).on_conflict_do_nothing(), batch)
-            users = connection.execute(select(func.count()).select_from(licence_mau_users)
-                                       .where(licence_mau_users.c.month == month)).scalar_one()
-            merged = None if users <= exact_users_max else registers_of(_stored_hashes(connection, month))
-        else:
-            merged = bytearray(row.registers) if row.method == HLL else registers_of(_stored_hashes(connection, month))
-            if registers is not None:
-                merged = union(merged, registers)
-            for user_hash in hashes:
-                add_hash(merged, user_hash)
-        if merged is None:
-            values = {"users": users}
-        else:
-            if row.method == EXACT:
-                connection.execute(delete(licence_mau_users).where(licence_mau_users.c.month == month))
-            users = estimate(merged)
-            values = {"method": HLL, "users": users, "registers": bytes(merged)}
-        if threshold is not None:
-            values.update(threshold_users=threshold[0], threshold_licence=threshold[1])
-        connection.execute(update(licence_mau).where(licence_mau.c.month == month).values(updated_us=now_us, **values))
+        return _merge(connection, month, list(hashes), registers, exact_users_max, threshold, now_us)
+
+
+def _merge(connection: Connection, month: str, hashes: list[int], registers: bytes | None, exact_users_max: int,
+           threshold: tuple[int, str] | None, now_us: int) -> MauMerge:
+    row = _locked_month(connection, month, now_us)
+    if row.method == EXACT and registers is None:
+        for start in range(0, len(hashes), HASH_INSERT_BATCH_MAX):
+            batch = [{"month": month, "user_hash": h - _SIGN} for h in hashes[start:start + HASH_INSERT_BATCH_MAX]]
+            connection.execute(_insert(connection, licence_mau_users).on_conflict_do_nothing(), batch)
+        users = connection.execute(select(func.count()).select_from(licence_mau_users)
+                                   .where(licence_mau_users.c.month == month)).scalar_one()
+        merged = None if users <= exact_users_max else registers_of(_stored_hashes(connection, month))
+    else:
+        merged = bytearray(row.registers) if row.method == HLL else registers_of(_stored_hashes(connection, month))
+        if registers is not None:
+            merged = union(merged, registers)
+        for user_hash in hashes:
+            add_hash(merged, user_hash)
+    if merged is None:
+        values = {"users": users}
+    else:
+        if row.method == EXACT:
+            connection.execute(delete(licence_mau_users).where(licence_mau_users.c.month == month))
+        users = estimate(merged)
+        values = {"method": HLL, "users": users, "registers": bytes(merged)}
+    if threshold is not None:
+        values.update(threshold_users=threshold[0], threshold_licence=threshold[1])
+    connection.execute(update(licence_mau).where(licence_mau.c.month == month).values(updated_us=now_us, **values))
     return MauMerge(month, users, EXACT if merged is None else HLL, None if merged is None else bytes(merged))
+
+
+# --- affiliates grouped (see `revstream.licence._affiliates`) -------------------------------
+
+_AFFILIATE_META = "licence_aff:"
+
+
+@dataclass(frozen=True, slots=True)
+class AffiliateImport:
+    month: str
+    affiliate: str
+    users: int
+    method: str
+    same_key: bool
+    state_sha256: str
+    imported_us: int
+
+
+class MonthClosed(ValueError):
+    """The month's `licence` leaf is frozen: figures imported now would never reach it."""
+
+
+def mau_month_state(engine: Engine, month: str) -> MauCounter:
+    """The month's counter as stored: every worker, replica and imported affiliate so far."""
+    with engine.connect() as connection:
+        return _counter(connection, month)
+
+
+def import_affiliate_month(engine: Engine, imported: AffiliateMonth, own_key_id: str, exact_users_max: int,
+                           now_us: int) -> tuple[MauMerge, AffiliateImport]:
+    """Merge an affiliate's exported month into this install's month (a union: importing the
+    same file again changes nothing) and record the import; MonthClosed once the month's leaf
+    is frozen."""
+    counter = imported.counter
+    hashes, registers = counter.parts()
+    record = AffiliateImport(counter.month, imported.affiliate, counter.count(), counter.method,
+                             imported.key_id == own_key_id, hashlib.sha256(counter.serialize()).hexdigest(), now_us)
+    key = _AFFILIATE_META + counter.month + ":" + hashlib.sha256(imported.affiliate.encode("utf-8")).hexdigest()[:16]
+    with writing(engine) as connection:
+        if connection.execute(select(licence_leaves.c.month).where(licence_leaves.c.month == counter.month)).first():
+            raise MonthClosed(f"{counter.month} is closed: its licence leaf is frozen, so an affiliate's users "
+                              "imported now would never be counted in it; import before the period's close")
+        merged = _merge(connection, counter.month, list(hashes or ()), registers, exact_users_max, None, now_us)
+        connection.execute(delete(meta).where(meta.c.key == key))
+        connection.execute(meta.insert().values(key=key, value=json.dumps({
+            "month": record.month, "affiliate": record.affiliate, "users": record.users, "method": record.method,
+            "same_key": record.same_key, "state_sha256": record.state_sha256, "imported_us": now_us}, sort_keys=True)))
+    return merged, record
+
+
+def affiliate_imports(engine: Engine) -> dict[str, list[AffiliateImport]]:
+    """The latest import of each affiliate, by month."""
+    found: dict[str, list[AffiliateImport]] = {}
+    with engine.connect() as connection:
+        for value in connection.execute(select(meta.c.value).where(meta.c.key.startswith(_AFFILIATE_META))
+                                        .order_by(meta.c.key)).scalars():
+            item = json.loads(value)
+            found.setdefault(item["month"], []).append(AffiliateImport(
+                item["month"], item["affiliate"], item["users"], item["method"], item["same_key"],
+                item["state_sha256"], item["imported_us"]))
+    return found
 
 
 def add_use_counts(engine: Engine, month: str, counts: Mapping[str, int]) -> None:
@@ -234,6 +301,8 @@ class MonthStatus:
     leaf: LicenceLeaf | None
     leaf_index: int | None
     settled_period: str | None
+    affiliates: tuple = ()
+    """The latest import of each affiliate whose users this month includes (`AffiliateImport`)."""
 
 
 def licence_status(engine: Engine, months_max: int = MONTHS_SHOWN_MAX) -> list[MonthStatus]:
@@ -249,6 +318,7 @@ def licence_status(engine: Engine, months_max: int = MONTHS_SHOWN_MAX) -> list[M
         for month, percent in connection.execute(select(licence_mau_alerts.c.month, licence_mau_alerts.c.percent)
                                                  .order_by(licence_mau_alerts.c.percent)):
             alerts.setdefault(month, []).append(percent)
+        imported = affiliate_imports(engine)
         result = []
         for month in months:
             live, leaf = mau.get(month), leaves.get(month)
@@ -260,7 +330,7 @@ def licence_status(engine: Engine, months_max: int = MONTHS_SHOWN_MAX) -> list[M
                 live.threshold_licence if live else (leaf.threshold_licence if leaf else None),
                 tuple(alerts.get(month, ())), _use_counts(connection, month),
                 leaf_entry(leaf) if leaf else None, leaf.log_index if leaf else None,
-                leaf.settled_period if leaf else None,
+                leaf.settled_period if leaf else None, tuple(imported.get(month, ())),
             ))
     return result
 
