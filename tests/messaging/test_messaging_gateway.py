@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from conftest import revstream
+from conftest import create_postgres_database, drop_postgres_database, revstream
 from revstream.config._model import EMBEDDED_MODEL_NAME as MODEL
 from revstream.keys import hash_secret, new_admin_token
 from revstream.messaging import parse_rate_card_csv
@@ -60,10 +60,20 @@ def _statuses(host: Host, channel: str, ids, status: str = "delivered") -> httpx
         "channel": channel, "statuses": [{"id": i, "status": status, "time_us": host.clock()} for i in ids]})
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def database(request, tmp_path_factory):
+    """The whole conversation, close and verification once on SQLite, once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('messaging-store') / 'store.db'}"
+        return
+    url = create_postgres_database()
+    yield url
+    drop_postgres_database(url)
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, database):
     tmp = tmp_path_factory.mktemp("messaging-gateway")
-    database = f"sqlite:///{tmp / 'store.db'}"
     clock = Clock(SEPTEMBER)
     with Host(database, tmp / "home", clock) as host:
         engine, now = host.engine, _now_us()
@@ -97,7 +107,7 @@ def conversation(world):
     record_opt_in(host.engine, channel, SESSION, "marketing", True, SEPTEMBER - 1, "chat checkbox")
     marketing = host.post("/v1/messages", key, json={"channel": channel, "to": SESSION, "template": "spring_sale",
                                                       "parameters": ["20%"]})
-    service = host.post("/v1/messages", key, json={"channel": channel, "to": SESSION, "text": "We open at nine."})
+    service = host.post("/v1/messages", key, json={"to": SESSION, "text": "We open at nine."})  # its only channel
     return {"reply": reply, "refused": refused, "marketing": marketing.json(), "service": service.json()}
 
 

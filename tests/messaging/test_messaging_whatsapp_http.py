@@ -26,6 +26,7 @@ from revstream.store import (
     check_ledger,
     customer_balance,
     import_rate_card,
+    list_templates,
     list_usage,
     record_opt_in,
     set_channel_ai,
@@ -75,6 +76,7 @@ def world(tmp_path_factory):
     patch = pytest.MonkeyPatch()
     patch.setenv(SECRET_ENV, "fixture-app-secret")
     patch.setenv("REVSTREAM_TEST_WA_TOKEN", "test-access-token")
+    patch.setenv("REVSTREAM_TEST_WA_VERIFY", "subscribe-me")
     with Platform() as platform:
         patch.setenv("REVSTREAM_WHATSAPP_API_BASE", f"http://127.0.0.1:{platform.port}")
         with Host(f"sqlite:///{tmp / 'store.db'}", tmp / "home", Clock(SENT_AT)) as host:
@@ -82,6 +84,7 @@ def world(tmp_path_factory):
             add_credit(engine, "acme", 10**9, "USD", SENT_AT)
             channel = add_channel(engine, "acme", "whatsapp", SENT_AT, phone_number_id=PHONE_NUMBER_ID,
                                   app_secret_env=SECRET_ENV, access_token_env="REVSTREAM_TEST_WA_TOKEN",
+                                  verify_token_env="REVSTREAM_TEST_WA_VERIFY",
                                   market="IN", country="GB")["channel_id"]
             import_rate_card(engine, parse_rate_card_csv((FIXTURES / "ratecard_scenarios.csv").read_text()), SENT_AT)
             add_contact(engine, channel, CONTACT, "IN", SENT_AT)
@@ -192,3 +195,31 @@ def test_the_model_answers_a_whatsapp_message_in_the_background(world) -> None:
         assert [r.request_id for r in list_usage(host.engine)] == [message["usage_request_id"]]
     finally:
         set_channel_ai(host.engine, channel, None)
+
+
+def test_a_recategorization_webhook_applies_from_its_time_once(world) -> None:
+    host, channel = world["host"], world["channel"]
+    add_template(host.engine, "acme", "order_update", "en_US", "utility", "Order {{1}} shipped", SENT_AT - 1,
+                 "approved")
+    body = (FIXTURES / "wa_template_category_update.json").read_bytes()  # at 2025-07-15T12:00:00Z
+    headers = {"x-hub-signature-256": sign_body(body, b"fixture-app-secret")}
+    host.clock.now_us = instant_us("2025-07-15T12:00:05Z")
+    first = host.post(f"/webhooks/whatsapp/{channel}", content=body, headers=headers).json()
+    again = host.post(f"/webhooks/whatsapp/{channel}", content=body, headers=headers).json()
+    assert first["results"] == [{"template": "order_update", "effect": "applied"}]
+    assert again["results"] == [{"template": "order_update", "effect": "duplicate"}]
+    [template] = [t for t in list_templates(host.engine, "acme") if t["name"] == "order_update"]
+    assert [(c["category"], c["review_state"]) for c in template["history"]] == [
+        ("utility", "pending"), (None, "approved"), ("marketing", None)]
+    sent = host.post("/v1/messages", world["key"], json={"channel": channel, "to": CONTACT, "template": "order_update",
+                                                          "parameters": ["A7"]}).json()
+    assert (sent["category"], sent["quoted_price"]["nanos"]) == ("marketing", 12_500_000)
+
+
+def test_the_subscription_check_echoes_the_challenge_for_the_right_token(world) -> None:
+    host, channel = world["host"], world["channel"]
+    query = {"hub.mode": "subscribe", "hub.verify_token": "subscribe-me", "hub.challenge": "1158201444"}
+    answer = host.get(f"/webhooks/whatsapp/{channel}", params=query)
+    assert answer.status_code == 200 and answer.text == "1158201444"
+    wrong = host.get(f"/webhooks/whatsapp/{channel}", params={**query, "hub.verify_token": "guess"})
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "verify_token_mismatch"

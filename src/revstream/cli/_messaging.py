@@ -51,6 +51,8 @@ def _channels(commands) -> None:
     add.add_argument("--app-secret-env", help="whatsapp: NAME of the environment variable holding the app secret "
                      "(webhook signatures); the secret itself is never stored")
     add.add_argument("--access-token-env", help="whatsapp: NAME of the environment variable holding the access token")
+    add.add_argument("--verify-token-env", help="whatsapp: NAME of the environment variable holding the verify token "
+                     "of the webhook subscription (GET /webhooks/whatsapp/CHANNEL answers its challenge)")
     add.add_argument("--market", help="rate-card market of webchat visitors and unknown senders (default: OTHER)")
     add.add_argument("--country", help="the business's own market, for authentication-international (default: --market)")
     add.add_argument("--auth-international", action="store_true",
@@ -153,7 +155,7 @@ def _run(args, engine) -> int:
         channel = add_channel(engine, args.customer, args.kind, now, phone_number_id=args.phone_number_id,
                               app_secret_env=args.app_secret_env, access_token_env=args.access_token_env,
                               ai_model=args.ai_model, market=args.market, country=args.country,
-                              auth_international=args.auth_international)
+                              auth_international=args.auth_international, verify_token_env=args.verify_token_env)
         return _print(args, channel, f"channel {channel['channel_id']} ({args.kind}) added for {args.customer}")
     if key == ("channels", "list"):
         rows = list_channels(engine, args.customer)

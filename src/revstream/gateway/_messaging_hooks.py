@@ -8,6 +8,7 @@ applied once each (a retried or replayed delivery changes nothing: `apply_status
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
 from importlib import resources
@@ -27,7 +28,8 @@ from ..messaging import (
     adapter_for,
 )
 from ..store import NotFound, apply_statuses, get_channel, list_messages, record_inbound
-from ..store._messaging import conversation_of_address, template_update_from_platform
+from ..store._messaging import conversation_of_address
+from ..store._messaging_send import apply_template_update
 from ._errors import ApiError, invalid
 from ._messaging_ai import answer_inbound
 from ._routes_messaging import messaging_error
@@ -92,8 +94,11 @@ async def _apply_batch(state: AppState, channel, batch: WebhookBatch, address: s
         if reply is not None:
             replies.append(reply)
     for update in (*batch.template_updates, *batch.template_reviews):
-        if not getattr(update, "impending", False):
-            await asyncio.to_thread(template_update_from_platform, state.engine, channel.customer_id, update)
+        if getattr(update, "impending", False):  # announced ahead: applied when the change is reported done
+            continue
+        effect = await asyncio.to_thread(apply_template_update, state.engine, channel.channel_id, channel.customer_id,
+                                         update, now)
+        results.append({"template": update.name, "effect": effect})
     return {"object": "webhook.result", "results": results, "replies": replies}
 
 
@@ -107,6 +112,19 @@ async def whatsapp_webhook(request: Request) -> Response:
     except WebhookError as error:
         raise invalid(str(error)) from error
     return json_response(await _apply_batch(state, channel, batch, channel.phone_number_id, wait_for_replies=False))
+
+
+async def whatsapp_subscribe(request: Request) -> Response:
+    """The platform's subscription check: echo ``hub.challenge`` when ``hub.verify_token`` is
+    the channel's verify token (from the variable it names); 403 otherwise."""
+    state = state_of(request)
+    channel = await _channel(state, request.path_params["channel"], "whatsapp")
+    expected = os.environ.get(channel.verify_token_env) if channel.verify_token_env else None
+    query = request.query_params
+    given = query.get("hub.verify_token", "")
+    if query.get("hub.mode") != "subscribe" or not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ApiError(403, "the verify token does not match this channel's", code="verify_token_mismatch")
+    return Response(query.get("hub.challenge", ""), media_type="text/plain")
 
 
 # --- the built-in webchat channel -------------------------------------------------------------

@@ -64,8 +64,8 @@ def _send_request(body, principal, state: AppState) -> SendRequest:
     if not isinstance(body, dict):
         raise invalid("the request body must be a JSON object")
     channel, to = body.get("channel"), body.get("to")
-    if not isinstance(channel, str) or not channel:
-        raise invalid("'channel' (the channel's id) is required", "channel")
+    if channel is not None and (not isinstance(channel, str) or not channel):
+        raise invalid("'channel' must be a channel's id (optional when the account has one channel)", "channel")
     if not isinstance(to, str) or not to:
         raise invalid("'to' (the contact's address) is required", "to")
     text, template = body.get("text"), body.get("template")
@@ -78,7 +78,7 @@ def _send_request(body, principal, state: AppState) -> SendRequest:
         raise invalid("send either 'text' or a 'template' (with its 'parameters')", "text")
     if text is not None and not isinstance(text, str):
         raise invalid("'text' must be a string", "text")
-    if name is not None and not isinstance(name, str) or language is not None and not isinstance(language, str):
+    if (name is not None and not isinstance(name, str)) or (language is not None and not isinstance(language, str)):
         raise invalid("'template' must name a template (and 'language' a language code)", "template")
     if not isinstance(parameters, list) or len(parameters) > PARAMETERS_MAX or not all(
             isinstance(p, str) for p in parameters):

@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 from fractions import Fraction
 from typing import Final
 
+from revstream.leaves import LeafKind, register
 from revstream.messaging._errors import LeafError, MessagingValueError
 from revstream.messaging._events import STATUS_DELIVERED, STATUS_FAILED
 from revstream.messaging._reconcile import MessageRecord
@@ -34,6 +35,7 @@ from revstream.messaging._units import json_nanos, parse_json_nanos
 
 LEAF_KIND: Final = "message"
 LEAF_VERSION: Final = 1
+register(LeafKind.MESSAGE, LEAF_VERSION)  # the versions of `message` leaves this code reads and writes
 STREAM_MESSAGING: Final = "messaging"
 ATTRIBUTION_REPLY: Final = "reply"
 ATTRIBUTION_CONVERSATION: Final = "conversation"

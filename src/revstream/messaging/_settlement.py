@@ -18,14 +18,12 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Final
 
-from revstream.leaves import LeafKind, register
 from revstream.messaging._errors import LeafError
 from revstream.messaging._events import STATUS_DELIVERED
-from revstream.messaging._leaves import LEAF_VERSION, STREAM_MESSAGING, parse_message_leaf
+from revstream.messaging._leaves import STREAM_MESSAGING, parse_message_leaf
 from revstream.messaging._units import DAY_US
 from revstream.settlement import Agreement, Contribution, UsageGroup, UsageLineError
 
-register(LeafKind.MESSAGE, LEAF_VERSION)
 SECTION_MESSAGING: Final = "messaging"
 """The statement section counting the period's messages by category."""
 

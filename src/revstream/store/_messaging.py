@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, case, false, func, insert, select, true, update
 
 from ..keys import new_id
 from ..messaging import (
@@ -29,6 +29,7 @@ from ..messaging import (
 )
 from ..messaging._contacts import validate_market
 from ..periods import Period
+from ._amounts import join, sum_request_amounts
 from ._engine import writing
 from ._errors import Conflict, NotFound
 from ._messaging_schema import (
@@ -62,13 +63,14 @@ def channel_value(row) -> Channel:
 def channel_json(row, customer: str | None = None) -> dict:
     return {"channel_id": row.channel_id, "customer": customer, "kind": row.kind,
             "phone_number_id": row.phone_number_id, "app_secret_env": row.app_secret_env,
-            "access_token_env": row.access_token_env, "ai_model": row.ai_model, "market": row.market,
+            "access_token_env": row.access_token_env, "verify_token_env": row.verify_token_env, "ai_model": row.ai_model, "market": row.market,
             "country": row.country, "auth_international": bool(row.auth_international)}
 
 
 def add_channel(engine: Engine, customer: str, kind: str, now_us: int, *, phone_number_id: str | None = None,
                 app_secret_env: str | None = None, access_token_env: str | None = None, ai_model: str | None = None,
-                market: str | None = None, country: str | None = None, auth_international: bool = False) -> dict:
+                market: str | None = None, country: str | None = None, auth_international: bool = False,
+                verify_token_env: str | None = None) -> dict:
     """A new channel of ``customer`` (created if new). Only the NAMES of the environment
     variables holding its secrets are stored."""
     market = validate_market(market or MARKET_DEFAULT)
@@ -76,12 +78,15 @@ def add_channel(engine: Engine, customer: str, kind: str, now_us: int, *, phone_
     with writing(engine) as connection:
         customer_id = ensure_customer(connection, customer, now_us)
         channel = Channel(new_id("chn"), customer_id, kind, phone_number_id, app_secret_env, ai_model, access_token_env)
+        if verify_token_env is not None and (not verify_token_env.isidentifier() or not verify_token_env.isupper()):
+            raise MessagingValueError(f"--verify-token-env must be an environment variable name, got {verify_token_env!r}")
         if phone_number_id and connection.execute(
                 select(msg_channels.c.channel_id).where(msg_channels.c.phone_number_id == phone_number_id)).first():
             raise Conflict(f"a channel with phone number id {phone_number_id} exists already")
         connection.execute(insert(msg_channels).values(
             channel_id=channel.channel_id, customer_id=customer_id, kind=kind, phone_number_id=phone_number_id,
-            app_secret_env=app_secret_env, access_token_env=access_token_env, ai_model=ai_model, market=market,
+            app_secret_env=app_secret_env, access_token_env=access_token_env, verify_token_env=verify_token_env,
+            ai_model=ai_model, market=market,
             country=country, auth_international=auth_international, created_us=now_us))
         row = connection.execute(select(msg_channels).where(msg_channels.c.channel_id == channel.channel_id)).one()
         return channel_json(row, customer)
@@ -235,32 +240,26 @@ def add_template(engine: Engine, customer: str, name: str, language: str, catego
             raise Conflict(f"template {name!r} in {language} exists already: change it with `templates set`")
         connection.execute(insert(msg_templates).values(template_id=template.template_id, customer_id=customer_id,
                                                         name=name, language=language, body=body, created_us=time_us))
-        _write_changes(connection, template.template_id, template.changes, 0)
+        write_template_changes(connection, template.template_id, template.changes, 0)
         return _template_json(template)
 
 
-def _write_changes(connection: Connection, template_id: str, changes: Sequence[TemplateChange], first_seq: int) -> None:
+def write_template_changes(connection: Connection, template_id: str, changes: Sequence[TemplateChange], first_seq: int) -> None:
     connection.execute(insert(msg_template_changes), [
         {"template_id": template_id, "seq": first_seq + index, "time_us": change.time_us,
          "category": change.category, "review_state": change.review_state}
         for index, change in enumerate(changes)])
 
 
-def change_template(connection_or_engine, customer_id: str, name: str, language: str | None, time_us: int,
+def change_template(engine: Engine, customer_id: str, name: str, language: str | None, time_us: int,
                     category: str | None = None, review_state: str | None = None) -> dict:
     """Record a review outcome or a re-categorization from ``time_us`` on."""
     change = TemplateChange(time_us, category, review_state)
-
-    def apply(connection: Connection) -> dict:
+    with writing(engine) as connection:
         template = find_template(connection, customer_id, name, language)
         changed = template.with_change(change)
-        _write_changes(connection, template.template_id, (change,), len(template.changes))
+        write_template_changes(connection, template.template_id, (change,), len(template.changes))
         return _template_json(changed)
-
-    if isinstance(connection_or_engine, Connection):
-        return apply(connection_or_engine)
-    with writing(connection_or_engine) as connection:
-        return apply(connection)
 
 
 def set_template(engine: Engine, customer: str, name: str, language: str | None, time_us: int,
@@ -268,18 +267,6 @@ def set_template(engine: Engine, customer: str, name: str, language: str | None,
     with engine.connect() as connection:
         customer_id = _customer_id(connection, customer)
     return change_template(engine, customer_id, name, language, time_us, category, review_state)
-
-
-def template_update_from_platform(engine: Engine, customer_id: str, update) -> dict | None:
-    """A platform's re-categorization (``TemplateCategoryUpdate``) or review outcome
-    (``TemplateReviewUpdate``) of one of the business's templates, from its time on; None
-    for a template this host does not know."""
-    category = getattr(update, "new_category", None)
-    review_state = getattr(update, "review_state", None)
-    try:
-        return change_template(engine, customer_id, update.name, update.language, update.time_us, category, review_state)
-    except (NotFound, MessagingValueError):  # unknown here, or older than what is recorded: nothing to apply
-        return None
 
 
 def list_templates(engine: Engine, customer: str) -> list[dict]:
@@ -390,45 +377,53 @@ def list_messages(engine: Engine, customer_id: str, conversation_id: str) -> lis
     return [message_json(row) for row in rows]
 
 
+CONVERSATIONS_SHOWN_MAX = 100
+"""Conversations the report lists, largest fees first."""
+
+
+def _sums(*columns) -> list:
+    return [part for column in columns for part in sum_request_amounts(column)]
+
+
 def messages_report(engine: Engine, period: str) -> dict:
     """The period's outbound messages (by send time) per channel kind, category and market:
     sent, delivered, failed, fees, platform costs and margin, per currency; and the
-    conversations with the largest fees."""
+    conversations with the largest fees. Aggregated in SQL (sums split so they cannot
+    overflow), so a month of millions of messages reads as a few rows."""
     bounds = Period.parse(period)
     out = and_(msg_messages.c.direction == "out", msg_messages.c.time_us >= bounds.start_us,
                msg_messages.c.time_us < bounds.end_us)
+    booked = case((msg_messages.c.booked == true(), 1), else_=0)
+    failed = case((and_(msg_messages.c.booked == false(), msg_messages.c.status == "failed"), 1), else_=0)
+    money = _sums(msg_messages.c.charge_nanos, msg_messages.c.cost_nanos)
+    keys = (msg_channels.c.kind, msg_messages.c.priced_category, msg_messages.c.market, msg_messages.c.currency)
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(msg_channels.c.kind, msg_messages.c.priced_category, msg_messages.c.market, msg_messages.c.currency,
-                   msg_messages.c.status, msg_messages.c.booked, msg_messages.c.charge_nanos, msg_messages.c.cost_nanos,
-                   msg_messages.c.conversation_id)
-            .join(msg_channels, msg_channels.c.channel_id == msg_messages.c.channel_id).where(out)).all()
-    groups: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    conversations: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for row in rows:
-        total = groups[(row.kind, row.priced_category, row.market, row.currency)]
-        total[0] += 1
-        total[1] += 1 if row.booked else 0
-        total[2] += 1 if row.status == "failed" and not row.booked else 0
-        total[3] += row.charge_nanos
-        total[4] += row.cost_nanos
-        conversation = conversations[(row.conversation_id, row.currency)]
-        conversation[0] += 1
-        conversation[1] += row.charge_nanos
-        conversation[2] += row.cost_nanos
-    lines = [{"channel": kind, "category": category, "market": market, "currency": currency, "messages": t[0],
-              "delivered": t[1], "failed": t[2], "fees_nanos": t[3], "costs_nanos": t[4], "margin_nanos": t[3] - t[4]}
-             for (kind, category, market, currency), t in sorted(groups.items())]
-    top = sorted(conversations.items(), key=lambda item: (-item[1][1], item[0]))[:MESSAGES_PAGE_MAX]
+        groups = connection.execute(
+            select(*keys, func.count(), func.sum(booked), func.sum(failed), *money)
+            .join(msg_channels, msg_channels.c.channel_id == msg_messages.c.channel_id).where(out)
+            .group_by(*keys).order_by(*keys)).all()
+        fees = func.sum(msg_messages.c.charge_nanos)
+        conversations = connection.execute(
+            select(msg_messages.c.conversation_id, msg_messages.c.currency, func.count(), *money).where(out)
+            .group_by(msg_messages.c.conversation_id, msg_messages.c.currency)
+            .order_by(fees.desc(), msg_messages.c.conversation_id).limit(CONVERSATIONS_SHOWN_MAX)).all()
+    lines = []
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for line in lines:
-        total = totals[line["currency"]]
-        total[0] += line["messages"]
-        total[1] += line["fees_nanos"]
-        total[2] += line["costs_nanos"]
+    for kind, category, market, currency, count, delivered, failed_count, *parts in groups:
+        fee, cost = join(parts[0], parts[1]), join(parts[2], parts[3])
+        lines.append({"channel": kind, "category": category, "market": market, "currency": currency,
+                      "messages": count, "delivered": int(delivered or 0), "failed": int(failed_count or 0),
+                      "fees_nanos": fee, "costs_nanos": cost, "margin_nanos": fee - cost})
+        total = totals[currency]
+        total[0], total[1], total[2] = total[0] + count, total[1] + fee, total[2] + cost
     return {"period": str(bounds), "lines": lines,
             "totals": [{"currency": currency, "messages": t[0], "fees_nanos": t[1], "costs_nanos": t[2],
                         "margin_nanos": t[1] - t[2]} for currency, t in sorted(totals.items())],
-            "conversations": [{"conversation": cid, "currency": currency, "messages": t[0], "fees_nanos": t[1],
-                               "costs_nanos": t[2], "margin_nanos": t[1] - t[2]}
-                              for (cid, currency), t in top]}
+            "conversations": [_conversation_line(row) for row in conversations]}
+
+
+def _conversation_line(row) -> dict:
+    conversation_id, currency, count, *parts = row
+    fee, cost = join(parts[0], parts[1]), join(parts[2], parts[3])
+    return {"conversation": conversation_id, "currency": currency, "messages": count, "fees_nanos": fee,
+            "costs_nanos": cost, "margin_nanos": fee - cost}

@@ -11,7 +11,6 @@ from sqlalchemy import and_, true
 
 from ..leaves import LeafKind, encode_leaf
 from ..messaging import LEAF_VERSION, message_leaf
-from ..messaging._settlement import messaging_contribution  # registers the message leaf's versions
 from ._messaging_schema import msg_messages
 from ._messaging_send import record_of
 
@@ -19,7 +18,7 @@ MESSAGE_VERSION: Final = LEAF_VERSION
 MESSAGE_READY: Final = and_(msg_messages.c.direction == "out", msg_messages.c.final == true())
 """Outbound messages delivered or failed: their money is final, their leaf can be written."""
 
-__all__ = ["MESSAGE_READY", "MESSAGE_VERSION", "message_leaf_bytes", "messaging_contribution"]
+__all__ = ["MESSAGE_READY", "MESSAGE_VERSION", "message_leaf_bytes"]
 
 
 def message_leaf_bytes(row, secret: bytes, pseudonym: Callable[[str, bytes], str]) -> bytes:

@@ -25,6 +25,7 @@ msg_channels = Table(
     # The NAME of the environment variable holding the app secret, never the secret.
     Column("app_secret_env", String(128), nullable=True),
     Column("access_token_env", String(128), nullable=True),
+    Column("verify_token_env", String(128), nullable=True),  # the webhook subscription's verify token
     Column("ai_model", String(200), nullable=True),
     # Market given to a webchat visitor; the business's own country (authentication-international).
     Column("market", String(32), nullable=False),

@@ -34,6 +34,7 @@ from ..messaging import (
     Quote,
     Sender,
     StatusUpdate,
+    TemplateChange,
     Tier,
     TierKey,
     SendPlan,
@@ -62,9 +63,11 @@ from ._messaging import (
     ensure_contact,
     find_template,
     message_json,
+    write_template_changes,
     rate_card_for,
 )
 from ._messaging_schema import (
+    msg_channels,
     msg_conversations,
     msg_messages,
     msg_tier_counts,
@@ -149,7 +152,7 @@ class SendRequest:
     ``reply_model``/``usage_request_id``: an AI reply, its model and usage record."""
 
     customer_id: str
-    channel_id: str
+    channel_id: str | None  # None: the business's only channel
     to: str
     time_us: int
     default_model: str
@@ -159,6 +162,15 @@ class SendRequest:
     parameters: tuple[str, ...] = ()
     reply_model: str | None = None
     usage_request_id: str | None = None
+
+
+def _only_channel(connection: Connection, customer_id: str) -> str:
+    found = connection.execute(select(msg_channels.c.channel_id).where(msg_channels.c.customer_id == customer_id)
+                               .limit(2)).scalars().all()
+    if len(found) != 1:
+        raise MessagingValueError("name the channel ('channel'): this account has "
+                                  + ("no channel" if not found else "several"))
+    return found[0]
 
 
 def _outbound(connection: Connection, request: SendRequest) -> Outbound:
@@ -219,7 +231,7 @@ def send_message(engine: Engine, request: SendRequest) -> Sent:
     ``NoRateError``, ``MessagingValueError``, ``MessageHoldRefused`` or ``NotFound`` before
     anything is written."""
     with writing(engine) as connection:
-        channel = channel_row(connection, request.channel_id)
+        channel = channel_row(connection, request.channel_id or _only_channel(connection, request.customer_id))
         if channel.customer_id != request.customer_id:
             raise NotFound(f"no channel {request.channel_id!r} for this account")
         contact_row = contact_at(connection, channel.channel_id, request.to)
@@ -411,3 +423,24 @@ def record_inbound(engine: Engine, channel_id: str, inbound: InboundMessage, now
                 "ai_model": channel.ai_model, "address": inbound.sender,
                 "service_open": window_at(windows, now_us).service_open,
                 "history": _history(connection, conversation.conversation_id)}
+
+
+# --- template changes the platform reports ---------------------------------------------------
+
+def apply_template_update(engine: Engine, channel_id: str, customer_id: str, update, now_us: int) -> str:
+    """A platform's re-categorization (``TemplateCategoryUpdate``) or review outcome
+    (``TemplateReviewUpdate``) of one of the business's templates, recorded once from its
+    time on. Returns ``applied``, the admission verdict (``duplicate``, ``stale``, ...), or
+    ``ignored`` for a template this host does not know or a change older than its history."""
+    change = TemplateChange(update.time_us, getattr(update, "new_category", None), getattr(update, "review_state", None))
+    with writing(engine) as connection:
+        verdict = _admit(connection, channel_id, update.event_key, update.time_us, now_us)
+        if verdict != ADMIT_NEW:
+            return verdict
+        try:
+            template = find_template(connection, customer_id, update.name, update.language)
+            template.with_change(change)
+        except (NotFound, MessagingValueError):
+            return "ignored"
+        write_template_changes(connection, template.template_id, (change,), len(template.changes))
+        return "applied"

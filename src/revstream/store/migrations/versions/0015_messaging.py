@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("phone_number_id", sa.String(32), nullable=True, unique=True),
         sa.Column("app_secret_env", sa.String(128), nullable=True),
         sa.Column("access_token_env", sa.String(128), nullable=True),
+        sa.Column("verify_token_env", sa.String(128), nullable=True),
         sa.Column("ai_model", sa.String(200), nullable=True),
         sa.Column("market", sa.String(32), nullable=False),
         sa.Column("country", sa.String(32), nullable=False),
