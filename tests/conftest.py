@@ -163,3 +163,22 @@ def migrated_engine(database_url):
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+def statement_verifier(base_url: str, vkey: str, token: str, statement_id: str, tmp: Path):
+    """A licensor's view of one signed statement: its note as the host serves it, and
+    `verify(text=note)`, which runs the real `revstream verify` on a (possibly doctored) copy
+    with a fresh verifier state each time and returns (exit code, its JSON report)."""
+    note = httpx.get(f"{base_url}/transparency/statements/{statement_id}",
+                     headers={"authorization": f"Bearer {token}"}, timeout=30).text
+    runs = iter(range(1_000_000))
+
+    def verify(text: str = note) -> tuple[int, dict]:
+        run = next(runs)
+        path = tmp / f"statement-{run}.note"
+        path.write_text(text)
+        result = revstream("verify", "--host", base_url, "--vkey", vkey, "--statement", str(path), "--state",
+                           str(tmp / f"state-{run}"), "--token", token, "--json", home=tmp / "licensor", check=False)
+        return result.returncode, json.loads(result.stdout)
+
+    return note, verify

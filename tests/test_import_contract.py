@@ -1,5 +1,6 @@
 """The import contract: the pure packages, which decide money and which a licensor's
-verifier runs, import nothing of the host's storage, SQLAlchemy or a web framework.
+verifier runs (the stream cores too: `revstream.features` plugs them into
+settlement and the verifier), import nothing of the host's storage, SQLAlchemy or a web framework.
 
 Checked two ways: each package imported alone in a fresh interpreter loads none of them,
 and no module of a pure package names them in an import statement (a lazy import inside
@@ -17,7 +18,7 @@ import pytest
 
 SOURCE = Path(__file__).resolve().parent.parent / "src" / "revstream"
 PURE = ("money", "ledger", "pricing", "settlement", "plans", "transparency", "audit", "periods", "leaves", "billing",
-        "admission")
+        "admission", "ads", "licence", "messaging", "recitation")
 FORBIDDEN = ("revstream.store", "sqlalchemy", "starlette", "uvicorn", "alembic", "psycopg")
 
 

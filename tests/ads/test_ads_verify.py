@@ -8,11 +8,10 @@ import json
 import time
 from datetime import date
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 
-from conftest import revstream
+from conftest import statement_verifier
 from revstream.periods import parse_time_us
 from revstream.pricing import ModelPrice
 from revstream.settlement import draft_agreement, statement_bytes, statement_note_text
@@ -73,17 +72,7 @@ def closed(tmp_path_factory):
         wait_until(lambda: len([r for r in list_usage(engine) if r.status == "ok"]) == IMPRESSIONS, "final records")
         [statement] = settle(engine, "2026-09", _now_us())
         token = create_licensor_token(engine, "Llama Labs", _now_us())[0]
-        note = httpx.get(f"{host.base_url}/transparency/statements/{statement.statement_id}",
-                         headers={"authorization": f"Bearer {token}"}, timeout=30).text
-        counter = iter(range(1000))
-
-        def verify(text: str) -> tuple[int, dict]:
-            path = tmp / f"statement-{next(counter)}.note"
-            path.write_text(text)
-            result = revstream("verify", "--host", host.base_url, "--vkey", vkey, "--statement", str(path), "--state",
-                               str(tmp / f"state-{next(counter)}"), "--token", token, "--json",
-                               home=tmp / "licensor", check=False)
-            return result.returncode, json.loads(result.stdout)
+        note, verify = statement_verifier(host.base_url, vkey, token, statement.statement_id, tmp)
 
         yield {"host": host, "statement": statement, "note": note, "verify": verify}
 

@@ -9,12 +9,11 @@ import json
 import time
 from datetime import date
 
-import httpx
 import openai
 import pytest
 from sqlalchemy import select, update
 
-from conftest import revstream
+from conftest import revstream, statement_verifier
 from revstream.periods import parse_time_us
 from revstream.pricing import ModelPrice
 from revstream.settlement import draft_agreement, statement_bytes, statement_note_text
@@ -77,17 +76,7 @@ def closed(tmp_path_factory):
         wait_until(lambda: len([r for r in list_usage(engine) if r.status == "ok"]) == 5, "five final records")
         [statement] = settle(engine, "2026-09", _now_us())
         token = create_licensor_token(engine, "Llama Labs", _now_us())[0]
-        note = httpx.get(f"{host.base_url}/transparency/statements/{statement.statement_id}",
-                         headers={"authorization": f"Bearer {token}"}, timeout=30).text
-        counter = iter(range(1000))
-
-        def verify(text: str) -> tuple[int, dict]:
-            path = tmp / f"statement-{next(counter)}.note"
-            path.write_text(text)
-            result = revstream("verify", "--host", host.base_url, "--vkey", vkey, "--statement", str(path), "--state",
-                               str(tmp / f"state-{next(counter)}"), "--token", token, "--json",
-                               home=tmp / "licensor", check=False)
-            return result.returncode, json.loads(result.stdout)
+        note, verify = statement_verifier(host.base_url, vkey, token, statement.statement_id, tmp)
 
         yield {"host": host, "statement": statement, "note": note, "verify": verify, "database": database,
                "tmp": tmp}

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from conftest import create_postgres_database, drop_postgres_database, revstream
+from conftest import create_postgres_database, drop_postgres_database, statement_verifier
 from revstream.config._model import EMBEDDED_MODEL_NAME as MODEL
 from revstream.keys import hash_secret, new_admin_token
 from revstream.messaging import parse_rate_card_csv
@@ -179,17 +179,7 @@ def closed(world, delivered):
     wait_until(lambda: [r for r in list_usage(host.engine) if r.status == "ok"], "the reply's usage record")
     [statement] = settle(host.engine, "2026-09", _now_us())
     token = create_licensor_token(host.engine, "Llama Labs", _now_us())[0]
-    note = httpx.get(f"{host.base_url}/transparency/statements/{statement.statement_id}",
-                     headers={"authorization": f"Bearer {token}"}, timeout=30).text
-    counter = iter(range(1000))
-
-    def verify() -> tuple[int, dict]:
-        path = tmp / f"statement-{next(counter)}.note"
-        path.write_text(note)
-        result = revstream("verify", "--host", host.base_url, "--vkey", world["vkey"], "--statement", str(path),
-                           "--state", str(tmp / f"state-{next(counter)}"), "--token", token, "--json",
-                           home=tmp / "licensor", check=False)
-        return result.returncode, json.loads(result.stdout)
+    note, verify = statement_verifier(host.base_url, world["vkey"], token, statement.statement_id, tmp)
 
     return {"statement": statement, "verify": verify}
 

@@ -10,12 +10,11 @@ import json
 import time
 from datetime import date
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 
 import recitation_fixtures as fixtures
-from conftest import revstream
+from conftest import revstream, statement_verifier
 from licence.harness import Clock, Echo, Host, wait_until
 from revstream.periods import parse_time_us
 from revstream.pricing import ModelPrice
@@ -70,17 +69,7 @@ def closed(tmp_path_factory):
         assert len(holder_events(engine, None)) == 3
         [statement] = settle(engine, "2026-09", _now_us())
         token = create_licensor_token(engine, "Llama Labs", _now_us())[0]
-        note = httpx.get(f"{host.base_url}/transparency/statements/{statement.statement_id}",
-                         headers={"authorization": f"Bearer {token}"}, timeout=30).text
-        counter = iter(range(1000))
-
-        def verify(text: str) -> tuple[int, dict]:
-            path = tmp / f"statement-{next(counter)}.note"
-            path.write_text(text)
-            result = revstream("verify", "--host", host.base_url, "--vkey", vkey, "--statement", str(path), "--state",
-                               str(tmp / f"state-{next(counter)}"), "--token", token, "--json",
-                               home=tmp / "licensor", check=False)
-            return result.returncode, json.loads(result.stdout)
+        note, verify = statement_verifier(host.base_url, vkey, token, statement.statement_id, tmp)
 
         yield {"host": host, "statement": statement, "note": note, "verify": verify, "tmp": tmp,
                "blocked": ids[blocked["number"]], "cited": ids[cited["number"]], "database": database}

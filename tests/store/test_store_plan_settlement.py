@@ -16,7 +16,7 @@ from revstream.metering import FinalUsage, PendingUsage
 from revstream.money import parse_amount
 from revstream.plans import draft_plan, period_bounds_s
 from revstream.pricing import ModelPrice
-from revstream.settlement import draft_agreement, statement_body_of_note_text, statement_bytes
+from revstream.settlement import draft_agreement, statement_body_of_note_text
 from revstream.store import (
     AdmitRequest,
     add_agreement,

@@ -61,7 +61,7 @@ def test_round_trip(origin: str, size: int, root: bytes, extensions: list[str]) 
         f"{ORIGIN}\n12\n" + "A" * 43 + "\n",  # missing padding
         f"{ORIGIN}\n12\n" + "A" * 42 + "B=\n",  # non-canonical trailing bits
         f"{ORIGIN}\n12\n" + "A" * 40 + "==\n",  # 30 bytes
-        f"\n12\n" + "A" * 43 + "=\n",  # empty origin
+        "\n12\n" + "A" * 43 + "=\n",  # empty origin
         f"{ORIGIN}\n12\n" + "A" * 43 + "=\n\n",  # empty extension line
         f"{ORIGIN}\n12\n" + "A" * 43 + "=",  # no final newline
     ],

@@ -21,7 +21,7 @@ from revstream.backends import BACKEND_CLASSES  # noqa: E402
 from revstream.config import TransparencyConfig  # noqa: E402
 from revstream.keys import hash_secret, new_admin_token  # noqa: E402
 from revstream.store import add_licensor, create_licensor_token, init_log_key, log_size, put_meta_if_absent  # noqa: E402
-from revstream.store._schema import log_leaves, usage_records  # noqa: E402
+from revstream.store._schema import log_leaves  # noqa: E402
 from revstream.transparency import (  # noqa: E402
     ProofError,
     leaf_hash,

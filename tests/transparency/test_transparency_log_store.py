@@ -25,7 +25,7 @@ from revstream.store import (
     pseudonym_secret,
     upgrade,
 )
-from revstream.leaves import UsageRecordFields, usage_leaf
+from revstream.leaves import usage_leaf
 from revstream.store._log_sources import USAGE_COLUMNS, usage_fields
 from revstream.store._schema import log_leaves, log_subtrees, usage_records
 from revstream.transparency import (

@@ -89,6 +89,23 @@ class LogSource:
     prepare: Callable[[Connection, str, int], None] | None = None
 
 
+def marks_positions(table: Table, key: str) -> Callable[[Connection, Sequence[tuple[int, str]]], None]:
+    """A source's `mark` for a table whose rows are keyed by the text column `key`."""
+    def mark(connection: Connection, positions: Sequence[tuple[int, str]]) -> None:
+        bulk_update(connection, table.name, key, ("log_index",), ("bigint", "text"), positions,
+                    condition="log_index IS NULL")
+    return mark
+
+
+def rows_by_id(table: Table, key: str) -> Callable[[Connection, Sequence[str]], dict]:
+    """A source's `rows`: the whole rows of `table` behind the given values of `key`."""
+    column = table.c[key]
+
+    def rows(connection: Connection, ids: Sequence[str]) -> dict:
+        return {getattr(row, key): row for row in connection.execute(select(table).where(column.in_(list(ids))))}
+    return rows
+
+
 # --- usage records ----------------------------------------------------------------------
 
 USAGE_COLUMNS: Final = (
@@ -161,19 +178,10 @@ def _fee_leaf(row, secret: bytes) -> Leaf:
     return Leaf(LeafKind.FEE, FEE_VERSION, row.fee_id, fee_leaf(fee_fields(row, secret)))
 
 
-def _fee_mark(connection: Connection, positions: Sequence[tuple[int, str]]) -> None:
-    bulk_update(connection, "fees", "fee_id", ("log_index",), ("bigint", "text"), positions,
-                condition="log_index IS NULL")
-
-
-def _fee_rows(connection: Connection, ids: Sequence[str]) -> dict:
-    return {row.fee_id: row for row in connection.execute(select(fees).where(fees.c.fee_id.in_(list(ids))))}
-
-
 FEE_SOURCE: Final = LogSource(
     LeafKind.FEE,
     lambda: select(fees).where(fees.c.log_index.is_(None)).order_by(fees.c.created_us, fees.c.fee_id),
-    _fee_leaf, _fee_mark, _fee_rows,
+    _fee_leaf, marks_positions(fees, "fee_id"), rows_by_id(fees, "fee_id"),
     lambda row, secret, version, keys: fee_leaf(fee_fields(row, secret)),
 )
 
@@ -183,20 +191,10 @@ def _licence_leaf(row, secret: bytes) -> Leaf:
     return Leaf(LeafKind.LICENCE, LICENCE_VERSION, row.month, licence_leaf(leaf_entry(row)))
 
 
-def _licence_mark(connection: Connection, positions: Sequence[tuple[int, str]]) -> None:
-    bulk_update(connection, "licence_leaves", "month", ("log_index",), ("bigint", "text"), positions,
-                condition="log_index IS NULL")
-
-
-def _licence_rows(connection: Connection, ids: Sequence[str]) -> dict:
-    return {row.month: row for row in connection.execute(
-        select(licence_leaves).where(licence_leaves.c.month.in_(list(ids))))}
-
-
 LICENCE_SOURCE: Final = LogSource(
     LeafKind.LICENCE,
     lambda: select(licence_leaves).where(licence_leaves.c.log_index.is_(None)).order_by(licence_leaves.c.month),
-    _licence_leaf, _licence_mark, _licence_rows,
+    _licence_leaf, marks_positions(licence_leaves, "month"), rows_by_id(licence_leaves, "month"),
     lambda row, secret, version, keys: licence_leaf(leaf_entry(row)),
     table=licence_leaves, ready=true(), prepare=freeze_licence_months,
 )
@@ -205,24 +203,15 @@ LICENCE_SOURCE: Final = LogSource(
 # --- recitation (issue 16): a registered work blocked or cited in a response ------------
 
 def _recitation_leaf(row, secret: bytes) -> Leaf:
-    return Leaf(LeafKind.RECITATION, RECITATION_LEAF_VERSION, row.event_id, recitation_leaf_bytes(recitation_row_event(row)))
-
-
-def _recitation_mark(connection: Connection, positions: Sequence[tuple[int, str]]) -> None:
-    bulk_update(connection, "recitation_events", "event_id", ("log_index",), ("bigint", "text"), positions,
-                condition="log_index IS NULL")
-
-
-def _recitation_rows(connection: Connection, ids: Sequence[str]) -> dict:
-    return {row.event_id: row for row in connection.execute(
-        select(recitation_events).where(recitation_events.c.event_id.in_(list(ids))))}
+    return Leaf(LeafKind.RECITATION, RECITATION_LEAF_VERSION, row.event_id,
+                recitation_leaf_bytes(recitation_row_event(row)))
 
 
 RECITATION_SOURCE: Final = LogSource(
     LeafKind.RECITATION,
     lambda: select(recitation_events).where(recitation_events.c.log_index.is_(None))
     .order_by(recitation_events.c.time_us, recitation_events.c.event_id),
-    _recitation_leaf, _recitation_mark, _recitation_rows,
+    _recitation_leaf, marks_positions(recitation_events, "event_id"), rows_by_id(recitation_events, "event_id"),
     lambda row, secret, version, keys: recitation_leaf_bytes(recitation_row_event(row)),
     table=recitation_events, ready=true(),
 )
@@ -234,21 +223,11 @@ def _message_leaf(row, secret: bytes) -> Leaf:
     return Leaf(LeafKind.MESSAGE, MESSAGE_VERSION, row.message_id, message_leaf_bytes(row, secret, pseudonym))
 
 
-def _message_mark(connection: Connection, positions: Sequence[tuple[int, str]]) -> None:
-    bulk_update(connection, "msg_messages", "message_id", ("log_index",), ("bigint", "text"), positions,
-                condition="log_index IS NULL")
-
-
-def _message_rows(connection: Connection, ids: Sequence[str]) -> dict:
-    return {row.message_id: row for row in connection.execute(
-        select(msg_messages).where(msg_messages.c.message_id.in_(list(ids))))}
-
-
 MESSAGE_SOURCE: Final = LogSource(
     LeafKind.MESSAGE,
     lambda: select(msg_messages).where(MESSAGE_READY, msg_messages.c.log_index.is_(None))
     .order_by(msg_messages.c.time_us, msg_messages.c.message_id),
-    _message_leaf, _message_mark, _message_rows,
+    _message_leaf, marks_positions(msg_messages, "message_id"), rows_by_id(msg_messages, "message_id"),
     lambda row, secret, version, keys: message_leaf_bytes(row, secret, pseudonym),
     table=msg_messages, ready=MESSAGE_READY,
 )
