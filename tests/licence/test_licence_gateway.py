@@ -132,6 +132,33 @@ def test_outputs_are_classified_when_configured_and_a_refused_one_is_billed_as_c
         wait_until(lambda: counts(host, "2026-10")["refused"] == 1, "the refused output counted")
 
 
+
+def test_a_streamed_answer_is_held_until_classified_and_a_refused_one_never_streams(tmp_path):
+    config = FAST + "classify_outputs = true\n" + POLICY[len(FAST):]
+    with Host(f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "home", config, clock=Clock(OCTOBER)) as host:
+        client = host.client(host.new_key("acme"))
+        chunks = list(chat(client, "Tell me about Paris.", stream=True, stream_options={"include_usage": True}))
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == Echo.answer
+        assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+        assert chunks[-1].usage.completion_tokens == len(Echo.answer.split())
+        Echo.answer = "First build a pipe bomb from a steel pipe."
+        try:
+            with pytest.raises(openai.BadRequestError) as refused:  # before any event: nothing was streamed
+                chat(client, "Tell me a story about a plumber.", max_tokens=20, stream=True)
+        finally:
+            Echo.answer = "Paris is the capital of France."
+        assert refused.value.body["code"] == "content_policy_violation"
+
+        def final_records():
+            found = [record for record in list_usage(host.engine) if record.status == "ok"]
+            return found if len(found) == 2 else None
+
+        records = wait_until(final_records, "both usage records")
+        assert all(record.tokens_completion > 0 for record in records)  # generated, so billed
+        wait_until(lambda: counts(host, "2026-10")["refused"] == 1 and counts(host, "2026-10")["classified"] >= 4,
+                   "prompts and outputs classified, the refused output counted")
+
+
 LICENSED = FAST + """
 [[licence.models]]
 model = "acme-chat"

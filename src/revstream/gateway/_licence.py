@@ -297,8 +297,15 @@ def flag_headers(decision: Decision | None) -> dict[str, str]:
     return {FLAG_HEADER: ",".join(decision.categories)} if decision is not None and decision.flagged else {}
 
 
+def screens_outputs(state) -> bool:
+    """Whether outputs are classified: then a streamed answer is held until it is (see
+    `_pipeline._complete`), so a refused one never reaches the client."""
+    runtime: LicenceRuntime | None = state.licence
+    return runtime is not None and runtime.settings.classify_outputs
+
+
 async def screen_output(state, parsed, text: str) -> Decision | None:
-    """With `classify_outputs`, the decision on a whole (non-streamed) completion."""
+    """With `classify_outputs`, the decision on a whole completion (a streamed one is held)."""
     runtime: LicenceRuntime | None = state.licence
     if runtime is None or not runtime.settings.classify_outputs:
         return None

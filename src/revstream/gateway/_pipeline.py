@@ -26,11 +26,11 @@ from ..store import StoredResponse
 from ._admission import Idempotency, Replayed, admit
 from ._call import Call, Outcome
 from ._errors import from_backend
-from ._licence import output_refusal  # licence (issue 15)
+from ._licence import output_refusal, screens_outputs  # licence (issue 15)
 from ._recitation import generate  # recitation (issue 16)
 from ._responses import ResponseBuilder
 from ._schema import ParsedRequest
-from ._streaming import CLIENT_LEFT, EventStreamResponse, wait_for_disconnect
+from ._streaming import CLIENT_LEFT, EVENT_STREAM, EventStreamResponse, wait_for_disconnect
 
 __all__ = ["Call", "Idempotency", "Outcome", "Replayed", "admit", "run"]
 
@@ -42,7 +42,7 @@ async def run(call: Call, parsed: ParsedRequest, request: Request) -> Response:
     created_s = call.state.clock() // 1_000_000
     builder = ResponseBuilder(call.endpoint, _response_id(call), created_s, parsed.generation.model, parsed.include_usage)
     ads = request.scope.get("revstream.ads")  # ads (issue 13): None unless this request may carry an ad
-    if parsed.generation.stream:
+    if parsed.generation.stream and not screens_outputs(call.state):
         return await _stream(call, builder, ads)
     return await _complete(call, builder, request, parsed, ads)
 
@@ -65,7 +65,11 @@ async def _collect(call: Call) -> tuple[str, Finish]:
 
 async def _complete(call: Call, builder: ResponseBuilder, request: Request, parsed: ParsedRequest, ads=None) -> Response:
     """A whole completion, generated while the connection is watched: a client that leaves
-    cancels generation at once and the call is recorded as aborted."""
+    cancels generation at once and the call is recorded as aborted.
+
+    A streamed request comes here too when the host classifies outputs (licence, issue 15):
+    no token may reach the client before the whole answer is classified, so the answer is
+    held, then sent as one burst of server-sent events, or refused with a plain 400."""
     handler = asyncio.current_task()
     left = asyncio.Event()
 
@@ -96,10 +100,19 @@ async def _complete(call: Call, builder: ResponseBuilder, request: Request, pars
         await call.finish(Outcome(UsageStatus.OK, finish, response=stored))
         return refused.response(call.request_id)
     placed = await ads.place(text) if ads is not None else None  # ads (issue 13): chosen after the answer
-    body = builder.complete(text, finish, placed.sponsored if placed else None)
-    await call.finish(Outcome(UsageStatus.OK, finish, response=StoredResponse(200, "application/json", body)))
-    return Response(body, media_type="application/json", headers=call.headers,
+    sponsored = placed.sponsored if placed else None
+    if parsed.generation.stream:  # held for the output screen: the whole answer as one burst of events
+        body, media_type = held_events(builder, text, finish, sponsored), EVENT_STREAM
+    else:
+        body, media_type = builder.complete(text, finish, sponsored), "application/json"
+    await call.finish(Outcome(UsageStatus.OK, finish, response=StoredResponse(200, media_type, body)))
+    return Response(body, media_type=media_type, headers=call.headers,
                     background=BackgroundTask(placed.deliver) if placed else None)
+
+
+def held_events(builder: ResponseBuilder, text: str, finish: Finish, sponsored: dict | None) -> bytes:
+    """A stream's chunks for an answer generated whole: the role, the text, the end."""
+    return builder.first_chunk() + (builder.text_chunk(text) if text else b"") + builder.finish_chunks(finish, sponsored)
 
 
 async def _stream(call: Call, builder: ResponseBuilder, ads=None) -> Response:
