@@ -23,7 +23,6 @@ from ..store import (
     stored_root,
 )
 from ..transparency import TransparencyError, new_tiles, parse_checkpoint, tile_path, verify_note
-from ..gateway._witnessing import published_checkpoint
 from ._output import JSON_HELP, print_json, progress_reporter
 
 EXPORT_CHECKPOINT_NAME = "checkpoint"
@@ -124,6 +123,8 @@ def _export_tiles(args, engine, config) -> int:
     """Write the tiles the log gained since DIR's checkpoint, then (atomically, last) the
     checkpoint the host publishes (with its witnesses' cosignatures when it has them): a
     reader of DIR never sees a checkpoint whose tiles are missing."""
+    from ..gateway._witnessing import published_checkpoint  # the gateway loads only for the command that needs it
+
     directory = Path(args.directory)
     published = published_checkpoint(engine, config.transparency)
     if published is None:

@@ -11,7 +11,6 @@ import orjson
 
 from ..periods import us_of_datetime
 from ..config import Config, ConfigError
-from ..invoicing import render_html, render_pdf
 from ..metering import rfc3339
 from ..money import format_display, parse_amount
 from ..plans import PlanError, draft_plan, invoice_number_text
@@ -244,6 +243,8 @@ def render(stored: StoredInvoice, fmt: str) -> bytes:
     """The invoice in `fmt`: json is the stored canonical bytes, byte for byte."""
     if fmt == "json":
         return stored.body
+    from ..invoicing import render_html, render_pdf  # fpdf and its fonts load only to render
+
     body = orjson.loads(stored.body)
     return render_pdf(body) if fmt == "pdf" else render_html(body).encode()
 
