@@ -170,16 +170,8 @@ from ._messaging_send import (
     record_inbound,
     set_platform_id,
 )
-from ._messaging_batch import (
-    SEND_BATCH_MAX,
-    apply_status_batch,
-    apply_statuses,
-    fail_send,
-    send_batch,
-    send_message,
-    send_messages,
-    set_platform_ids,
-)
+from ._messaging_batch import SEND_BATCH_MAX, send_batch, send_message, send_messages, set_platform_ids
+from ._messaging_statuses import apply_status_batch, apply_statuses, fail_send
 # --- end messaging
 from ._dashboard import (
     CustomerAccount,
