@@ -11,12 +11,9 @@ its size (the usage writer's treatment, `_writer`):
                         (``check_reservation``'s extras); then one reserve entry per
                         customer, funding and currency, one bulk insert of the messages, one
                         of new conversations, one bulk update of the windows
-    apply_status_batch  each webhook event admitted once (one read of the seen keys, one
-                        bulk insert), the messages read and locked at once, the core's
-                        transition applied in order (a message may be sent, delivered and
-                        read in one batch), then one settle/release entry per customer,
-                        funding and currency, one platform-cost entry per currency, the
-                        budget windows and tier counts moved, one bulk update of the messages
+    apply_status_batch  (`_messaging_statuses`) each webhook event admitted once, the
+                        transitions applied in order in memory, the money summed per
+                        customer, funding and currency, one bulk update of the messages
 
 The money is exactly what the one-at-a-time path booked: hold at send, book on the first
 delivery (never above the hold), release on failure, each event once, budgets honored;
