@@ -212,6 +212,7 @@ class _SendBatch:
         self.holds: dict[tuple[str, str, str], int] = defaultdict(int)
         self.messages: list[tuple] = []
         self.channel_values: dict = {}
+        self.senders: dict[tuple[str, str], Sender] = {}
 
     def _channel(self, request: SendRequest):
         channel_id = request.channel_id
@@ -240,6 +241,12 @@ class _SendBatch:
             else:
                 self.conversations[key] = _Conversation(row, conversation_windows(row), row.last_model)
         return self.conversations[key]
+
+    def _sender(self, customer_id: str, currency: str, channel) -> Sender:
+        key = (customer_id, channel.channel_id)
+        if key not in self.senders:
+            self.senders[key] = Sender(customer_id, currency, channel.country, bool(channel.auth_international))
+        return self.senders[key]
 
     def _outbound(self, request: SendRequest) -> Outbound:
         if (request.text is None) == (request.template is None):
@@ -282,7 +289,7 @@ class _SendBatch:
         contact = self.books.contact_values[contact_row.contact_id]
         outbound = self._outbound(request)
         conversation = self._conversation(channel, contact_row, request.time_us)
-        sender = Sender(request.customer_id, funding.currency, channel.country, bool(channel.auth_international))
+        sender = self._sender(request.customer_id, funding.currency, channel)
         quote, windows_after = quote_message(
             sender=sender, channel=channel.kind, contact=contact, windows=conversation.windows, outbound=outbound,
             card=self.books.card(channel.kind, contact.market, funding.currency), counts=self.books.counts,
