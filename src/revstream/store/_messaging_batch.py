@@ -106,6 +106,35 @@ _CONVERSATION_COLUMNS = (
     ("conversation_id", "text"), ("channel_id", "text"), ("contact_id", "text"), ("customer_id", "text"),
     ("created_us", "bigint"), *_WINDOW_COLUMNS,
 )
+def bulk_insert_binary(connection: Connection, table: str, columns: Sequence[tuple[str, str]], rows: Sequence[tuple]) -> None:
+    """`_sql.bulk_insert` with every PostgreSQL array sent in binary: a message row carries
+    JSON and free text, which the text form of an array escapes character by character
+    (most of the time of the insert)."""
+    if not rows or connection.dialect.name != "postgresql":
+        bulk_insert(connection, table, [name for name, _ in columns], [kind for _, kind in columns], rows)
+        return
+    arrays = ", ".join(f"%b::{kind}[]" for _, kind in columns)
+    connection.exec_driver_sql(f"INSERT INTO {table} ({', '.join(name for name, _ in columns)}) "
+                               f"SELECT * FROM unnest({arrays})", tuple(list(column) for column in zip(*rows)))
+
+
+def bulk_update_binary(connection: Connection, table: str, key: str, columns: Sequence[tuple[str, str]],
+                       rows: Sequence[tuple]) -> None:
+    """`_sql.bulk_update` (rows of column values then the key, a text) with every PostgreSQL
+    array sent in binary."""
+    if not rows or connection.dialect.name != "postgresql":
+        bulk_update(connection, table, key, [name for name, _ in columns], [*(kind for _, kind in columns), "text"],
+                    rows)
+        return
+    names = [name for name, _ in columns]
+    arrays = ", ".join(f"%b::{kind}[]" for _, kind in (*columns, (key, "text")))
+    sql = (f"UPDATE {table} AS t SET {', '.join(f'{name} = v.{name}' for name in names)} "
+           f"FROM unnest({arrays}) AS v({', '.join((*names, key))}) "
+           f"WHERE t.{key} = v.{key} AND t.{key} = ANY(%b::text[])")
+    values = [list(column) for column in zip(*rows)]
+    connection.exec_driver_sql(sql, (*values, values[-1]))
+
+
 def _group(rows, key) -> dict:
     grouped: dict = defaultdict(list)
     for row in rows:
@@ -335,12 +364,10 @@ class _SendBatch:
                     [kind for _, kind in _CONVERSATION_COLUMNS],
                     [(c.row.conversation_id, c.row.channel_id, c.row.contact_id, c.row.customer_id, c.row.created_us,
                       *_window_values(c)) for c in new])
-        bulk_update(connection, "msg_conversations", "conversation_id", [name for name, _ in _WINDOW_COLUMNS],
-                    [*(kind for _, kind in _WINDOW_COLUMNS), "text"],
-                    [(*_window_values(c), c.row.conversation_id)
-                     for c in self.conversations.values() if c.changed and not c.new])
-        bulk_insert(connection, "msg_messages", [name for name, _ in _MESSAGE_COLUMNS],
-                    [kind for _, kind in _MESSAGE_COLUMNS], self.messages)
+        bulk_update_binary(connection, "msg_conversations", "conversation_id", _WINDOW_COLUMNS,
+                           [(*_window_values(c), c.row.conversation_id)
+                            for c in self.conversations.values() if c.changed and not c.new])
+        bulk_insert_binary(connection, "msg_messages", _MESSAGE_COLUMNS, self.messages)
 
 
 def _window_values(conversation: _Conversation) -> tuple:
@@ -392,5 +419,5 @@ def set_platform_ids(engine: Engine, platform_ids: Sequence[tuple[str, str]]) ->
     """The ids the platform gave accepted sends, (message id, platform id) each, in one
     statement (their statuses name them)."""
     with writing(engine) as connection:
-        bulk_update(connection, "msg_messages", "message_id", ["platform_id"], ["text", "text"],
-                    [(platform_id, message_id) for message_id, platform_id in platform_ids])
+        bulk_update_binary(connection, "msg_messages", "message_id", [("platform_id", "text")],
+                           [(platform_id, message_id) for message_id, platform_id in platform_ids])

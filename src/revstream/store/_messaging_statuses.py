@@ -23,10 +23,10 @@ from ..money import Money
 from ..periods import datetime_of_us
 from ._engine import writing
 from ._ledger import post_entries
+from ._messaging_batch import bulk_insert_binary, bulk_update_binary
 from ._messaging_schema import msg_messages, msg_tier_counts, msg_webhook_events
 from ._messaging_send import COST_KIND, HOST_OWNER, PLATFORM_PAYABLE_KIND, record_of
 from ._metering import _hold_windows, _move_windows
-from ._sql import bulk_insert, bulk_update
 
 STATUS_BATCH_MAX = 1024
 """Delivery statuses one batch applies at most."""
@@ -122,8 +122,7 @@ class _StatusBatch:
             values = {"status": record.status, "seen": ";".join(sorted(record.seen)), "final": record.final}
             values.update({name: getattr(record, name) for name in _STATUS_NAMES if name not in values})
             rows.append((*(values[name] for name in _STATUS_NAMES), message_id))
-        bulk_update(connection, "msg_messages", "message_id", _STATUS_NAMES,
-                    [*(kind for _, kind in _STATUS_COLUMNS), "text"], rows)
+        bulk_update_binary(connection, "msg_messages", "message_id", _STATUS_COLUMNS, rows)
 
 
 def _tier_counts_locked(connection: Connection, keys: Sequence[TierKey]) -> dict[TierKey, int]:
@@ -156,8 +155,8 @@ def _admit_events(connection: Connection, events: Sequence[tuple[str, str, int]]
             seen.add((channel_id, key))
             new.append((channel_id, key, now_us))
         verdicts.append(verdict)
-    bulk_insert(connection, "msg_webhook_events", ["channel_id", "event_key", "received_us"],
-                ["text", "text", "bigint"], new)
+    bulk_insert_binary(connection, "msg_webhook_events",
+                       [("channel_id", "text"), ("event_key", "text"), ("received_us", "bigint")], new)
     return verdicts
 
 
