@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Sequence
 
@@ -98,6 +99,7 @@ _MESSAGE_COLUMNS = (
     ("funding_kind", "text"), ("budget_windows", "text"), ("model", "text"), ("attribution", "text"),
     ("usage_request_id", "text"),
 )
+_MESSAGE_ROW = itemgetter(*(name for name, _ in _MESSAGE_COLUMNS))
 _WINDOW_COLUMNS = (
     ("service_until_us", "bigint"), ("entry_inbound_us", "bigint"), ("entry_reply_until_us", "bigint"),
     ("entry_from_us", "bigint"), ("entry_until_us", "bigint"), ("last_model", "text"), ("updated_us", "bigint"),
@@ -345,7 +347,7 @@ class _SendBatch:
             hold_nanos=quote.price_nanos, charge_nanos=0, cost_nanos=0, ordinal=0, booked=False, final=False,
             funding_kind=funding.funding_kind, budget_windows=budget_windows, model=model, attribution=attribution,
             usage_request_id=request.usage_request_id)
-        self.messages.append(tuple(values[name] for name, _ in _MESSAGE_COLUMNS))
+        self.messages.append(_MESSAGE_ROW(values))
         if channel.channel_id not in self.channel_values:
             self.channel_values[channel.channel_id] = channel_value(channel)
         plan = adapter_for(channel.kind).build_send(channel=self.channel_values[channel.channel_id], to=request.to,

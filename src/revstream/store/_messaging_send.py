@@ -94,7 +94,7 @@ def record_of(row) -> MessageRecord:
     """The core's record of a stored outbound message."""
     return MessageRecord(
         row.message_id, quote_of(row.quote), row.hold_nanos, status=row.status,
-        seen=frozenset(part for part in (row.seen or "").split(";") if part), platform_id=row.platform_id or "",
+        seen=frozenset((row.seen or "").split(";")) - {""}, platform_id=row.platform_id or "",
         booked=bool(row.booked), charge_nanos=row.charge_nanos, cost_nanos=row.cost_nanos, ordinal=row.ordinal,
         sent_us=row.sent_us, delivered_us=row.delivered_us, failed_us=row.failed_us, mismatch=row.mismatch)
 
