@@ -8,7 +8,7 @@ import revstream.plans
 PLANS = {
     "CODE_MODEL_NOT_IN_PLAN", "CODE_QUOTA", "KIND_COMMIT", "KIND_FREE", "KIND_PAYG", "KIND_SUBSCRIPTION", "PLAN_KINDS",
     "STREAM_OF_KIND", "FeePart", "Invoice", "InvoiceError", "InvoiceLine", "Plan", "PlanAdmission", "PlanError",
-    "PlanValueError", "QuotaWindow", "Segment", "SubscriptionError", "UsageSummary", "admit_plan", "compute_invoice",
+    "PlanValueError", "QuotaWindow", "Segment", "SubscriptionError", "MessageSummary", "UsageSummary", "admit_plan", "compute_invoice",
     "discount_factor", "discounted_nanos", "draft_plan", "fee_parts", "included_tokens", "minimum_parts", "invoice_entry",
     "invoice_json", "invoice_number_text", "overage_exact", "overage_hold_nanos", "period_bounds_s", "period_of_s",
     "split_actual", "validate_invoice", "validate_plan", "validate_segments", "window_bounds_s",

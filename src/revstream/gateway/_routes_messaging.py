@@ -34,11 +34,11 @@ from ..store import (
     SendRequest,
     list_conversations,
     list_messages,
-    send_message,
 )
 from ._errors import ApiError, invalid
 from ._messaging_ai import default_model
 from ._messaging_delivery import deliver
+from ._messaging_sender import MessageSender
 from ._routes_v1 import json_response, read_json, state_of
 from ._state import AppState
 
@@ -95,12 +95,18 @@ def _wire(message: dict) -> dict:
     return value
 
 
+def _sender(state: AppState) -> MessageSender:
+    if state.message_sender is None:
+        state.message_sender = MessageSender(state.engine, state.spawn)
+    return state.message_sender
+
+
 async def send(request: Request) -> Response:
     state = state_of(request)
     principal = await state.keys.authenticate(request.headers)
     send_request = _send_request(await read_json(request, SEND_BODY_BYTES_MAX), principal, state)
     try:
-        sent = await asyncio.to_thread(send_message, state.engine, send_request)
+        sent = await _sender(state).send(send_request)
     except (MessagingError, MessageHoldRefused, NotFound) as error:
         raise messaging_error(error) from error
     message = await deliver(state, sent)

@@ -52,6 +52,9 @@ class AppState:
     licence: object | None = None
     # Recitation guard (issue 16, `_recitation.RecitationRuntime`): None when disabled.
     recitation: object | None = None
+    # Paid messaging (issue 14, `_messaging_sender.MessageSender`): concurrent sends gathered
+    # into store batches; built on first use.
+    message_sender: object | None = None
 
     def model(self, name: str) -> ServedModel | None:
         return self.models.get(name)

@@ -21,6 +21,7 @@ from revstream.plans._errors import InvoiceError, PlanError, PlanValueError, Sub
 from revstream.plans._invoice import (
     Invoice,
     InvoiceLine,
+    MessageSummary,
     UsageSummary,
     compute_invoice,
     invoice_entry,
@@ -72,6 +73,7 @@ __all__ = [
     "QuotaWindow",
     "Segment",
     "SubscriptionError",
+    "MessageSummary",
     "UsageSummary",
     "admit_plan",
     "compute_invoice",

@@ -7,6 +7,9 @@ Lines (each with its exact amount and its tax at the customer's rate):
 * ``overage``: tokens past a subscription's allowance, at its overage price;
 * ``usage``: pay-as-you-go usage at list price; ``discount``: a commit plan's discount;
 * ``minimum``: the top-up to a commit plan's minimum spend (prorated like a fee);
+* ``messages``: a business's delivered messages of one category (issue 14), with their
+  count, at the fees booked when each was delivered (like usage charges: already in the
+  ledger, paid from credit when prepaid);
 * usage of an earlier period that was not final when that period was invoiced comes back
   on the next invoice, each line naming its own ``period`` (an adjustment).
 
@@ -33,7 +36,7 @@ from revstream.plans._cycle import FeePart
 from revstream.plans._errors import InvoiceError
 from revstream.plans._plan import BPS_PER_UNIT, KIND_COMMIT, KIND_FREE, KIND_SUBSCRIPTION
 
-LINE_KINDS: Final = ("fee", "included", "overage", "usage", "discount", "minimum")
+LINE_KINDS: Final = ("fee", "included", "overage", "usage", "discount", "minimum", "messages")
 invoice_lines_max: Final = 10_000
 
 
@@ -59,6 +62,18 @@ class UsageSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageSummary:
+    """A business's charged deliveries of one message category in one period (by delivery
+    time), as aggregated: how many, the fees booked, the part paid from prepaid credit."""
+
+    period: str
+    category: str
+    messages: int
+    charge_nanos: int
+    prepaid_nanos: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class InvoiceLine:
     kind: str
     description: str
@@ -68,6 +83,7 @@ class InvoiceLine:
     model: str | None = None
     plan: str | None = None
     tokens: int = 0
+    messages: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +151,12 @@ def _usage_lines(summary: UsageSummary, rate_bps: int, period: str) -> list[Invo
 def compute_invoice(
     *, customer: str, period: str, currency: str, country: str | None, tax_rate_bps: int,
     fees: tuple[FeePart, ...], usage: tuple[UsageSummary, ...], minimums: tuple[tuple[str, Fraction], ...] = (),
-    adjustment_rates_bps: Mapping[str, int] | None = None,
+    adjustment_rates_bps: Mapping[str, int] | None = None, messages: tuple[MessageSummary, ...] = (),
 ) -> Invoice:
     """The invoice of ``customer`` for ``period``. ``minimums`` are (commit plan, prorated
     minimum) pairs; the top-up is what the period's own commit charges leave short of it.
     Usage of an earlier period (an adjustment) is taxed at that period's invoice's rate
-    (``adjustment_rates_bps``), not this one's."""
+    (``adjustment_rates_bps``), not this one's; so are late ``messages``."""
     if type(tax_rate_bps) is not int or not 0 <= tax_rate_bps <= BPS_PER_UNIT:
         raise InvoiceError(f"tax rate: 0..{BPS_PER_UNIT} bps, got {tax_rate_bps!r}")
     lines = [_line("fee", f"subscription {part.plan} from {_day(part.start_s)} to {_day(part.end_s)} ({part.seconds} s)",
@@ -148,6 +164,11 @@ def compute_invoice(
     for summary in sorted(usage, key=lambda s: (s.period, s.model, s.plan or "")):
         rate_bps = (adjustment_rates_bps or {}).get(summary.period, tax_rate_bps)
         lines.extend(_usage_lines(summary, rate_bps, period))
+    for summary in sorted(messages, key=lambda s: (s.period, s.category)):
+        late = "" if summary.period == period else f" (adjustment for {summary.period})"
+        lines.append(_line("messages", f"{summary.category} messages: {summary.messages} delivered{late}",
+                           summary.period, Fraction(summary.charge_nanos),
+                           (adjustment_rates_bps or {}).get(summary.period, tax_rate_bps), messages=summary.messages))
     revenue = sum((part.fee_exact for part in fees), Fraction(0))
     for plan, minimum in minimums:
         spent = sum(s.charge_nanos for s in usage if s.plan == plan and s.period == period)
@@ -162,7 +183,8 @@ def compute_invoice(
     invoice = Invoice(
         customer, period, currency, country, tax_rate_bps, tuple(lines),
         round_half_even(subtotal / per_minor), round_half_even(tax / per_minor),
-        sum(s.charge_nanos for s in usage), revenue, sum(s.prepaid_nanos for s in usage),
+        sum(s.charge_nanos for s in usage) + sum(s.charge_nanos for s in messages), revenue,
+        sum(s.prepaid_nanos for s in usage) + sum(s.prepaid_nanos for s in messages),
     )
     errors = validate_invoice(invoice)
     if errors:
@@ -247,7 +269,8 @@ def invoice_json(invoice: Invoice, number: int, issued: str, issuer: Mapping[str
             {"kind": line.kind, "description": line.description, "period": line.period, "model": line.model,
              "plan": line.plan, "tokens": line.tokens, "amount_nanos": round_half_even(line.amount_exact),
              "amount": _nanos_text(line.amount_exact, currency), "tax_nanos": round_half_even(line.tax_exact),
-             "tax": _nanos_text(line.tax_exact, currency)}
+             "tax": _nanos_text(line.tax_exact, currency),
+             **({"messages": line.messages} if line.kind == "messages" else {})}
             for line in invoice.lines
         ],
         "subtotal_minor": invoice.subtotal_minor, "tax_minor": invoice.tax_minor, "total_minor": invoice.total_minor,

@@ -167,12 +167,11 @@ from ._messaging_send import (
     MessageHoldRefused,
     SendRequest,
     Sent,
-    apply_statuses,
-    fail_send,
     record_inbound,
-    send_message,
     set_platform_id,
 )
+from ._messaging_batch import SEND_BATCH_MAX, send_batch, send_message, send_messages, set_platform_ids
+from ._messaging_statuses import apply_status_batch, apply_statuses, fail_send
 # --- end messaging
 from ._dashboard import (
     CustomerAccount,
@@ -379,6 +378,8 @@ __all__ = [
     "add_channel",
     "add_contact",
     "add_template",
+    "SEND_BATCH_MAX",
+    "apply_status_batch",
     "apply_statuses",
     "channel_for_phone_number",
     "fail_send",
@@ -391,9 +392,12 @@ __all__ = [
     "messages_report",
     "record_inbound",
     "record_opt_in",
+    "send_batch",
     "send_message",
+    "send_messages",
     "set_channel_ai",
     "set_platform_id",
+    "set_platform_ids",
     "set_template",
     # --- end messaging
     # --- ads (issue 13)

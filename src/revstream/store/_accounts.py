@@ -109,13 +109,18 @@ def customer_balance(engine: Engine, customer: str) -> Balance:
         row = _customer_row(connection, customer)
         funding = read_funding(connection, row.customer_id)
         currency = row.currency
+        # Holds posted to the ledger (a message's quoted price until delivered or failed,
+        # issue 14) sit in customer_reserved (credit-positive), not on usage records.
+        posted = connection.execute(select(account_balances).where(
+            account_balances.c.owner == row.customer_id, account_balances.c.kind == str(AccountKind.CUSTOMER_RESERVED),
+            account_balances.c.currency == currency)).first() if currency else None
         spent = join(*connection.execute(
             select(*sum_request_amounts(usage_records.c.charge_nanos))
             .where(usage_records.c.customer_id == row.customer_id, usage_records.c.currency == currency)
         ).one()) if currency else 0
     return Balance(
         row.name, row.customer_id, row.billing_mode, currency, max(funding.available_nanos, 0) if currency else 0,
-        funding.held_nanos, read_amount(row, "credit_limit"), spent,
+        funding.held_nanos - (join(posted.units, posted.nanos) if posted else 0), read_amount(row, "credit_limit"), spent,
     )
 
 

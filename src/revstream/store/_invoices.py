@@ -12,6 +12,7 @@
    earlier period that has no invoice yet waits for that period's own invoice, never swept
    into a later one. They are aggregated by model, plan and month (`_settlement._aggregate`,
    the same scan settlement uses); fees come from the subscriptions (`revstream.plans.fee_parts`);
+   a business's charged messages are marked and summed the same way (`_messaging_invoices`);
 4. the pure core computes the invoice; its ledger entry (fees, minimum top-up, tax as a
    liability, rounding residue) is posted; its canonical JSON bytes are stored.
 
@@ -44,6 +45,7 @@ from ..transparency import canonical_json
 from ._accounts import _customer_row
 from ._errors import NotFound
 from ._ledger import post_entries
+from ._messaging_invoices import businesses_with_fees, mark_messages, message_summaries
 from ._plans import US_PER_S, SubscriptionRow, period_subscriptions, tax_rate_of
 from ._prices import load_prices
 from ._schema import customers, invoice_counter, invoices, usage_records
@@ -166,6 +168,7 @@ def _issue(engine: Engine, customer: str, period: str, now_us: int, end_us: int,
         number = _next_number(connection)
         earlier = _invoiced_earlier(connection, row.customer_id, period)
         _mark_records(connection, row.customer_id, period, number, sorted(earlier))
+        mark_messages(connection, row.customer_id, period, number, sorted(earlier))
         subscriptions = period_subscriptions(connection, period, row.customer_id).get(row.customer_id, [])
         currency = row.currency or (subscriptions[0].plan.currency if subscriptions else "USD")
         invoice = compute_invoice(
@@ -174,6 +177,7 @@ def _issue(engine: Engine, customer: str, period: str, now_us: int, end_us: int,
             fees=fee_parts([s.segment() for s in subscriptions], period),
             usage=tuple(_summaries(connection, number, end_us, load_prices(connection))),
             minimums=_minimums(subscriptions, period), adjustment_rates_bps=earlier,
+            messages=tuple(message_summaries(connection, row.customer_id, number)),
         )
         if not invoice.lines:
             raise _NothingToBill
@@ -197,6 +201,7 @@ def customers_to_invoice(engine: Engine, period: str, now_us: int) -> list[str]:
         used = set(connection.execute(select(usage_records.c.customer_id).where(
             usage_records.c.time_us < end_s * US_PER_S, usage_records.c.invoice_number.is_(None),
             usage_records.c.status != STATUS_PENDING).distinct()).scalars())
+        used |= businesses_with_fees(connection, end_s * US_PER_S)
         invoiced = set(connection.execute(select(invoices.c.customer_id).where(invoices.c.period == period)).scalars())
         ids = sorted(subscribed | used | invoiced)
         if not ids:

@@ -158,10 +158,12 @@ msg_messages = Table(
     Column("usage_request_id", String(64), nullable=True),
     Column("log_index", BigInteger, nullable=True),
     Column("settled_period", String(7), nullable=True),
+    Column("invoice_number", BigInteger, nullable=True),  # the invoice that billed its fee (migration 0017)
     UniqueConstraint("channel_id", "platform_id", name="uq_msg_messages_platform"),
     Index("ix_msg_messages_conversation", "conversation_id", "time_us"),
     Index("ix_msg_messages_time", "time_us"),
     Index("ix_msg_messages_ready", "final", "log_index"),
+    Index("ix_msg_messages_invoice", "customer_id", "invoice_number"),
 )
 
 # Charged deliveries per tier key (business, channel kind, market, priced category, month).
