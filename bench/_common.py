@@ -264,14 +264,17 @@ def start_fake_upstream(children: Children, workdir: Path, server: str = "raw") 
 
 
 def start_gateway(
-    children: Children, home: Path, config_text: str | None, workers: int = 1
+    children: Children, home: Path, config_text: str | None, workers: int = 1,
+    extra_env: dict | None = None, wait: bool = True,
 ) -> tuple[str, subprocess.Popen, dict]:
-    """Start `revstream serve` on a free port with its own data dir; wait for /health.
+    """Start `revstream serve` on a free port with its own data dir; wait for /health
+    (unless `wait` is false: then the caller waits, with `wait_gateway`). `extra_env` goes
+    to the server's environment (PYTHONPATH: another checkout's code).
 
     Returns the base URL, the process and the environment the CLI needs to reach
     the same store (for `keys create`)."""
     home.mkdir(parents=True, exist_ok=True)
-    env = {"REVSTREAM_HOME": str(home)}
+    env = {**(extra_env or {}), "REVSTREAM_HOME": str(home)}
     args = revstream_command()
     if config_text is not None:
         config_path = home / "revstream.toml"
@@ -282,17 +285,37 @@ def start_gateway(
     log_path = home / "gateway.log"
     process = children.start("gateway", args, log_path, env)
     base = f"http://127.0.0.1:{port}"
-    wait_http_ok(base + "/health", process, log_path)
+    if wait:
+        wait_gateway(base, process, home)
     return base, process, env
 
 
-def create_key(home: Path, config_text: str | None, customer: str = "bench") -> str:
+def wait_gateway(base: str, process: subprocess.Popen, home: Path) -> None:
+    wait_http_ok(base + "/health", process, home / "gateway.log")
+
+
+def start_forwarder(children: Children, workdir: Path, upstream_base: str, workers: int = 1) -> tuple[str, subprocess.Popen]:
+    """Start the bare forwarder (see `forwarder_app`) on uvicorn, as `serve` runs the gateway;
+    returns its base URL and process (its /health is not waited for: `wait_forwarder`)."""
+    port = free_port()
+    args = [sys.executable, str(BENCH_DIR / "_common.py"), "forwarder", "--port", str(port),
+            "--upstream", upstream_base, "--workers", str(workers)]
+    process = children.start("forwarder", args, workdir / "forwarder.log")
+    return f"http://127.0.0.1:{port}", process
+
+
+def wait_forwarder(base: str, process: subprocess.Popen, workdir: Path) -> None:
+    wait_http_ok(base + "/health", process, workdir / "forwarder.log", 60)
+
+
+def create_key(home: Path, config_text: str | None, customer: str = "bench", extra_env: dict | None = None) -> str:
     args = revstream_command()
     if config_text is not None:
         args += ["--config", str(home / "revstream.toml")]
     args += ["keys", "create", "--customer", customer, "--json"]
     result = subprocess.run(
-        args, capture_output=True, text=True, timeout=120, cwd=REPO, env={**os.environ, "REVSTREAM_HOME": str(home)}
+        args, capture_output=True, text=True, timeout=120, cwd=REPO,
+        env={**os.environ, **(extra_env or {}), "REVSTREAM_HOME": str(home)},
     )
     if result.returncode != 0:
         raise RuntimeError(f"keys create failed ({result.returncode}):\n{result.stderr}")
@@ -392,6 +415,57 @@ def _serve_fake_uvicorn(port: int) -> None:
                 access_log=False, log_level="warning", lifespan="off")
 
 
+# --- the bare forwarder: the Python limit of a gateway -----------------------------------
+# A Starlette app that forwards a chat completion's body to the upstream through one pooled
+# aiohttp session and relays the answer: no auth, no parsing, no metering. It runs on uvicorn
+# with uvloop and httptools, as `revstream serve` does, so the difference between the two is
+# what revstream does per request.
+
+FORWARD_CONNECTIONS_MAX = 256
+
+
+def forwarder_app(upstream_base: str):
+    import aiohttp
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    holder: dict = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        holder["session"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=FORWARD_CONNECTIONS_MAX))
+        try:
+            yield
+        finally:
+            await holder["session"].close()
+
+    async def chat(request):
+        body = await request.body()
+        async with holder["session"].post(upstream_base + "/chat/completions", data=body,
+                                          headers={"Content-Type": "application/json"}) as reply:
+            return Response(await reply.read(), reply.status, media_type="application/json")
+
+    async def health(_request):
+        return Response(b"ok")
+
+    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
+                             Route("/health", health, methods=["GET"])], lifespan=lifespan)
+
+
+def forwarder_from_environment():
+    """The uvicorn factory of the forwarder's worker processes."""
+    return forwarder_app(os.environ["BENCH_FORWARD_UPSTREAM"])
+
+
+def _serve_forwarder(port: int, upstream_base: str, workers: int) -> None:
+    import uvicorn
+
+    os.environ["BENCH_FORWARD_UPSTREAM"] = upstream_base
+    uvicorn.run("_common:forwarder_from_environment", factory=True, app_dir=str(BENCH_DIR), workers=workers,
+                host="127.0.0.1", port=port, loop="uvloop", http="httptools", access_log=False, log_level="warning")
+
+
 def install_uvloop() -> None:
     with contextlib.suppress(ImportError):
         import uvloop
@@ -405,7 +479,14 @@ def main() -> int:
     fake = commands.add_parser("fake-upstream", help="run the fake OpenAI-compatible upstream")
     fake.add_argument("--port", type=int, required=True)
     fake.add_argument("--server", choices=("raw", "uvicorn"), default="raw")
+    forward = commands.add_parser("forwarder", help="run the bare Starlette + aiohttp forwarder")
+    forward.add_argument("--port", type=int, required=True)
+    forward.add_argument("--upstream", required=True, help="the upstream's base URL (ending in /v1)")
+    forward.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
+    if args.command == "forwarder":
+        _serve_forwarder(args.port, args.upstream, args.workers)
+        return 0
     if args.server == "uvicorn":
         _serve_fake_uvicorn(args.port)
         return 0

@@ -24,6 +24,7 @@ from typing import Any, AsyncIterator
 import aiohttp
 import aiohttp.http_exceptions
 import orjson
+from yarl import URL
 
 from ..config import ModelConfig
 from ._base import (
@@ -66,6 +67,9 @@ class OpenAIBackend(Backend):
     def __init__(self, model: ModelConfig) -> None:
         self._model = model
         self._base_url = (model.base_url or "").rstrip("/")
+        # Parsed once: a URL string is parsed again by every request that posts it.
+        self._generation_urls = {"chat": URL(self._base_url + "/chat/completions"),
+                                 "completion": URL(self._base_url + "/completions")}
         self._upstream_model = model.upstream_model or model.name
         self._session: aiohttp.ClientSession | None = None
         self._counter = TokenCounter(model.tokenizer, model.chat_template, model.name)
@@ -161,7 +165,7 @@ class OpenAIBackend(Backend):
         return body
 
     async def execute(self, prepared: PreparedRequest, meter: UsageMeter) -> AsyncIterator[Event]:
-        path = "/chat/completions" if prepared.request.endpoint == "chat" else "/completions"
+        url = self._generation_urls[prepared.request.endpoint]
         started = time.monotonic()
         if prepared.tokens_prompt is not None:
             meter.tokens_prompt = prepared.tokens_prompt
@@ -169,9 +173,7 @@ class OpenAIBackend(Backend):
         try:
             if self._session is None:
                 raise BackendUnavailable(f"backend for {self._model.name} is not started", 503)
-            async with self._session.post(
-                self._base_url + path, data=orjson.dumps(self._body(prepared)), headers=self._headers
-            ) as response:
+            async with self._session.post(url, data=orjson.dumps(self._body(prepared)), headers=self._headers) as response:
                 if response.status >= 400:
                     await self._raise_for(response)
                 accepted = True

@@ -79,6 +79,7 @@ from ..store import (
     sweep_reservations,
 )
 from ._errors import ApiError, invalid
+from ._loads import SharedLoads
 
 log = logging.getLogger("revstream.gateway.ads")
 CANDIDATES_READ_MAX = 64
@@ -95,13 +96,18 @@ class _Cache:
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[object, float]] = {}
+        self._loads = SharedLoads()  # one read per key for every request that asks meanwhile
 
-    async def get(self, key: str, read):
-        now = time.monotonic()
+    async def get(self, key: str, read, *args):
+        """The value for `key`, else `read(*args)`'s (in a thread), kept CACHE_TTL_S."""
         hit = self._entries.get(key)
-        if hit is not None and hit[1] > now:
+        if hit is not None and hit[1] > time.monotonic():
             return hit[0]
-        value = await asyncio.to_thread(read)
+        return await self._loads.run(key, lambda: self._load(key, read, args))
+
+    async def _load(self, key: str, read, args: tuple):
+        now = time.monotonic()
+        value = await asyncio.to_thread(read, *args)
         if len(self._entries) >= CACHE_ENTRIES_MAX:
             self._entries.clear()
         self._entries[key] = (value, now + CACHE_TTL_S)
@@ -295,8 +301,8 @@ async def ad_request(request: Request, parsed, principal, body: object) -> AdReq
         return None  # a host without ads reads nothing of `metadata`
     band, conversation_id, country = _metadata(body)
     now_us = runtime.clock()
-    plan_kind = await runtime.plans.get(principal.customer_id, lambda: plan_kind_of(runtime.engine, principal.customer_id, now_us))
-    key_band = await runtime.bands.get(principal.key_id, lambda: key_age_band(runtime.engine, principal.key_id))
+    plan_kind = await runtime.plans.get(principal.customer_id, plan_kind_of, runtime.engine, principal.customer_id, now_us)
+    key_band = await runtime.bands.get(principal.key_id, key_age_band, runtime.engine, principal.key_id)
     if not audience_eligibility(runtime.policy, plan_kind, effective_age_band(band, key_band)).eligible:
         return None
     messages = tuple({"role": m.role, "content": m.content} for m in parsed.generation.messages)

@@ -18,6 +18,7 @@ from ..keys import hash_secret, secrets_equal
 from ..ratelimit import KeyLimits
 from ..store import find_key, get_meta
 from ._errors import ApiError, unauthorized
+from ._loads import SharedLoads
 
 AUTH_CACHE_ENTRIES_MAX = 10_000
 ADMIN_TOKEN_META_KEY = "admin_token_sha256"
@@ -46,6 +47,7 @@ class KeyCache:
         self._engine = engine
         self._ttl_s = ttl_s
         self._entries: OrderedDict[str, tuple[Principal | None, float]] = OrderedDict()
+        self._loads = SharedLoads()
 
     def forget(self, key_id: str) -> None:
         for digest, (principal, _) in list(self._entries.items()):
@@ -60,19 +62,23 @@ class KeyCache:
                 "(create one with `revstream keys create --customer NAME`)."
             )
         digest = hash_secret(token)
-        now = time.monotonic()
         cached = self._entries.get(digest)
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[1] > time.monotonic():
             principal = cached[0]
-        else:
-            row = await asyncio.to_thread(find_key, self._engine, digest)
-            principal = None
-            if row is not None and row.revoked_us is None:
-                limits = KeyLimits(row.requests_per_minute, row.tokens_per_minute)
-                principal = Principal(row.key_id, row.customer_id, row.customer, limits)
-            self._remember(digest, principal, now)
+        else:  # one read for every request that asks meanwhile
+            principal = await self._loads.run(digest, lambda: self._load(digest))
         if principal is None:
             raise unauthorized("Incorrect API key provided: the key is unknown or revoked.")
+        return principal
+
+    async def _load(self, digest: str) -> Principal | None:
+        now = time.monotonic()
+        row = await asyncio.to_thread(find_key, self._engine, digest)
+        principal = None
+        if row is not None and row.revoked_us is None:
+            limits = KeyLimits(row.requests_per_minute, row.tokens_per_minute)
+            principal = Principal(row.key_id, row.customer_id, row.customer, limits)
+        self._remember(digest, principal, now)
         return principal
 
     def _remember(self, digest: str, principal: Principal | None, now: float) -> None:

@@ -280,6 +280,8 @@ async def screen_request(state, parsed, principal, headers) -> Decision | None:
         return None
     now_us = state.clock()
     runtime.buffer.observe(principal.customer_id, end_user_of(parsed, headers), principal.key_id, now_us)
+    if runtime.classifier is None:  # `classifier = "none"`: nothing to screen, nothing to build for it
+        return None
     generation = parsed.generation
     if generation.endpoint == "chat":
         messages = tuple((message.role, message.content) for message in generation.messages)

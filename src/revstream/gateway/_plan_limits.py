@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from ..ratelimit import KeyLimits
 from ..store._plans import plan_rate_limits
+from ._loads import SharedLoads
 
 PLAN_CACHE_ENTRIES_MAX = 10_000
 
@@ -29,12 +30,16 @@ class PlanLimitCache:
         self._engine = engine
         self._ttl_s = ttl_s
         self._entries: OrderedDict[str, tuple[KeyLimits | None, float]] = OrderedDict()
+        self._loads = SharedLoads()
 
     async def limits_of(self, customer_id: str) -> KeyLimits | None:
-        now = time.monotonic()
         cached = self._entries.get(customer_id)
-        if cached is not None and cached[1] > now:
+        if cached is not None and cached[1] > time.monotonic():
             return cached[0]
+        return await self._loads.run(customer_id, lambda: self._load(customer_id))
+
+    async def _load(self, customer_id: str) -> KeyLimits | None:
+        now = time.monotonic()
         found = await asyncio.to_thread(plan_rate_limits, self._engine, customer_id, time.time_ns() // 1000)
         limits = KeyLimits(*found) if found else None
         if self._ttl_s > 0:

@@ -98,6 +98,7 @@ _HELD = (
     .group_by(usage_records.c.customer_id, usage_records.c.currency)
 )
 _BUDGETS = select(budgets).where(budgets.c.customer_id.in_(bindparam("ids", expanding=True)))
+_BUDGET_WINDOWS = select(budget_windows).where(budget_windows.c.budget_id.in_(bindparam("ids", expanding=True)))
 _PENDING_ROWS = (
     select(usage_records.c.request_id, usage_records.c.model, usage_records.c.time_us,
            usage_records.c.customer_id, usage_records.c.idempotency_key, usage_records.c.reserved_nanos,
@@ -126,8 +127,7 @@ def _windows(connection: Connection, customer_ids: set[str], now_us: int) -> dic
     keys = [(row.budget_id, window_start_us(row.period, now_us)) for row in rows]
     open_windows(connection, rows, now_us)
     state = {
-        (w.budget_id, w.window_start_us): w
-        for w in connection.execute(select(budget_windows).where(budget_windows.c.budget_id.in_([k[0] for k in keys])))
+        (w.budget_id, w.window_start_us): w for w in connection.execute(_BUDGET_WINDOWS, {"ids": [k[0] for k in keys]})
     }
     by_customer: dict[str, list[BudgetWindow]] = defaultdict(list)
     for row, key in zip(rows, keys):

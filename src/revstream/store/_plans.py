@@ -72,11 +72,14 @@ def list_plans(engine: Engine) -> list[Plan]:
         return [plan_of(row) for row in connection.execute(select(plans).order_by(plans.c.name))]
 
 
+_PLANS_BY_ID = select(plans).where(plans.c.plan_id.in_(bindparam("ids", expanding=True)))  # built once: finalize asks it every batch
+
+
 def plans_by_id(connection: Connection, plan_ids) -> dict[str, Plan]:
     ids = sorted(set(plan_ids))
     if not ids:
         return {}
-    return {row.plan_id: plan_of(row) for row in connection.execute(select(plans).where(plans.c.plan_id.in_(ids)))}
+    return {row.plan_id: plan_of(row) for row in connection.execute(_PLANS_BY_ID, {"ids": ids})}
 
 
 # --- subscriptions -------------------------------------------------------------------

@@ -29,9 +29,14 @@ def load_prices(connection: Connection) -> PriceSchedule:
     return PriceSchedule(tuple(_price(row) for row in rows))
 
 
+# Built once: the usage writer asks it every batch, and building the expression cost
+# several times what running it does.
+_VERSION = select(func.count(), func.max(prices.c.created_us)).select_from(prices)
+
+
 def prices_version(connection: Connection) -> tuple[int, int]:
     """Changes whenever a price is added or replaced: (count, latest created_us)."""
-    count, latest = connection.execute(select(func.count(), func.max(prices.c.created_us)).select_from(prices)).one()
+    count, latest = connection.execute(_VERSION).one()
     return int(count or 0), int(latest or 0)
 
 
