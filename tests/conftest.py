@@ -182,3 +182,71 @@ def statement_verifier(base_url: str, vkey: str, token: str, statement_id: str, 
         return result.returncode, json.loads(result.stdout)
 
     return note, verify
+
+
+WAIT_S = 60.0
+"""Generous bound on anything a test waits for; never a timing assertion."""
+
+
+def wait_until(condition, what: str, timeout_s: float = WAIT_S):
+    """Poll `condition` until it returns something true (returned), or fail naming `what`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Clock:
+    """The request path's time: µs since the epoch, set by the test (the real time while None)."""
+
+    def __init__(self, now_us: int | None = None) -> None:
+        self.now_us = now_us
+
+    def __call__(self) -> int:
+        return self.now_us if self.now_us is not None else time.time_ns() // 1000
+
+
+class ServedGateway:
+    """`create_app(config)` served by uvicorn in a thread of this process, on a free port, over
+    a migrated store: a real gateway a test drives over HTTP and reads through `engine`."""
+
+    start_timeout_s = WAIT_S
+
+    def __init__(self, config, backends: dict | None = None, clock=None) -> None:
+        import threading
+
+        import uvicorn
+
+        from revstream.gateway import create_app
+        from revstream.store import make_engine, upgrade
+
+        self.config = config
+        self.engine = make_engine(config.store.database_url, config.keys_dir)
+        upgrade(self.engine)
+        self.clock = clock
+        self.port = free_port()
+        self.app = create_app(config, backends=backends, clock=clock)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, port=self.port, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        wait_until(lambda: self.server.started, "the gateway's start", self.start_timeout_s)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(WAIT_S)
+        self.engine.dispose()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def new_key(self, customer: str) -> str:
+        from revstream.store import create_key
+
+        return create_key(self.engine, customer, time.time_ns() // 1000)[0]

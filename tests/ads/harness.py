@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import tomllib
 from pathlib import Path
 
-import uvicorn
 
 from revstream.ads import load_taxonomy
 from revstream.config import Config, ModelConfig, ServerConfig, StoreConfig, TransparencyConfig
 from revstream.config._ads import ads_section
-from revstream.gateway import create_app
 from revstream.plans import draft_plan
 from revstream.store._plans import add_plan, subscribe
 from revstream.store import (
@@ -21,11 +18,9 @@ from revstream.store import (
     add_advertiser_credit,
     add_campaign,
     create_key,
-    make_engine,
-    upgrade,
 )
 
-from conftest import free_port
+from conftest import ServedGateway
 from tests.licence.harness import Clock, Echo, Host, wait_until
 
 MODEL = "llama-3.1-8b-instruct"
@@ -55,14 +50,8 @@ class AdsHost(Host):
                                             checkpoint_interval_s=3600),
             ads=ads_section(tomllib.loads(ads_toml).get("ads", {})),
         )
-        self.engine = make_engine(database_url, self.config.keys_dir)
-        upgrade(self.engine)
+        ServedGateway.__init__(self, self.config, backends=backends or {"echo": Echo}, clock=clock or Clock())
         add_plan(self.engine, FREE_PLAN, now_us())
-        self.clock = clock or Clock()
-        self.port = free_port()
-        self.app = create_app(self.config, backends=backends or {"echo": Echo}, clock=self.clock)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, port=self.port, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def customer(self, name: str, plan: str | None = "free", from_us: int | None = None) -> str:
         """A key of a new customer on `plan` (None: no plan) from `from_us` (default: a second ago)."""

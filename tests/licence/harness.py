@@ -9,7 +9,6 @@ format): a Starlette app on its own port, recording what it was sent.
 from __future__ import annotations
 
 import threading
-import time
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -25,23 +24,11 @@ from starlette.routing import Route
 from revstream.backends import Backend, Event, Finish, GenerationRequest, PreparedRequest, TextDelta, UsageMeter
 from revstream.config import Config, ModelConfig, ServerConfig, StoreConfig, TransparencyConfig
 from revstream.config._licence import licence_section
-from revstream.gateway import create_app
-from revstream.store import create_key, make_engine, upgrade
 
-from conftest import free_port
+from conftest import Clock, ServedGateway, free_port, wait_until  # noqa: F401 (re-exported for the tests)
 
 WAIT_S = 30.0
 """Generous bound on anything a test waits for; never a timing assertion."""
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout_s: float = WAIT_S):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Echo(Backend):
@@ -81,17 +68,7 @@ class Echo(Backend):
             meter.settled.set()
 
 
-class Clock:
-    """The request path's time: µs since the epoch, set by the test."""
-
-    def __init__(self, now_us: int | None = None) -> None:
-        self.now_us = now_us
-
-    def __call__(self) -> int:
-        return self.now_us if self.now_us is not None else time.time_ns() // 1000
-
-
-class Host:
+class Host(ServedGateway):
     """One gateway (a worker of the host) on `database_url`, serving `models` (echo backends)."""
 
     def __init__(self, database_url: str, home: Path, licence_toml: str = "", models=("llama-3.1-8b-instruct",),
@@ -105,30 +82,7 @@ class Host:
                                             keys_dir=None if keys_dir is None else str(keys_dir)),
             licence=licence_section(raw, home),
         )
-        self.engine = make_engine(database_url, self.config.keys_dir)
-        upgrade(self.engine)
-        self.clock = clock or Clock()
-        self.port = free_port()
-        self.app = create_app(self.config, backends={"echo": Echo}, clock=self.clock)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, port=self.port, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> "Host":
-        self.thread.start()
-        wait_until(lambda: self.server.started, "the gateway's start")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(WAIT_S)
-        self.engine.dispose()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def new_key(self, customer: str) -> str:
-        return create_key(self.engine, customer, time.time_ns() // 1000)[0]
+        super().__init__(self.config, backends={"echo": Echo}, clock=clock or Clock())
 
     def client(self, key: str) -> openai.OpenAI:
         return openai.OpenAI(base_url=self.base_url + "/v1", api_key=key, max_retries=0, timeout=WAIT_S)
